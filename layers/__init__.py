@@ -1,0 +1,14 @@
+"""Data layers of the service-gap mapper and how they come in.
+
+Every layer has one schema, written in its module's docstring and checked by its loader:
+
+- :mod:`layers.villages` -- village points (and their areas where known)
+- :mod:`layers.households` -- household points (sensitive: about children)
+- :mod:`layers.services` -- kindergartens, schools (and childcare) as points
+- :mod:`layers.osm` -- roads, services, villages and boundaries from a local OSM file
+- :mod:`layers.overpass` -- the same from the Overpass API (the only module that uses the network)
+- :mod:`layers.tables` -- user files (CSV, XLSX, GeoJSON, GPKG, zipped Shapefile, KML)
+- :mod:`layers.coords` -- WGS84 / GCJ-02 / BD-09 and the local projected CRS
+
+This package never imports :mod:`mapping` nor streamlit.
+"""
