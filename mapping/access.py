@@ -1,0 +1,253 @@
+"""Road distance and travel time from every point to the nearest service of a kind.
+
+One multi-source Dijkstra per service kind and metric gives, for every network node, the
+distance to the nearest service and which service it is; each point then reads its answer
+from the two ends of the segment it snapped to. There is never one search per household.
+
+How a trip is measured: the point's off-road leg (straight, to the nearest road), along the
+roads (respecting one-way streets for vehicles), then the service's own off-road leg from
+the road to the service's point. Off-road legs are timed at walking speed.
+
+Services enter the search as *virtual nodes* hung onto their segment: in the reversed graph
+(searching towards services) a service on segment (a, b) at position t has arcs to a
+(cost t x segment) when the segment may be travelled a->b, and to b ((1-t) x segment) when
+b->a is allowed. A point on the same segment as a service may reach it directly along the
+segment; that case is added separately, since the node-based answer would make it turn at a
+segment end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+
+from mapping.network import RoadNetwork, Snap, snap_points
+
+#: Reasons a point has no road distance (values of ``unreachable_<kind>``).
+REASON_NO_SERVICE = "no_service"
+REASON_NOT_CONNECTED = "not_connected"
+
+
+@dataclass(frozen=True)
+class ServiceSearch:
+    """The result of one multi-source search towards a set of services.
+
+    Attributes
+    ----------
+    metric
+        ``len`` (metres) or ``time`` (seconds).
+    node_cost
+        Cost from each network node to its nearest service (``inf`` when none is reachable).
+    node_service
+        Index (into the service arrays) of that nearest service, -1 when none.
+    svc_snap, svc_off_cost
+        The services' snaps and the cost of their off-road legs.
+    """
+
+    metric: str
+    node_cost: np.ndarray
+    node_service: np.ndarray
+    svc_snap: Snap
+    svc_off_cost: np.ndarray
+
+
+def search_services(net: RoadNetwork, svc_snap: Snap, metric: str = "len") -> ServiceSearch:
+    """Run one multi-source Dijkstra from all services (towards them) over the network.
+
+    Parameters
+    ----------
+    net
+        The network.
+    svc_snap
+        Where the services meet the roads.
+    metric
+        ``len`` for metres, ``time`` for seconds.
+
+    Returns
+    -------
+    ServiceSearch
+        Per-node cost to, and index of, the nearest service.
+    """
+    n, k = net.n_nodes, len(svc_snap)
+    svc_off = net.offroad_cost(svc_snap.offroad_m, metric)
+    if k == 0:
+        return ServiceSearch(
+            metric, np.full(n, np.inf), np.full(n, -1, dtype=np.int64), svc_snap, svc_off
+        )
+    graph = _with_virtual_sources(net, svc_snap, svc_off, metric)
+    dist, _, sources = dijkstra(
+        graph, directed=True, indices=np.arange(n, n + k), min_only=True, return_predecessors=True
+    )
+    node_service = np.where(sources[:n] >= n, sources[:n] - n, -1).astype(np.int64)
+    return ServiceSearch(metric, dist[:n], node_service, svc_snap, svc_off)
+
+
+def _with_virtual_sources(
+    net: RoadNetwork, svc_snap: Snap, svc_off: np.ndarray, metric: str
+) -> sp.csr_matrix:
+    """The reversed graph plus one virtual node per service, appended as the last rows.
+
+    No base node has an arc *to* a virtual node in the reversed graph, so the base rows are
+    reused untouched and only rows are appended: no rebuild of the big matrix.
+    """
+    rg = net.rgraph(metric)
+    n, k = net.n_nodes, len(svc_snap)
+    cost = net.seg_cost(metric)[svc_snap.seg]
+    seg = svc_snap.seg
+    t = svc_snap.t
+    # reversed arcs: service -> a (the forward trip a -> service needs u->v allowed), -> b
+    to_u = net.seg_fwd[seg]
+    to_v = net.seg_bwd[seg]
+    counts = to_u.astype(np.int64) + to_v.astype(np.int64)
+    cols = np.full((k, 2), -1, dtype=np.int64)
+    vals = np.zeros((k, 2), dtype=np.float64)
+    cols[:, 0] = np.where(to_u, net.seg_u[seg], -1)
+    vals[:, 0] = t * cost + svc_off
+    cols[:, 1] = np.where(to_v, net.seg_v[seg], -1)
+    vals[:, 1] = (1.0 - t) * cost + svc_off
+    mask = cols >= 0
+    indptr = np.concatenate([rg.indptr, rg.indptr[-1] + np.cumsum(counts)])
+    indices = np.concatenate([rg.indices, cols[mask].astype(rg.indices.dtype)])
+    data = np.concatenate([rg.data, vals[mask]])
+    return sp.csr_matrix((data, indices, indptr.astype(np.int64)), shape=(n + k, n + k))
+
+
+def point_costs(
+    net: RoadNetwork, search: ServiceSearch, snap: Snap
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cost from each snapped point to its nearest service, and that service's index.
+
+    Returns ``(cost, service_index)``; ``inf`` and -1 where no service is reachable.
+    """
+    m = search.metric
+    seg, t = snap.seg, snap.t
+    cost_seg = net.seg_cost(m)[seg]
+    u, v = net.seg_u[seg], net.seg_v[seg]
+    inf = np.inf
+    via_v = np.where(net.seg_fwd[seg], (1.0 - t) * cost_seg + search.node_cost[v], inf)
+    via_u = np.where(net.seg_bwd[seg], t * cost_seg + search.node_cost[u], inf)
+    best = np.minimum(via_u, via_v)
+    who = np.where(via_v <= via_u, search.node_service[v], search.node_service[u])
+
+    # a service on the point's own segment, reached straight along it
+    if len(search.svc_snap) and len(snap):
+        same_cost, same_who = _same_segment(net, search, snap, cost_seg)
+        better = same_cost < best
+        best = np.where(better, same_cost, best)
+        who = np.where(better, same_who, who)
+    who = np.where(np.isfinite(best), who, -1)
+    return best + net.offroad_cost(snap.offroad_m, m), who
+
+
+def _same_segment(
+    net: RoadNetwork, search: ServiceSearch, snap: Snap, cost_seg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    svc = search.svc_snap
+    pts = pd.DataFrame({"p": np.arange(len(snap)), "seg": snap.seg, "tp": snap.t})
+    svcs = pd.DataFrame(
+        {"s": np.arange(len(svc)), "seg": svc.seg, "ts": svc.t, "off": search.svc_off_cost}
+    )
+    pairs = pts.merge(svcs, on="seg")
+    out_cost = np.full(len(snap), np.inf)
+    out_who = np.full(len(snap), -1, dtype=np.int64)
+    if pairs.empty:
+        return out_cost, out_who
+    segs = pairs["seg"].to_numpy()
+    ahead = pairs["ts"].to_numpy() >= pairs["tp"].to_numpy()
+    allowed = np.where(ahead, net.seg_fwd[segs], net.seg_bwd[segs])
+    c = (
+        np.abs(pairs["ts"].to_numpy() - pairs["tp"].to_numpy()) * net.seg_cost(search.metric)[segs]
+        + pairs["off"].to_numpy()
+    )
+    c = np.where(allowed, c, np.inf)
+    pairs = pairs.assign(c=c).sort_values(["p", "c"]).drop_duplicates("p")
+    p = pairs["p"].to_numpy()
+    out_cost[p] = pairs["c"].to_numpy()
+    out_who[p] = pairs["s"].to_numpy()
+    return out_cost, out_who
+
+
+def compute_service_access(
+    net: RoadNetwork,
+    points: gpd.GeoDataFrame,
+    services: gpd.GeoDataFrame,
+    kind: str,
+    *,
+    snap_to: str = "largest",
+    point_snap: Snap | None = None,
+) -> pd.DataFrame:
+    """Road distance and time from every point to the nearest service of ``kind``.
+
+    Parameters
+    ----------
+    net
+        The routing network of the travel mode.
+    points
+        Households or villages (Points, EPSG:4326).
+    services
+        Services layer (EPSG:4326); only rows of ``kind`` are used.
+    kind
+        Service kind (``kindergarten``, ``school``, ``childcare``).
+    snap_to
+        Which road segments points may snap to (see :func:`mapping.network.snap_points`).
+    point_snap
+        The points' snaps when already computed (saves snapping again for each kind).
+
+    Returns
+    -------
+    pandas.DataFrame
+        On ``points``' index: ``dist_<kind>_m`` (metres along the roads, off-road legs
+        included), ``time_<kind>_min`` (fastest trip, minutes; it may end at another service
+        than the nearest by distance), ``nearest_<kind>_id`` and ``nearest_<kind>`` (id and
+        name of the nearest service by road distance), ``straight_<kind>_m`` (straight-line
+        distance to the nearest service of the kind, always given when one exists),
+        ``reachable_<kind>`` (bool) and ``unreachable_<kind>`` (reason, or missing: see
+        :data:`REASON_NO_SERVICE`, :data:`REASON_NOT_CONNECTED`). Unreachable points have
+        NaN distances and times, never ``inf`` or 0.
+    """
+    svc = services[services["kind"] == kind]
+    if point_snap is None:
+        point_snap = snap_points(net, *_xy(net, points), snap_to=snap_to)
+    svc_snap = snap_points(net, *_xy(net, svc), snap_to=snap_to)
+
+    dist_search = search_services(net, svc_snap, "len")
+    dist, who = point_costs(net, dist_search, point_snap)
+    time_search = search_services(net, svc_snap, "time")
+    secs, _ = point_costs(net, time_search, point_snap)
+
+    reachable = np.isfinite(dist)
+    ids = svc.index.to_numpy()
+    names = svc["name"].to_numpy()
+    out = pd.DataFrame(index=points.index)
+    out[f"dist_{kind}_m"] = np.where(reachable, dist, np.nan)
+    out[f"time_{kind}_min"] = np.where(np.isfinite(secs), secs / 60.0, np.nan)
+    out[f"nearest_{kind}_id"] = pd.array([ids[w] if w >= 0 else pd.NA for w in who], dtype="str")
+    out[f"nearest_{kind}"] = pd.array([names[w] if w >= 0 else pd.NA for w in who], dtype="str")
+    out[f"straight_{kind}_m"] = _straight_distance(net, points, svc)
+    out[f"reachable_{kind}"] = reachable
+    reason = np.where(reachable, None, REASON_NOT_CONNECTED if len(svc) else REASON_NO_SERVICE)
+    out[f"unreachable_{kind}"] = pd.array(reason, dtype="str")
+    return out
+
+
+def _xy(net: RoadNetwork, gdf: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    if len(gdf) == 0:
+        return np.array([]), np.array([])
+    return net.to_projected(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())
+
+
+def _straight_distance(
+    net: RoadNetwork, points: gpd.GeoDataFrame, svc: gpd.GeoDataFrame
+) -> np.ndarray:
+    if len(svc) == 0 or len(points) == 0:
+        return np.full(len(points), np.nan)
+    sx, sy = _xy(net, svc)
+    px, py = _xy(net, points)
+    d, _ = cKDTree(np.column_stack([sx, sy])).query(np.column_stack([px, py]))
+    return d

@@ -1,0 +1,172 @@
+"""Travel modes, speeds and thresholds: every default in one place, with where it comes from.
+
+Speeds are km/h, thresholds metres. All of them can be overridden per analysis through
+:class:`AnalysisSettings`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from layers import i18n
+from layers.errors import SettingsError
+from layers.roads import HIGHWAY_CLASSES, MODES
+from layers.services import SERVICE_KINDS
+
+#: Walking speed. 4.5 km/h is the adult walking speed commonly used in accessibility studies
+#: (e.g. osmnx's isochrone example); a pre-school child walks slower, so walking times are a
+#: lower bound for a parent with a small child. Off-road legs are always timed at this speed.
+WALK_SPEED_KMH = 4.5
+
+# Vehicle speeds per OSM highway class. Rural Inner Mongolia: the upper classes follow the
+# default limits of the PRC Road Traffic Safety Law Implementing Regulations, art. 45
+# (40 km/h on highways without a centre line, 70 km/h with one lane each way); lower classes
+# and dirt tracks are workshop estimates for motorbikes on gravel and dirt. Tune them locally.
+CAR_SPEEDS_KMH: dict[str, float] = {
+    "motorway": 100.0,
+    "motorway_link": 60.0,
+    "trunk": 80.0,
+    "trunk_link": 50.0,
+    "primary": 70.0,
+    "primary_link": 40.0,
+    "secondary": 60.0,
+    "secondary_link": 40.0,
+    "tertiary": 50.0,
+    "tertiary_link": 30.0,
+    "unclassified": 40.0,
+    "road": 40.0,
+    "residential": 30.0,
+    "living_street": 15.0,
+    "service": 20.0,
+    "track": 20.0,
+    "busway": 30.0,
+    "other": 20.0,
+}
+MOTORBIKE_SPEEDS_KMH: dict[str, float] = {
+    **CAR_SPEEDS_KMH,
+    # motorbikes are banned from expressways in China; the reader already drops those ways
+    "trunk": 60.0,
+    "primary": 60.0,
+    "secondary": 50.0,
+    "tertiary": 40.0,
+    "unclassified": 35.0,
+    "track": 25.0,
+}
+
+#: Default distance thresholds per service kind, metres. There is no single national rural
+#: standard: GB 50180-2018 asks for kindergartens within 300 m in city residential areas,
+#: which is meaningless on the steppe. These are workshop defaults chosen so that the research
+#: finding (a village ~10 km from its kindergarten) stands out; set your own per study.
+DEFAULT_THRESHOLDS_M: dict[str, float] = {
+    "kindergarten": 5_000.0,
+    "school": 10_000.0,
+    "childcare": 3_000.0,
+}
+
+i18n.register(
+    {
+        "error.settings.mode": {
+            "zh": "未知的出行方式“{mode}”。可选：{choices}。",
+            "en": "Unknown travel mode '{mode}'. Choose one of: {choices}.",
+        },
+        "error.settings.kind": {
+            "zh": "未知的服务类型“{kind}”。可选：{choices}。",
+            "en": "Unknown service kind '{kind}'. Choose one of: {choices}.",
+        },
+        "error.settings.threshold": {
+            "zh": "“{kind}”的距离阈值 {value} 无效：请给出大于 0 的距离，例如 5km 或 800m。",
+            "en": "Threshold '{value}' for '{kind}' is not valid: give a distance above 0, "
+            "such as 5km or 800m.",
+        },
+        "error.settings.speed": {
+            "zh": "“{what}”的速度 {value} 无效：请给出大于 0 的公里/小时数值。",
+            "en": "Speed {value} for '{what}' is not valid: give a value above 0 in km/h.",
+        },
+    }
+)
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Everything that shapes one analysis run.
+
+    Parameters
+    ----------
+    mode
+        ``walk``, ``motorbike`` or ``car``.
+    thresholds_m
+        Distance threshold per service kind, metres.
+    kinds
+        The service kinds to analyse.
+    walk_speed_kmh
+        Walking speed (walking mode, and every off-road leg).
+    speeds_kmh
+        Vehicle speed per highway class (motorbike/car); missing classes use ``other``.
+    snap_to
+        ``largest``: points snap to the largest connected road piece (as osmnx keeps only the
+        largest component), so a village on a stray road fragment still gets a distance, with a
+        longer off-road leg; ``any``: the nearest road of any piece, which may be unreachable.
+    """
+
+    mode: str = "motorbike"
+    thresholds_m: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS_M))
+    kinds: tuple[str, ...] = ("kindergarten", "school")
+    walk_speed_kmh: float = WALK_SPEED_KMH
+    speeds_kmh: dict[str, float] | None = None
+    snap_to: str = "largest"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise SettingsError("error.settings.mode", mode=self.mode, choices=", ".join(MODES))
+        for kind in self.kinds:
+            if kind not in SERVICE_KINDS:
+                raise SettingsError(
+                    "error.settings.kind", kind=kind, choices=", ".join(SERVICE_KINDS)
+                )
+        for kind, value in self.thresholds_m.items():
+            if kind not in SERVICE_KINDS:
+                raise SettingsError(
+                    "error.settings.kind", kind=kind, choices=", ".join(SERVICE_KINDS)
+                )
+            if not value > 0:
+                raise SettingsError("error.settings.threshold", kind=kind, value=value)
+        if not self.walk_speed_kmh > 0:
+            raise SettingsError("error.settings.speed", what="walk", value=self.walk_speed_kmh)
+        for what, value in (self.speeds_kmh or {}).items():
+            if not value > 0:
+                raise SettingsError("error.settings.speed", what=what, value=value)
+        if self.snap_to not in ("largest", "any"):
+            raise ValueError(f"snap_to must be 'largest' or 'any', not {self.snap_to!r}")
+
+    def threshold_m(self, kind: str) -> float:
+        """The threshold for ``kind`` (the documented default when not set)."""
+        return float(self.thresholds_m.get(kind, DEFAULT_THRESHOLDS_M[kind]))
+
+    def class_speeds_kmh(self) -> dict[str, float]:
+        """Speed per highway class for this mode (walking: the walking speed everywhere)."""
+        if self.mode == "walk":
+            return dict.fromkeys(HIGHWAY_CLASSES, self.walk_speed_kmh)
+        base = CAR_SPEEDS_KMH if self.mode == "car" else MOTORBIKE_SPEEDS_KMH
+        merged = {**base, **(self.speeds_kmh or {})}
+        return {hw: merged.get(hw, merged["other"]) for hw in HIGHWAY_CLASSES}
+
+    def with_(self, **changes) -> AnalysisSettings:
+        """A copy with some settings changed."""
+        return replace(self, **changes)
+
+
+def parse_distance_m(text: str, kind: str = "") -> float:
+    """Parse ``"10km"``, ``"800m"``, ``"2.5 公里"`` or a bare number of metres into metres."""
+    s = str(text).strip().lower().replace(" ", "")
+    factor = 1.0
+    for suffix, f in (("km", 1000.0), ("公里", 1000.0), ("千米", 1000.0), ("m", 1.0), ("米", 1.0)):
+        if s.endswith(suffix):
+            s, factor = s[: -len(suffix)], f
+            break
+    try:
+        value = float(s) * factor
+    except ValueError:
+        raise SettingsError("error.settings.threshold", kind=kind, value=text) from None
+    if not value > 0:
+        raise SettingsError("error.settings.threshold", kind=kind, value=text)
+    return value

@@ -1,0 +1,217 @@
+"""Routing and nearest-service distances on hand-built networks, checked to the millimetre."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from layers.errors import NoDataError
+from layers.roads import MODE_BITS
+from mapping.access import compute_service_access
+from mapping.network import build_network, snap_points
+from mapping.settings import AnalysisSettings
+from tests.netbuild import UTM, X0, Y0, points, roads, services
+
+MM = 1e-3  # millimetre tolerance: the answers are exact up to projection round-off
+
+
+def line5():
+    """A straight road of 5 nodes, 100 m apart, along x: 0, 100, 200, 300, 400."""
+    return roads({i: (100.0 * i, 0.0) for i in range(5)}, [(1, [0, 1, 2, 3, 4], "tertiary")])
+
+
+def net_of(r, mode="walk", **kw):
+    return build_network(r, AnalysisSettings(mode=mode, **kw), crs=UTM)
+
+
+def test_network_lengths_are_metres():
+    net = net_of(line5())
+    assert net.n_nodes == 5 and net.n_segments == 4
+    np.testing.assert_allclose(net.seg_len_m, 100.0, atol=MM)
+    np.testing.assert_allclose(net.x - X0, [0, 100, 200, 300, 400], atol=MM)
+    np.testing.assert_allclose(net.y - Y0, 0, atol=MM)
+
+
+def test_line_distance_includes_both_offroad_legs():
+    net = net_of(line5())
+    hh = points({"h1": (150.0, 30.0), "h2": (0.0, 0.0)})
+    svc = services({"k1": ("kindergarten", 400.0, -20.0)})
+    out = compute_service_access(net, hh, svc, "kindergarten")
+    # h1: 30 m to the road at x=150, 250 m along it, 20 m from the road to the kindergarten
+    assert out.loc["h1", "dist_kindergarten_m"] == pytest.approx(300.0, abs=MM)
+    assert out.loc["h2", "dist_kindergarten_m"] == pytest.approx(420.0, abs=MM)
+    assert out.loc["h1", "nearest_kindergarten_id"] == "k1"
+    assert out.loc["h1", "nearest_kindergarten"] == "name-k1"
+    assert out.loc["h1", "straight_kindergarten_m"] == pytest.approx(np.hypot(250, 50), abs=MM)
+    # walking 300 m at 4.5 km/h = 4 minutes
+    assert out.loc["h1", "time_kindergarten_min"] == pytest.approx(4.0, abs=1e-6)
+    assert out["reachable_kindergarten"].all()
+    assert out["unreachable_kindergarten"].isna().all()
+    assert list(out.index) == ["h1", "h2"]
+
+
+def test_nearest_of_several_services_and_ids():
+    net = net_of(line5())
+    hh = points({"a": (50.0, 0.0), "b": (350.0, 0.0), "c": (210.0, 0.0)})
+    svc = services({"left": ("kindergarten", 0.0, 0.0), "right": ("kindergarten", 400.0, 0.0)})
+    out = compute_service_access(net, hh, svc, "kindergarten")
+    assert out["nearest_kindergarten_id"].tolist() == ["left", "right", "right"]
+    np.testing.assert_allclose(out["dist_kindergarten_m"], [50.0, 50.0, 190.0], atol=MM)
+
+
+def test_service_on_the_same_segment_is_reached_directly():
+    r = roads({0: (0.0, 0.0), 1: (1000.0, 0.0)}, [(1, [0, 1], "unclassified")])
+    net = net_of(r)
+    hh = points({"h": (200.0, 0.0)})
+    svc = services({"k": ("kindergarten", 700.0, 0.0)})
+    out = compute_service_access(net, hh, svc, "kindergarten")
+    # via a segment end it would be 900 m or 1100 m
+    assert out.loc["h", "dist_kindergarten_m"] == pytest.approx(500.0, abs=MM)
+
+
+def square_with_oneway():
+    """A 100 m square A(0,0) B(100,0) C(100,100) D(0,100); A->B is one-way."""
+    nodes = {1: (0.0, 0.0), 2: (100.0, 0.0), 3: (100.0, 100.0), 4: (0.0, 100.0)}
+    ways = [
+        (10, [1, 2], "residential", 1),
+        (11, [2, 3, 4, 1], "residential", 0),
+    ]
+    return roads(nodes, ways)
+
+
+def test_oneway_forces_a_detour_for_vehicles_but_not_walkers():
+    hh = points({"at_b": (100.0, 0.0)})
+    svc = services({"k": ("kindergarten", 0.0, 0.0)})
+    car = compute_service_access(net_of(square_with_oneway(), "car"), hh, svc, "kindergarten")
+    walk = compute_service_access(net_of(square_with_oneway(), "walk"), hh, svc, "kindergarten")
+    assert car.loc["at_b", "dist_kindergarten_m"] == pytest.approx(300.0, abs=MM)
+    assert walk.loc["at_b", "dist_kindergarten_m"] == pytest.approx(100.0, abs=MM)
+
+
+def test_reverse_oneway_on_the_same_segment():
+    # one-way 0 -> 1 drawn the other way (oneway=-1): travel only from x=1000 towards x=0
+    r = roads({0: (0.0, 0.0), 1: (1000.0, 0.0)}, [(1, [0, 1], "unclassified", -1)])
+    hh = points({"west": (200.0, 0.0), "east": (900.0, 0.0)})
+    svc = services({"k": ("kindergarten", 500.0, 0.0)})
+    out = compute_service_access(net_of(r, "car"), hh, svc, "kindergarten")
+    assert out.loc["east", "dist_kindergarten_m"] == pytest.approx(400.0, abs=MM)
+    assert np.isnan(out.loc["west", "dist_kindergarten_m"])
+    assert out.loc["west", "unreachable_kindergarten"] == "not_connected"
+    assert not out.loc["west", "reachable_kindergarten"]
+    assert out.loc["west", "straight_kindergarten_m"] == pytest.approx(300.0, abs=MM)
+
+
+def test_parallel_segments_keep_the_minimum_not_the_sum():
+    nodes = {1: (0.0, 0.0), 2: (600.0, 0.0)}
+    # the same stretch mapped twice: as a track and as a primary road
+    r = roads(nodes, [(1, [1, 2], "track"), (2, [1, 2], "primary")])
+    net = net_of(r, "motorbike")
+    assert net.graph_len.nnz == 2  # one arc each way, not four
+    assert net.graph_len[0, 1] == pytest.approx(600.0, abs=MM)  # not 1200
+    hh = points({"h": (0.0, 0.0)})
+    svc = services({"k": ("kindergarten", 600.0, 0.0)})
+    out = compute_service_access(net, hh, svc, "kindergarten")
+    assert out.loc["h", "dist_kindergarten_m"] == pytest.approx(600.0, abs=MM)
+    # the faster class wins for time: 600 m at 60 km/h (motorbike, primary) = 0.6 min
+    assert out.loc["h", "time_kindergarten_min"] == pytest.approx(0.6, abs=1e-6)
+
+
+def test_motorbike_time_uses_class_speed_and_walks_offroad():
+    r = roads({0: (0.0, 0.0), 1: (600.0, 0.0)}, [(1, [0, 1], "primary")])
+    hh = points({"h": (0.0, 45.0)})
+    svc = services({"k": ("kindergarten", 600.0, 0.0)})
+    out = compute_service_access(net_of(r, "motorbike"), hh, svc, "kindergarten")
+    # 45 m off-road at 4.5 km/h = 36 s; 600 m at 60 km/h = 36 s
+    assert out.loc["h", "time_kindergarten_min"] == pytest.approx(1.2, abs=1e-6)
+    assert out.loc["h", "dist_kindergarten_m"] == pytest.approx(645.0, abs=MM)
+
+
+def grid3_missing_edge():
+    """3x3 grid, 100 m spacing, ids r*3+c; the edge (1,1)-(1,2) is missing."""
+    nodes = {r * 3 + c: (100.0 * c, 100.0 * r) for r in range(3) for c in range(3)}
+    ways = []
+    wid = 0
+    for r in range(3):
+        for c in range(3):
+            here = r * 3 + c
+            if c < 2 and not (r == 1 and c == 1):
+                ways.append((wid := wid + 1, [here, here + 1], "residential"))
+            if r < 2:
+                ways.append((wid := wid + 1, [here, here + 3], "residential"))
+    return roads(nodes, ways)
+
+
+def test_grid_with_a_missing_edge():
+    net = net_of(grid3_missing_edge())
+    assert net.n_segments == 11
+    svc = services({"k": ("school", 200.0, 100.0)})  # node (1,2)
+    hh = points({"centre": (100.0, 100.0), "corner": (0.0, 0.0), "mid": (50.0, 100.0)})
+    out = compute_service_access(net, hh, svc, "school")
+    # centre must go around the missing edge: up/down 100, across 100, back 100
+    np.testing.assert_allclose(out["dist_school_m"].to_numpy(), [300.0, 300.0, 350.0], atol=MM)
+
+
+def two_pieces():
+    """A 400 m road with a kindergarten, and a separate 100 m road 1 km away."""
+    nodes = {0: (0.0, 0.0), 1: (400.0, 0.0), 10: (0.0, 1000.0), 11: (100.0, 1000.0)}
+    return roads(nodes, [(1, [0, 1], "unclassified"), (2, [10, 11], "track")])
+
+
+def test_disconnected_piece_is_unreachable_when_snapping_to_any_road():
+    net = net_of(two_pieces(), snap_to="any")
+    hh = points({"island": (50.0, 1010.0), "main": (100.0, 0.0)})
+    svc = services({"k": ("kindergarten", 0.0, 0.0)})
+    out = compute_service_access(net, hh, svc, "kindergarten", snap_to="any")
+    assert np.isnan(out.loc["island", "dist_kindergarten_m"])
+    assert np.isnan(out.loc["island", "time_kindergarten_min"])
+    assert out.loc["island", "unreachable_kindergarten"] == "not_connected"
+    assert pd.isna(out.loc["island", "nearest_kindergarten_id"])
+    assert out.loc["island", "straight_kindergarten_m"] == pytest.approx(np.hypot(50, 1010), abs=MM)
+    assert out.loc["main", "dist_kindergarten_m"] == pytest.approx(100.0, abs=MM)
+
+
+def test_disconnected_piece_snaps_to_the_main_network_by_default():
+    net = net_of(two_pieces())
+    assert net.main_component == net.component[0]
+    hh = points({"island": (50.0, 1010.0)})
+    snap = snap_points(net, *net.to_projected(*lonlat_of(hh)))
+    assert snap.offroad_m[0] == pytest.approx(1010.0, abs=MM)
+    svc = services({"k": ("kindergarten", 0.0, 0.0)})
+    out = compute_service_access(net, hh, svc, "kindergarten")
+    assert out.loc["island", "dist_kindergarten_m"] == pytest.approx(1060.0, abs=MM)
+
+
+def lonlat_of(gdf):
+    return gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
+
+
+def test_absent_service_kind_gives_nan_and_a_reason():
+    net = net_of(line5())
+    hh = points({"h": (100.0, 0.0)})
+    svc = services({"k": ("kindergarten", 0.0, 0.0)})
+    out = compute_service_access(net, hh, svc, "school")
+    assert np.isnan(out.loc["h", "dist_school_m"])
+    assert np.isnan(out.loc["h", "straight_school_m"])
+    assert out.loc["h", "unreachable_school"] == "no_service"
+    assert not out.loc["h", "reachable_school"]
+
+
+def test_inputs_are_not_mutated():
+    net = net_of(line5())
+    hh = points({"h": (150.0, 30.0)})
+    svc = services({"k": ("kindergarten", 400.0, 0.0)})
+    before_hh, before_svc = hh.copy(), svc.copy()
+    compute_service_access(net, hh, svc, "kindergarten")
+    pd.testing.assert_frame_equal(hh, before_hh)
+    pd.testing.assert_frame_equal(svc, before_svc)
+
+
+def test_mode_filter_drops_segments_and_no_roads_is_an_error():
+    walk_only = MODE_BITS["walk"]
+    r = roads({0: (0.0, 0.0), 1: (100.0, 0.0)}, [(1, [0, 1], "footway", 0, walk_only)])
+    assert net_of(r, "walk").n_segments == 1
+    with pytest.raises(NoDataError) as err:
+        net_of(r, "car")
+    assert "no roads usable for 'car'" in str(err.value)
+    assert "出行方式" in err.value.message("zh")
