@@ -213,8 +213,8 @@ def compute_service_access(
     """
     svc = services[services["kind"] == kind]
     if point_snap is None:
-        point_snap = snap_points(net, *_xy(net, points), snap_to=snap_to)
-    svc_snap = snap_points(net, *_xy(net, svc), snap_to=snap_to)
+        point_snap = snap_points(net, *net.project_points(points), snap_to=snap_to)
+    svc_snap = snap_points(net, *net.project_points(svc), snap_to=snap_to)
 
     dist_search = search_services(net, svc_snap, "len")
     dist, who = point_costs(net, dist_search, point_snap)
@@ -236,18 +236,12 @@ def compute_service_access(
     return out
 
 
-def _xy(net: RoadNetwork, gdf: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
-    if len(gdf) == 0:
-        return np.array([]), np.array([])
-    return net.to_projected(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())
-
-
 def _straight_distance(
     net: RoadNetwork, points: gpd.GeoDataFrame, svc: gpd.GeoDataFrame
 ) -> np.ndarray:
     if len(svc) == 0 or len(points) == 0:
         return np.full(len(points), np.nan)
-    sx, sy = _xy(net, svc)
-    px, py = _xy(net, points)
+    sx, sy = net.project_points(svc)
+    px, py = net.project_points(points)
     d, _ = cKDTree(np.column_stack([sx, sy])).query(np.column_stack([px, py]))
     return d

@@ -119,6 +119,12 @@ class RoadNetwork:
         tr = pyproj.Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
         return tr.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
 
+    def project_points(self, gdf) -> tuple[np.ndarray, np.ndarray]:
+        """Project a point layer (EPSG:4326) into the network's CRS: ``(x, y)`` in metres."""
+        if len(gdf) == 0:
+            return np.array([], dtype=float), np.array([], dtype=float)
+        return self.to_projected(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())
+
     def to_lonlat(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Unproject network coordinates (metres) to WGS84 lon/lat (degrees)."""
         tr = pyproj.Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
