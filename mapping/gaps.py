@@ -190,7 +190,7 @@ def compute_village_gaps(
 
         hd = hh[f"dist_{kind}_m"]
         # an unreachable household counts as beyond: it cannot get there by road at all
-        beyond = hd.isna() | (hd > limit)
+        beyond = hd.isna() | (hd.round(3) > limit)
         g = hh.assign(_d=hd, _beyond=beyond).groupby("village_id", sort=False)
         out[f"median_hh_dist_{kind}_m"] = g["_d"].median().reindex(out.index)
         out[f"max_hh_dist_{kind}_m"] = g["_d"].max().reindex(out.index)
@@ -210,7 +210,9 @@ def compute_village_gaps(
         else:
             out[f"n_children_beyond_{kind}"] = pd.array([pd.NA] * len(out), dtype="Int64")
 
-        flag = ~reachable | (dist > limit)
+        # compared at the millimetre: projection round-off must not tip a village at exactly
+        # the threshold over it
+        flag = ~reachable | (dist.round(3) > limit)
         out[f"flag_{kind}"] = flag.astype(bool)
         out[f"warn_{kind}"] = (~flag) & (n_beyond > 0)
         for lang in ("zh", "en"):
@@ -236,7 +238,7 @@ def explain_gap(row: pd.Series, kind: str, limit_m: float, lang: str) -> str:
             kind=kind_name,
             km=_km(row[f"straight_{kind}_m"]),
         )
-    key = "gap.flag" if dist > limit_m else "gap.ok"
+    key = "gap.flag" if round(dist, 3) > limit_m else "gap.ok"
     text = i18n.t(
         key,
         lang,

@@ -130,33 +130,55 @@ def load_scenario(
     else:
         raise InputError("error.scenario.no_roads_source")
 
-    vil = extract.villages
-    hh = empty_households()
-    svc = extract.services
-    sources = ["© OpenStreetMap contributors"]
-    if villages is not None:
-        say(f"reading {villages}")
-        vil = read_villages(villages, coords=coords)
-        sources.append(Path(str(villages)).name)
-    if households is not None:
-        say(f"reading {households}")
-        hh = read_households(households, coords=coords)
-        sources.append(Path(str(households)).name)
-    if services is not None:
-        say(f"reading {services}")
-        svc = read_services(services, coords=coords)
-        sources.append(Path(str(services)).name)
     study_area = clip if isinstance(clip, shapely.Geometry) else None
-    return Scenario(
+    base = Scenario(
         roads=extract.roads,
-        villages=vil,
-        households=hh,
-        services=svc,
+        villages=extract.villages,
+        households=empty_households(),
+        services=extract.services,
         boundaries=extract.boundaries,
         study_area=study_area,
         title={lang: i18n.t("scenario.osm_title", lang, name=name) for lang in ("zh", "en")},
-        sources=tuple(sources),
+        sources=("© OpenStreetMap contributors",),
     )
+    return replace_layers(
+        base,
+        villages=villages,
+        households=households,
+        services=services,
+        coords=coords,
+        progress=progress,
+    )
+
+
+def replace_layers(
+    scenario: Scenario,
+    *,
+    villages: str | Path | None = None,
+    households: str | Path | None = None,
+    services: str | Path | None = None,
+    coords: str = "wgs84",
+    progress=None,
+) -> Scenario:
+    """A copy of ``scenario`` with layers read from the user's files.
+
+    Each file given replaces that layer; ``coords`` is the coordinate system of lon/lat
+    columns in tables (``wgs84``, ``gcj02`` or ``bd09``).
+    """
+    say = progress or (lambda _msg: None)
+    changes: dict[str, object] = {}
+    sources = list(scenario.sources)
+    for layer, path, reader in (
+        ("villages", villages, read_villages),
+        ("households", households, read_households),
+        ("services", services, read_services),
+    ):
+        if path is None:
+            continue
+        say(f"reading {path}")
+        changes[layer] = reader(path, coords=coords)
+        sources.append(Path(str(path)).name)
+    return scenario.replace(**changes, sources=tuple(sources))
 
 
 def load_demo(demo_dir: str | Path = DEMO_DIR) -> Scenario:

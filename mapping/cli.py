@@ -1,0 +1,176 @@
+"""The command line: ``python -m mapping analyze ...``.
+
+It calls the same library functions as the app: load a scenario, run the analysis, write the
+results. Progress goes to stderr, the summary to stdout; bad input ends with a clear message
+and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from layers import i18n
+from layers.coords import COORD_SYSTEMS
+from layers.errors import GapMapperError, InputError
+from layers.roads import MODES
+from mapping.settings import DEFAULT_THRESHOLDS_M, AnalysisSettings, parse_distance_m
+
+i18n.register(
+    {
+        "error.cli.threshold_format": {
+            "zh": "阈值“{value}”格式不对：应写成 类型=距离，例如 kindergarten=10km。",
+            "en": "Threshold '{value}' is not of the form KIND=DIST, e.g. kindergarten=10km.",
+        },
+        "error.cli.bbox_format": {
+            "zh": "范围“{value}”格式不对：应写成 西,南,东,北 四个经纬度数值，例如 111.2,41.3,111.9,41.8。",
+            "en": "Bounding box '{value}' is not of the form W,S,E,N in degrees, "
+            "e.g. 111.2,41.3,111.9,41.8.",
+        },
+        "cli.written": {"zh": "已写入：{files}", "en": "Written: {files}"},
+    }
+)
+
+
+def _thresholds(values: list[str]) -> dict[str, float]:
+    out = dict(DEFAULT_THRESHOLDS_M)
+    for value in values:
+        kind, sep, dist = value.partition("=")
+        if not sep:
+            raise InputError("error.cli.threshold_format", value=value)
+        out[kind.strip()] = parse_distance_m(dist, kind.strip())
+    return out
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    parts = value.replace("，", ",").split(",")
+    try:
+        w, s, e, n = (float(p) for p in parts)
+    except ValueError:
+        raise InputError("error.cli.bbox_format", value=value) from None
+    return w, s, e, n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for the README and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m mapping",
+        description="Road distance from households and villages to kindergartens and schools, "
+        "and the villages beyond a threshold.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("analyze", help="distances, village gaps, tables and a map")
+    src = a.add_mutually_exclusive_group()
+    src.add_argument("--demo", action="store_true", help="the built-in demo Banner (fictional)")
+    src.add_argument(
+        "--osm", type=Path, help="local OSM extract: .osm, .osm.gz, .osm.bz2, .osm.pbf"
+    )
+    src.add_argument("--place", help="download this place from OpenStreetMap (needs internet once)")
+    src.add_argument("--bbox", help="download W,S,E,N (degrees) from OpenStreetMap")
+    a.add_argument("--villages", type=Path, help="villages file (replaces OSM villages)")
+    a.add_argument("--households", type=Path, help="households file")
+    a.add_argument("--services", type=Path, help="services file (replaces OSM services)")
+    a.add_argument(
+        "--coords",
+        choices=COORD_SYSTEMS,
+        default="wgs84",
+        help="coordinate system of lon/lat in your tables (default wgs84)",
+    )
+    a.add_argument("--mode", choices=MODES, default="motorbike", help="travel mode")
+    a.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="KIND=DIST",
+        help="e.g. kindergarten=10km (repeatable)",
+    )
+    a.add_argument(
+        "--kinds",
+        default="kindergarten,school",
+        help="service kinds, comma separated (kindergarten,school,childcare)",
+    )
+    a.add_argument(
+        "--snap-to",
+        choices=("largest", "any"),
+        default="largest",
+        help="snap points to the largest road piece (default) or any road",
+    )
+    a.add_argument("--lang", choices=i18n.LANGUAGES, default="zh", help="language of outputs")
+    a.add_argument(
+        "--privacy",
+        choices=("committee", "full"),
+        default="committee",
+        help="map detail: committee (no household positions or names) or full",
+    )
+    a.add_argument("--out", type=Path, default=Path("out"), help="output folder")
+    a.add_argument("--no-map", action="store_true", help="skip map.html")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    lang = args.lang
+    started = time.perf_counter()
+
+    def progress(msg: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    try:
+        return _analyze(args, progress)
+    except GapMapperError as err:
+        print(err.message(lang), file=sys.stderr)
+        return 2
+
+
+def _analyze(args: argparse.Namespace, progress) -> int:
+    from mapping.analysis import run_analysis
+    from mapping.export import summarize, write_geopackage, write_tables
+    from mapping.scenario import load_demo, load_scenario, replace_layers
+
+    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    settings = AnalysisSettings(
+        mode=args.mode,
+        thresholds_m=_thresholds(args.threshold),
+        kinds=kinds,
+        snap_to=args.snap_to,
+    )
+    if args.demo:
+        progress("loading the demo scenario")
+        scenario = load_demo()
+    else:
+        scenario = load_scenario(
+            osm=args.osm,
+            place=args.place,
+            bbox=_bbox(args.bbox),
+            villages=args.villages,
+            households=args.households,
+            services=args.services,
+            coords=args.coords,
+            include_childcare="childcare" in kinds,
+            progress=progress,
+        )
+    if args.demo and (args.villages or args.households or args.services):
+        scenario = replace_layers(
+            scenario,
+            villages=args.villages,
+            households=args.households,
+            services=args.services,
+            coords=args.coords,
+        )
+    analysis = run_analysis(scenario, settings, progress=progress)
+    progress("writing results")
+    files = write_tables(analysis, args.out, args.lang)
+    files.append(write_geopackage(analysis, args.out / "layers.gpkg"))
+    if not args.no_map:
+        from mapping.maps import draw_map, write_map_html
+
+        m = draw_map(analysis, lang=args.lang, kind=kinds[0], privacy=args.privacy)
+        files.append(write_map_html(m, args.out / "map.html"))
+    print(summarize(analysis, args.lang))
+    progress(i18n.t("cli.written", args.lang, files=", ".join(str(f) for f in files)))
+    return 0
