@@ -1,0 +1,128 @@
+"""``python -m mapping analyze`` end to end on the demo, and its handling of bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+
+from mapping.cli import main
+from tests.conftest import ROOT
+
+NO_MAP = ["--no-map"]
+FAR_VILLAGE = next(
+    v["name"]
+    for v in json.loads((ROOT / "data" / "demo" / "scenario.json").read_text("utf-8"))[
+        "studied_villages"
+    ]
+    if v["role"] == "far_from_kindergarten"
+)
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    code = main(["analyze", "--demo", "--out", str(out), "--lang", "en", *NO_MAP])
+    assert code == 0
+    return out
+
+
+def test_demo_writes_the_tables(demo_out):
+    v = pd.read_csv(demo_out / "villages.csv", encoding="utf-8-sig")
+    for col in ("village_name", "dist_kindergarten_m", "dist_school_m", "flag_kindergarten",
+                "flag_school", "reason_kindergarten"):
+        assert col in v.columns
+    far = v[v["village_name"] == FAR_VILLAGE].iloc[0]
+    assert 10_000 <= far["dist_kindergarten_m"] <= 11_000
+    assert bool(far["flag_kindergarten"])
+    assert "beyond the 5 km threshold" in far["reason_kindergarten"]
+    # flagged villages come first
+    flags = v["flag_kindergarten"] | v["flag_school"]
+    assert flags.iloc[: flags.sum()].all()
+
+    hh = pd.read_csv(demo_out / "households.csv", encoding="utf-8-sig")
+    for col in ("household_id", "village_name", "dist_kindergarten_m", "dist_school_m",
+                "nearest_kindergarten", "nearest_school", "offroad_m"):
+        assert col in hh.columns
+    assert len(hh) == 30
+    assert (hh["offroad_m"] >= 0).all()
+    # no names, phones or coordinates in the household table
+    assert not {"name", "phone", "lon", "lat"} & set(hh.columns)
+
+
+def test_demo_geopackage_holds_every_layer(demo_out):
+    names = {name for name, _ in pyogrio.list_layers(demo_out / "layers.gpkg")}
+    assert {"villages", "households", "services", "roads", "village_areas"} <= names
+    roads = gpd.read_file(demo_out / "layers.gpkg", layer="roads")
+    assert len(roads) > 1000
+    assert roads.crs.to_epsg() == 4326
+
+
+def test_demo_writes_a_map(demo_out):
+    html = (demo_out / "map.html").read_text("utf-8")
+    assert "leaflet" in html.lower()
+    assert FAR_VILLAGE in html
+
+
+def test_subprocess_prints_a_summary_and_progress(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "mapping", "analyze", "--demo", "--no-map", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert FAR_VILLAGE in proc.stdout
+    assert "幼儿园" in proc.stdout  # Chinese by default
+    assert "building the road network" in proc.stderr
+
+
+def test_missing_osm_file_exits_2_with_a_message_and_keeps_old_results(tmp_path, capsys):
+    (tmp_path / "villages.csv").write_text("earlier results\n", encoding="utf-8")
+    code = main(["analyze", "--osm", str(tmp_path / "nowhere.osm"), "--out", str(tmp_path),
+                 "--lang", "en"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "nowhere.osm" in err
+    assert (tmp_path / "villages.csv").read_text(encoding="utf-8") == "earlier results\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["villages.csv"]
+
+
+def test_bad_threshold_is_explained(tmp_path, capsys):
+    code = main(["analyze", "--demo", "--threshold", "kindergarten:5", "--out", str(tmp_path)])
+    assert code == 2
+    assert "类型=距离" in capsys.readouterr().err
+    code = main(["analyze", "--demo", "--threshold", "kindergarten=-3km", "--out",
+                 str(tmp_path), "--lang", "en"])
+    assert code == 2
+    assert "give a distance above 0" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_bbox_is_explained(tmp_path, capsys):
+    code = main(["analyze", "--bbox", "1,2,3", "--out", str(tmp_path), "--lang", "en"])
+    assert code == 2
+    assert "W,S,E,N" in capsys.readouterr().err
+
+
+def test_no_source_is_explained(tmp_path, capsys):
+    code = main(["analyze", "--out", str(tmp_path), "--lang", "en"])
+    assert code == 2
+    assert "--osm" in capsys.readouterr().err
+
+
+def test_households_file_replaces_the_demo_households(tmp_path, capsys):
+    csv = tmp_path / "hh.csv"
+    csv.write_text("id,经度,纬度,儿童数\nA1,113.20,41.45,2\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(["analyze", "--demo", "--households", str(csv), "--no-map", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    hh = pd.read_csv(out / "households.csv", encoding="utf-8-sig")
+    assert hh["household_id"].tolist() == ["A1"]
+    assert hh["dist_kindergarten_m"].notna().all()
