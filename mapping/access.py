@@ -57,7 +57,9 @@ class ServiceSearch:
     svc_off_cost: np.ndarray
 
 
-def search_services(net: RoadNetwork, svc_snap: Snap, metric: str = "len") -> ServiceSearch:
+def search_services(
+    net: RoadNetwork, svc_snap: Snap, metric: str = "len", *, limit: float = np.inf
+) -> ServiceSearch:
     """Run one multi-source Dijkstra from all services (towards them) over the network.
 
     Parameters
@@ -68,6 +70,8 @@ def search_services(net: RoadNetwork, svc_snap: Snap, metric: str = "len") -> Se
         Where the services meet the roads.
     metric
         ``len`` for metres, ``time`` for seconds.
+    limit
+        Stop the search at this cost; nodes beyond it get ``inf``.
 
     Returns
     -------
@@ -82,7 +86,12 @@ def search_services(net: RoadNetwork, svc_snap: Snap, metric: str = "len") -> Se
         )
     graph = _with_virtual_sources(net, svc_snap, svc_off, metric)
     dist, _, sources = dijkstra(
-        graph, directed=True, indices=np.arange(n, n + k), min_only=True, return_predecessors=True
+        graph,
+        directed=True,
+        indices=np.arange(n, n + k),
+        min_only=True,
+        return_predecessors=True,
+        limit=limit,
     )
     node_service = np.where(sources[:n] >= n, sources[:n] - n, -1).astype(np.int64)
     return ServiceSearch(metric, dist[:n], node_service, svc_snap, svc_off)
@@ -173,6 +182,139 @@ def _same_segment(
     return out_cost, out_who
 
 
+@dataclass(frozen=True)
+class KindAccess:
+    """The searches towards all services of one kind, ready to answer any points.
+
+    Attributes
+    ----------
+    kind
+        The service kind.
+    services
+        Those services (EPSG:4326), in the order of the searches' service indices.
+    svc_xy
+        Their projected positions (network CRS, m), for straight-line distances.
+    dist, time
+        The distance (m) and time (s) searches.
+    """
+
+    kind: str
+    services: gpd.GeoDataFrame
+    svc_xy: np.ndarray
+    dist: ServiceSearch
+    time: ServiceSearch
+
+
+def prepare_access(
+    net: RoadNetwork, services: gpd.GeoDataFrame, kind: str, *, snap_to: str = "largest"
+) -> KindAccess:
+    """Snap the services of ``kind`` and run the distance and time searches towards them.
+
+    Parameters
+    ----------
+    net
+        The routing network.
+    services
+        Services layer (EPSG:4326); only rows of ``kind`` are used.
+    kind
+        Service kind.
+    snap_to
+        Which road segments services may snap to.
+    """
+    svc = services[services["kind"] == kind]
+    x, y = net.project_points(svc)
+    svc_snap = snap_points(net, x, y, snap_to=snap_to)
+    return KindAccess(
+        kind=kind,
+        services=svc,
+        svc_xy=np.column_stack([x, y]),
+        dist=search_services(net, svc_snap, "len"),
+        time=search_services(net, svc_snap, "time"),
+    )
+
+
+def add_services(
+    net: RoadNetwork, access: KindAccess, new: gpd.GeoDataFrame, *, snap_to: str = "largest"
+) -> KindAccess:
+    """Add services (e.g. a proposed kindergarten) without redoing the whole search.
+
+    Adding sources can only shorten distances, so the new answer is the minimum of the old
+    one and a search from the new services alone. That search is bounded: it stops at the
+    largest current cost found in the new services' road pieces, since beyond it nothing can
+    improve (nodes in other pieces cannot be reached at all). With the usual handful of
+    proposals this is a small fraction of a full multi-source search.
+
+    Parameters
+    ----------
+    net
+        The routing network.
+    access
+        The current searches for the kind.
+    new
+        The services to add (EPSG:4326, services schema; ``kind`` is not checked).
+    snap_to
+        Which road segments they may snap to.
+    """
+    if len(new) == 0:
+        return access
+    x, y = net.project_points(new)
+    snap = snap_points(net, x, y, snap_to=snap_to)
+    k_old = len(access.services)
+    searches = []
+    for old in (access.dist, access.time):
+        comps = np.unique(net.component[net.seg_u[snap.seg]])
+        in_reach = np.isin(net.component, comps)
+        reach_cost = old.node_cost[in_reach]
+        limit = float(reach_cost.max()) if len(reach_cost) else np.inf
+        fresh = search_services(net, snap, old.metric, limit=limit)
+        better = fresh.node_cost < old.node_cost
+        searches.append(
+            ServiceSearch(
+                metric=old.metric,
+                node_cost=np.where(better, fresh.node_cost, old.node_cost),
+                node_service=np.where(better, fresh.node_service + k_old, old.node_service),
+                svc_snap=Snap.concat([old.svc_snap, snap]),
+                svc_off_cost=np.concatenate([old.svc_off_cost, fresh.svc_off_cost]),
+            )
+        )
+    services = pd.concat([access.services, new])
+    return KindAccess(
+        kind=access.kind,
+        services=services,
+        svc_xy=np.vstack([access.svc_xy, np.column_stack([x, y])]),
+        dist=searches[0],
+        time=searches[1],
+    )
+
+
+def access_table(
+    net: RoadNetwork, access: KindAccess, points: gpd.GeoDataFrame, point_snap: Snap
+) -> pd.DataFrame:
+    """The access columns of ``points`` (see :func:`compute_service_access`)."""
+    kind = access.kind
+    dist, who = point_costs(net, access.dist, point_snap)
+    secs, _ = point_costs(net, access.time, point_snap)
+    reachable = np.isfinite(dist)
+    found = who >= 0
+    safe = np.where(found, who, 0)
+    ids = access.services.index.to_numpy(dtype=object)
+    names = access.services["name"].to_numpy(dtype=object)
+    out = pd.DataFrame(index=points.index)
+    out[f"dist_{kind}_m"] = np.where(reachable, dist, np.nan)
+    out[f"time_{kind}_min"] = np.where(np.isfinite(secs), secs / 60.0, np.nan)
+    if len(ids):
+        out[f"nearest_{kind}_id"] = pd.array(np.where(found, ids[safe], None), dtype="str")
+        out[f"nearest_{kind}"] = pd.array(np.where(found, names[safe], None), dtype="str")
+    else:
+        out[f"nearest_{kind}_id"] = pd.array([None] * len(out), dtype="str")
+        out[f"nearest_{kind}"] = pd.array([None] * len(out), dtype="str")
+    out[f"straight_{kind}_m"] = _straight_distance(net, points, access.svc_xy)
+    out[f"reachable_{kind}"] = reachable
+    reason = REASON_NOT_CONNECTED if len(ids) else REASON_NO_SERVICE
+    out[f"unreachable_{kind}"] = pd.array(np.where(reachable, None, reason), dtype="str")
+    return out
+
+
 def compute_service_access(
     net: RoadNetwork,
     points: gpd.GeoDataFrame,
@@ -211,37 +353,17 @@ def compute_service_access(
         :data:`REASON_NO_SERVICE`, :data:`REASON_NOT_CONNECTED`). Unreachable points have
         NaN distances and times, never ``inf`` or 0.
     """
-    svc = services[services["kind"] == kind]
     if point_snap is None:
         point_snap = snap_points(net, *net.project_points(points), snap_to=snap_to)
-    svc_snap = snap_points(net, *net.project_points(svc), snap_to=snap_to)
-
-    dist_search = search_services(net, svc_snap, "len")
-    dist, who = point_costs(net, dist_search, point_snap)
-    time_search = search_services(net, svc_snap, "time")
-    secs, _ = point_costs(net, time_search, point_snap)
-
-    reachable = np.isfinite(dist)
-    ids = svc.index.to_numpy()
-    names = svc["name"].to_numpy()
-    out = pd.DataFrame(index=points.index)
-    out[f"dist_{kind}_m"] = np.where(reachable, dist, np.nan)
-    out[f"time_{kind}_min"] = np.where(np.isfinite(secs), secs / 60.0, np.nan)
-    out[f"nearest_{kind}_id"] = pd.array([ids[w] if w >= 0 else pd.NA for w in who], dtype="str")
-    out[f"nearest_{kind}"] = pd.array([names[w] if w >= 0 else pd.NA for w in who], dtype="str")
-    out[f"straight_{kind}_m"] = _straight_distance(net, points, svc)
-    out[f"reachable_{kind}"] = reachable
-    reason = np.where(reachable, None, REASON_NOT_CONNECTED if len(svc) else REASON_NO_SERVICE)
-    out[f"unreachable_{kind}"] = pd.array(reason, dtype="str")
-    return out
+    access = prepare_access(net, services, kind, snap_to=snap_to)
+    return access_table(net, access, points, point_snap)
 
 
 def _straight_distance(
-    net: RoadNetwork, points: gpd.GeoDataFrame, svc: gpd.GeoDataFrame
+    net: RoadNetwork, points: gpd.GeoDataFrame, svc_xy: np.ndarray
 ) -> np.ndarray:
-    if len(svc) == 0 or len(points) == 0:
+    if len(svc_xy) == 0 or len(points) == 0:
         return np.full(len(points), np.nan)
-    sx, sy = net.project_points(svc)
     px, py = net.project_points(points)
-    d, _ = cKDTree(np.column_stack([sx, sy])).query(np.column_stack([px, py]))
+    d, _ = cKDTree(svc_xy).query(np.column_stack([px, py]))
     return d
