@@ -215,3 +215,39 @@ def test_mode_filter_drops_segments_and_no_roads_is_an_error():
         net_of(r, "car")
     assert "no roads usable for 'car'" in str(err.value)
     assert "出行方式" in err.value.message("zh")
+
+
+def test_adding_a_proposed_service_equals_a_full_recompute():
+    from mapping.access import access_table, add_services, prepare_access
+
+    net = net_of(grid3_missing_edge(), "car")
+    hh = points({"a": (0.0, 0.0), "b": (100.0, 100.0), "c": (200.0, 200.0), "d": (0.0, 200.0)})
+    snap = snap_points(net, *net.project_points(hh))
+    existing = services({"k1": ("kindergarten", 200.0, 0.0)})
+    proposal = services({"P1": ("kindergarten", 0.0, 150.0)})
+    before = access_table(net, prepare_access(net, existing, "kindergarten"), hh, snap)
+    incremental = add_services(net, prepare_access(net, existing, "kindergarten"), proposal)
+    after = access_table(net, incremental, hh, snap)
+    full = access_table(
+        net, prepare_access(net, pd.concat([existing, proposal]), "kindergarten"), hh, snap
+    )
+    pd.testing.assert_frame_equal(after, full)
+    # b reaches P1 in 100 + 50 m, k1 in 200 m; c keeps k1 (200 m, P1 would be 250 m)
+    assert after["nearest_kindergarten_id"].tolist() == ["P1", "P1", "k1", "P1"]
+    np.testing.assert_allclose(after["dist_kindergarten_m"], [150.0, 150.0, 200.0, 50.0], atol=MM)
+    assert (after["dist_kindergarten_m"] <= before["dist_kindergarten_m"]).all()
+
+
+def test_adding_a_service_on_a_disconnected_piece_reaches_only_that_piece():
+    from mapping.access import access_table, add_services, prepare_access
+
+    net = net_of(two_pieces(), snap_to="any")
+    hh = points({"island": (50.0, 1000.0), "main": (400.0, 0.0)})
+    snap = snap_points(net, *net.project_points(hh), snap_to="any")
+    base = prepare_access(
+        net, services({"k": ("kindergarten", 0.0, 0.0)}), "kindergarten", snap_to="any"
+    )
+    added = add_services(net, base, services({"P": ("kindergarten", 100.0, 1000.0)}), snap_to="any")
+    out = access_table(net, added, hh, snap)
+    np.testing.assert_allclose(out["dist_kindergarten_m"], [50.0, 400.0], atol=MM)
+    assert out["nearest_kindergarten_id"].tolist() == ["P", "k"]
