@@ -20,9 +20,21 @@ index              str          ``household_id``, unique
 
 from __future__ import annotations
 
-import geopandas as gpd
+from pathlib import Path
 
-from layers.schema import check_columns, coerce, empty_frame
+import geopandas as gpd
+import pandas as pd
+
+from layers import i18n
+from layers.errors import InputError
+from layers.schema import WGS84, check_columns, coerce, empty_frame
+from layers.tables import (
+    check_unique_ids,
+    find_column,
+    parse_nonnegative_int,
+    read_table,
+    text_values,
+)
 
 DTYPES = {
     "household_id": "str",
@@ -51,3 +63,95 @@ def validate_households(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def empty_households() -> gpd.GeoDataFrame:
     """A households layer with no rows."""
     return empty_frame(DTYPES, "household_id")
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a user's households file (CSV/XLSX with lon/lat, or point geodata).
+
+#: Accepted headers for each households column (compared ignoring case, spaces, ``_``).
+ID_NAMES = ("household_id", "id", "户编号", "编号", "户号")
+VILLAGE_NAMES = ("village_name", "village", "村名", "村", "所属村", "嘎查村")
+NAME_NAMES = ("name", "户主姓名", "户主", "姓名")
+PHONE_NAMES = ("phone", "tel", "telephone", "mobile", "电话", "手机", "联系电话", "手机号", "手机号码", "联系方式")
+CHILDREN_NAMES = ("children", "n_children", "儿童数", "儿童人数", "孩子数", "留守儿童数")
+
+i18n.register(
+    {
+        "error.households.not_points": {
+            "zh": "{file} 不能作为住户图层：住户必须是点，但文件里有 {found}。"
+            "请选择住户点文件，或带经度/纬度列的表格。",
+            "en": "{file} cannot be used as households: households must be points, but the "
+            "file holds {found}. Choose a file of household points, or a table with "
+            "longitude/latitude columns.",
+        },
+    }
+)
+
+
+def read_households(
+    path: str | Path, *, coords: str = "wgs84", layer_label: str | None = None
+) -> gpd.GeoDataFrame:
+    """Read a households file into the households layer (see the module docstring).
+
+    Parameters
+    ----------
+    path
+        Any format :func:`layers.tables.read_table` reads; the positions must be points.
+    coords
+        Coordinate system of the positions: ``wgs84``, ``gcj02`` or ``bd09``.
+    layer_label
+        The file name shown in messages (default: the name of ``path``).
+
+    Columns are found by their usual headers (see :data:`ID_NAMES`, :data:`VILLAGE_NAMES`,
+    :data:`NAME_NAMES`, :data:`PHONE_NAMES`, :data:`CHILDREN_NAMES`); missing optional
+    columns are left empty, and rows without an id get ``H<source_row>``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A layer passing :func:`validate_households`, EPSG:4326.
+
+    Raises
+    ------
+    InputError
+        Everything :func:`~layers.tables.read_table` raises, plus
+        ``error.households.not_points``, ``error.tables.duplicate_id`` (naming the id and
+        both rows), ``error.tables.bad_integer`` (children).
+    """
+    label = layer_label or Path(path).name
+    raw = read_table(path, coords=coords, layer_label=label)
+    types = raw.geometry.geom_type
+    if not (types == "Point").all():
+        counts = types[types != "Point"].value_counts()
+        found = ", ".join(f"{kind} ({n})" for kind, n in counts.items())
+        raise InputError("error.households.not_points", file=label, found=found)
+    rows = raw["source_row"]
+    out = pd.DataFrame(index=raw.index)
+
+    id_col = find_column(raw.columns, ID_NAMES)
+    generated = pd.Series([f"H{r}" for r in rows], index=raw.index, dtype="object")
+    if id_col is None:
+        ids = generated
+    else:
+        ids = text_values(raw[id_col])
+        ids = ids.where(ids.notna(), generated)
+    check_unique_ids(ids, rows, file=label, column=id_col or "household_id")
+    out["household_id"] = ids
+    for target, names in (
+        ("village_name", VILLAGE_NAMES),
+        ("name", NAME_NAMES),
+        ("phone", PHONE_NAMES),
+    ):
+        col = find_column(raw.columns, names)
+        out[target] = text_values(raw[col]) if col else pd.Series(pd.NA, index=raw.index)
+    children_col = find_column(raw.columns, CHILDREN_NAMES)
+    if children_col is None:
+        out["children"] = pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    else:
+        out["children"] = parse_nonnegative_int(
+            raw[children_col], rows, file=label, column=children_col
+        )
+    out["source_row"] = rows.astype("Int64")
+    gdf = gpd.GeoDataFrame(out, geometry=raw.geometry.values, crs=WGS84)
+    gdf.index = pd.Index(ids.astype(str).to_numpy(), dtype="str", name="household_id")
+    return validate_households(gdf)

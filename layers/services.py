@@ -18,9 +18,24 @@ index            str          ``service_id``, unique (``osm-n123``/``osm-w45`` f
 
 from __future__ import annotations
 
-import geopandas as gpd
+from pathlib import Path
 
-from layers.schema import check_columns, coerce, empty_frame
+import geopandas as gpd
+import pandas as pd
+
+from layers import i18n
+from layers.errors import InputError, SettingsError
+from layers.schema import WGS84, check_columns, coerce, empty_frame
+from layers.tables import (
+    check_unique_ids,
+    find_column,
+    format_examples,
+    format_rows,
+    normalize_header,
+    parse_nonnegative_int,
+    read_table,
+    text_values,
+)
 
 #: Service kinds the tool knows. ``childcare`` is read from OSM only when asked for.
 SERVICE_KINDS = ("kindergarten", "school", "childcare")
@@ -51,3 +66,181 @@ def validate_services(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def empty_services() -> gpd.GeoDataFrame:
     """A services layer with no rows."""
     return empty_frame(DTYPES, "service_id")
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a user's services file (kindergartens, schools, childcare).
+
+#: Accepted headers (compared ignoring case, spaces, ``_``).
+KIND_NAMES = ("kind", "type", "类型", "类别")
+NAME_NAMES = ("name", "名称", "学校名称", "幼儿园名称")
+CAPACITY_NAMES = ("capacity", "学位", "容量", "学位数", "招生规模")
+ID_NAMES = ("service_id", "id")
+
+#: Values of the kind column (compared lower-case, without spaces) and the kind they mean.
+KIND_VALUES = {
+    "kindergarten": "kindergarten",
+    "幼儿园": "kindergarten",
+    "幼稚园": "kindergarten",
+    "school": "school",
+    "学校": "school",
+    "小学": "school",
+    "中学": "school",
+    "初中": "school",
+    "childcare": "childcare",
+    "托儿所": "childcare",
+    "托育": "childcare",
+}
+
+i18n.register(
+    {
+        "error.services.no_kind": {
+            "zh": "{file} 中找不到设施类型列（找到的列：{columns}）。请加一列“类型”"
+            "（表头可以是：{accepted}），或在读取时指定整个文件的设施类型。",
+            "en": "{file} has no column saying what kind of service each row is (columns "
+            "found: {columns}). Add one (headers: {accepted}), or choose the kind for the "
+            "whole file when loading it.",
+        },
+        "error.services.unknown_kind": {
+            "zh": "{file} 的“{column}”列有 {count} 个不认识的设施类型（行号: 值）：{examples}。"
+            "可以填写：{accepted}。",
+            "en": "{file}, column '{column}': {count} unknown kind(s) of service (row: value) "
+            "{examples}. Accepted values: {accepted}.",
+        },
+        "error.services.bad_kind_setting": {
+            "zh": "不认识的设施类型“{kind}”。可用的类型：{accepted}。",
+            "en": "Unknown kind of service '{kind}'. Use one of: {accepted}.",
+        },
+        "error.services.bad_geometry": {
+            "zh": "{file} 中有 {count} 个要素既不是点也不是面（第 {rows} 个要素：{found}）。"
+            "设施只能是点，或建筑/院落的面。",
+            "en": "{file}: {count} feature(s) are neither points nor polygons (features "
+            "{rows}: {found}). Services must be points, or the areas of their buildings.",
+        },
+    }
+)
+
+
+def read_services(
+    path: str | Path,
+    *,
+    coords: str = "wgs84",
+    kind: str | None = None,
+    layer_label: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a services file into the services layer (see the module docstring).
+
+    Parameters
+    ----------
+    path
+        Any format :func:`layers.tables.read_table` reads: points, or areas (a building or
+        school yard; the service point is then its ``representative_point()``).
+    coords
+        Coordinate system of the positions: ``wgs84``, ``gcj02`` or ``bd09``.
+    kind
+        One of :data:`SERVICE_KINDS` when the whole file is one kind (this wins over a kind
+        column); else each row's kind comes from a column in :data:`KIND_NAMES`, whose values
+        are mapped with :data:`KIND_VALUES` (幼儿园 -> kindergarten, 小学 -> school...).
+    layer_label
+        The file name shown in messages (default: the name of ``path``).
+
+    Names come from :data:`NAME_NAMES` (rows without one are labelled with their id),
+    capacity (places, integer) from :data:`CAPACITY_NAMES`, ids from :data:`ID_NAMES` (else
+    ``S<source_row>``); ``source`` is ``"file"``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A layer passing :func:`validate_services`, EPSG:4326.
+
+    Raises
+    ------
+    SettingsError
+        ``kind`` is not one of :data:`SERVICE_KINDS`.
+    InputError
+        Everything :func:`~layers.tables.read_table` raises, plus ``error.services.no_kind``,
+        ``error.services.unknown_kind``, ``error.services.bad_geometry``,
+        ``error.tables.bad_integer`` (capacity) and ``error.tables.duplicate_id``.
+    """
+    if kind is not None and kind not in SERVICE_KINDS:
+        raise SettingsError(
+            "error.services.bad_kind_setting", kind=kind, accepted=", ".join(SERVICE_KINDS)
+        )
+    label = layer_label or Path(path).name
+    raw = read_table(path, coords=coords, layer_label=label)
+    rows = raw["source_row"]
+    types = raw.geometry.geom_type
+    bad = ~types.isin(("Point", "Polygon", "MultiPolygon"))
+    if bad.any():
+        counts = types[bad].value_counts()
+        raise InputError(
+            "error.services.bad_geometry",
+            file=label,
+            count=int(bad.sum()),
+            rows=format_rows(list(rows[bad])),
+            found=", ".join(f"{k} ({n})" for k, n in counts.items()),
+        )
+    columns = [c for c in raw.columns if c not in ("geometry", "source_row")]
+
+    if kind is not None:
+        kinds = pd.Series(kind, index=raw.index, dtype="object")
+    else:
+        kind_col = find_column(raw.columns, KIND_NAMES)
+        if kind_col is None:
+            raise InputError(
+                "error.services.no_kind",
+                file=label,
+                columns=", ".join(map(str, columns)),
+                accepted=", ".join(KIND_NAMES),
+            )
+        values = text_values(raw[kind_col])
+        kinds = values.map(
+            lambda v: KIND_VALUES.get(normalize_header(v)) if v is not pd.NA else None
+        )
+        unknown = kinds.isna()
+        if unknown.any():
+            pairs = [
+                (r, "" if v is pd.NA else v)
+                for r, v in zip(rows[unknown], values[unknown], strict=True)
+            ]
+            raise InputError(
+                "error.services.unknown_kind",
+                file=label,
+                column=kind_col,
+                count=len(pairs),
+                examples=format_examples(pairs),
+                accepted=", ".join(KIND_VALUES),
+            )
+
+    id_col = find_column(raw.columns, ID_NAMES)
+    generated = pd.Series([f"S{r}" for r in rows], index=raw.index, dtype="object")
+    ids = generated
+    if id_col is not None:
+        ids = text_values(raw[id_col]).where(lambda s: s.notna(), generated)
+    check_unique_ids(ids, rows, file=label, column=id_col or "service_id")
+
+    name_col = find_column(raw.columns, NAME_NAMES)
+    names = ids.copy()
+    if name_col is not None:
+        names = text_values(raw[name_col]).where(lambda s: s.notna(), ids)
+    cap_col = find_column(raw.columns, CAPACITY_NAMES)
+    if cap_col is None:
+        capacity = pd.Series(pd.NA, index=raw.index, dtype="Int64")
+    else:
+        capacity = parse_nonnegative_int(raw[cap_col], rows, file=label, column=cap_col)
+
+    index = pd.Index(ids.astype(str).to_numpy(), dtype="str", name="service_id")
+    points = [g if g.geom_type == "Point" else g.representative_point() for g in raw.geometry]
+    gdf = gpd.GeoDataFrame(
+        {
+            "service_id": ids.to_numpy(),
+            "kind": kinds.to_numpy(),
+            "name": names.to_numpy(),
+            "capacity": capacity.to_numpy(),
+            "source": "file",
+        },
+        geometry=gpd.GeoSeries(points, crs=WGS84).values,
+        crs=WGS84,
+        index=index,
+    )
+    return validate_services(gdf)

@@ -10,16 +10,29 @@ index              str              ``village_id``, unique
 ``village_name``   str              name as written in the source (OSM ``name``, or the file)
 ``geometry``       Point            the village point: the OSM place node, the file's point, or
                                     a point inside the village's area
-``boundary``       Polygon / None   the village's area where one is known (a GeoSeries, EPSG:4326)
+``boundary``       (Multi)Polygon   the village's area where one is known (a GeoSeries, EPSG:4326)
 ``source``         str              where it came from: ``osm``, ``file`` or ``demo``
 =================  ===============  ===========================================================
 """
 
 from __future__ import annotations
 
-import geopandas as gpd
+from pathlib import Path
 
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from layers import i18n
+from layers.errors import InputError
 from layers.schema import WGS84, check_columns, coerce, empty_frame
+from layers.tables import (
+    check_unique_ids,
+    find_column,
+    format_rows,
+    read_table,
+    text_values,
+)
 
 DTYPES = {
     "village_id": "str",
@@ -49,3 +62,155 @@ def empty_villages() -> gpd.GeoDataFrame:
     gdf = empty_frame({k: v for k, v in DTYPES.items() if k != "boundary"}, "village_id")
     gdf["boundary"] = gpd.GeoSeries([], crs=WGS84)
     return gdf
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a user's villages file (village points, or village areas).
+
+#: Accepted headers for the village name and id (compared ignoring case, spaces, ``_``).
+NAME_NAMES = ("village_name", "name", "village", "村名", "名称", "村", "嘎查村")
+ID_NAMES = ("village_id", "id", "code", "代码", "区划代码")
+
+_POLYGONAL = ("Polygon", "MultiPolygon")
+
+i18n.register(
+    {
+        "error.villages.no_name_column": {
+            "zh": "{file} 中找不到村名列。找到的列：{columns}。村名列的表头可以是：{accepted}。",
+            "en": "{file} has no village name column. Columns found: {columns}. Accepted "
+            "headers: {accepted}.",
+        },
+        "error.villages.missing_name": {
+            "zh": "{file} 中有 {count} 行没有村名（“{column}”列为空，第 {rows} 行）。"
+            "请补上村名，或删除这些行。",
+            "en": "{file}: {count} row(s) have no village name (column '{column}' is empty, "
+            "rows {rows}). Fill in the names or delete those rows.",
+        },
+        "error.villages.invalid_polygon": {
+            "zh": "{file} 第 {row} 个要素（{name}）的村界面无效且无法自动修复"
+            "（修复后为 {found}）。请在 GIS 软件中检查并修正这个面（自相交、重复点等）。",
+            "en": "{file}, feature {row} ({name}): the village area is not a valid polygon and "
+            "cannot be repaired automatically (repair gives {found}). Fix it in your GIS "
+            "(self-intersections, repeated points).",
+        },
+        "error.villages.bad_geometry": {
+            "zh": "{file} 中有 {count} 个要素既不是点也不是面（第 {rows} 个要素：{found}）。"
+            "村庄只能是点（村的位置）或面（村界）。",
+            "en": "{file}: {count} feature(s) are neither points nor polygons (features "
+            "{rows}: {found}). Villages must be points (the village) or polygons (its area).",
+        },
+    }
+)
+
+
+def read_villages(
+    path: str | Path, *, coords: str = "wgs84", layer_label: str | None = None
+) -> gpd.GeoDataFrame:
+    """Read a villages file into the villages layer (see the module docstring).
+
+    Parameters
+    ----------
+    path
+        Any format :func:`layers.tables.read_table` reads: village points (a CSV/XLSX with
+        lon/lat, or point geodata) or village areas (polygons).
+    coords
+        Coordinate system of the positions: ``wgs84``, ``gcj02`` or ``bd09``.
+    layer_label
+        The file name shown in messages (default: the name of ``path``).
+
+    Polygons become ``boundary`` (EPSG:4326) and the village point is their
+    ``representative_point()`` (always inside the area). An invalid polygon is repaired with
+    :func:`shapely.make_valid` when the repair is still a (multi)polygon, else it is an error.
+    Names come from a column in :data:`NAME_NAMES`, ids from :data:`ID_NAMES` (else
+    ``V<source_row>``); ``source`` is ``"file"``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A layer passing :func:`validate_villages`, EPSG:4326.
+
+    Raises
+    ------
+    InputError
+        Everything :func:`~layers.tables.read_table` raises, plus
+        ``error.villages.no_name_column``, ``error.villages.missing_name``,
+        ``error.villages.invalid_polygon``, ``error.villages.bad_geometry`` and
+        ``error.tables.duplicate_id``.
+    """
+    label = layer_label or Path(path).name
+    raw = read_table(path, coords=coords, layer_label=label)
+    rows = raw["source_row"]
+    types = raw.geometry.geom_type
+    bad = ~types.isin(("Point", *_POLYGONAL))
+    if bad.any():
+        counts = types[bad].value_counts()
+        raise InputError(
+            "error.villages.bad_geometry",
+            file=label,
+            count=int(bad.sum()),
+            rows=format_rows(list(rows[bad])),
+            found=", ".join(f"{kind} ({n})" for kind, n in counts.items()),
+        )
+
+    name_col = find_column(raw.columns, NAME_NAMES)
+    if name_col is None:
+        raise InputError(
+            "error.villages.no_name_column",
+            file=label,
+            columns=", ".join(c for c in raw.columns if c not in ("geometry", "source_row")),
+            accepted=", ".join(NAME_NAMES),
+        )
+    names = text_values(raw[name_col])
+    if names.isna().any():
+        missing = list(rows[names.isna()])
+        raise InputError(
+            "error.villages.missing_name",
+            file=label,
+            column=name_col,
+            count=len(missing),
+            rows=format_rows(missing),
+        )
+
+    id_col = find_column(raw.columns, ID_NAMES)
+    generated = pd.Series([f"V{r}" for r in rows], index=raw.index, dtype="object")
+    ids = (
+        generated
+        if id_col is None
+        else text_values(raw[id_col]).where(lambda s: s.notna(), generated)
+    )
+    check_unique_ids(ids, rows, file=label, column=id_col or "village_id")
+
+    points = []
+    boundaries = []
+    for geom, row, name in zip(raw.geometry, rows, names, strict=True):
+        if geom.geom_type == "Point":
+            points.append(geom)
+            boundaries.append(None)
+            continue
+        if not geom.is_valid:
+            repaired = shapely.make_valid(geom)
+            if repaired.geom_type not in _POLYGONAL or repaired.is_empty:
+                raise InputError(
+                    "error.villages.invalid_polygon",
+                    file=label,
+                    row=row,
+                    name=name,
+                    found=repaired.geom_type,
+                )
+            geom = repaired
+        points.append(geom.representative_point())
+        boundaries.append(geom)
+
+    index = pd.Index(ids.astype(str).to_numpy(), dtype="str", name="village_id")
+    gdf = gpd.GeoDataFrame(
+        {
+            "village_id": ids.to_numpy(),
+            "village_name": names.to_numpy(),
+            "source": "file",
+        },
+        geometry=gpd.GeoSeries(points, crs=WGS84).values,
+        crs=WGS84,
+        index=index,
+    )
+    gdf["boundary"] = gpd.GeoSeries(boundaries, crs=WGS84, index=index)
+    return validate_villages(gdf)

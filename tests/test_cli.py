@@ -126,3 +126,11 @@ def test_households_file_replaces_the_demo_households(tmp_path, capsys):
     hh = pd.read_csv(out / "households.csv", encoding="utf-8-sig")
     assert hh["household_id"].tolist() == ["A1"]
     assert hh["dist_kindergarten_m"].notna().all()
+
+
+def test_demo_households_keep_their_phone_column_for_the_team():
+    from mapping.scenario import load_demo
+
+    hh = load_demo().households
+    assert hh["phone"].notna().all()
+    assert hh["children"].notna().all()

@@ -1,0 +1,914 @@
+"""Reading users' geodata files and tables into a raw GeoDataFrame, before any layer schema.
+
+:func:`read_table` reads CSV, XLSX, GeoJSON, GeoPackage, zipped Shapefile and KML into a
+:class:`geopandas.GeoDataFrame` in EPSG:4326 (lon/lat degrees, WGS84) with:
+
+- the file's own attribute columns, as read (from CSV/XLSX: text, ``NA`` for empty cells);
+- ``source_row`` (Int64): the row as a spreadsheet numbers it (header = row 1, so the first
+  data row is 2) for CSV/XLSX, or the feature number from 1 for geodata files. Every message
+  about a row uses this number;
+- ``folder`` (str) for KML only: the KML folder (GDAL layer) the feature came from;
+- ``geometry``: as in the file (2-D) for geodata files, points for tables.
+
+The layer loaders (``read_households``, ``read_villages``, ``read_services``) map these columns
+onto their schemas with the helpers at the end of this module.
+
+Anything wrong with the file is raised as one of the project's errors
+(:class:`~layers.errors.InputError` and its subclasses) with a message that names the file,
+the rows (as numbered above, the first few and a count) and the column, and says what to do.
+No other exception escapes :func:`read_table` for a bad file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import struct
+import unicodedata
+import warnings
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from layers import i18n
+from layers.coords import normalize_system, to_wgs84
+from layers.errors import FileFormatError, GapMapperError, InputError, NoDataError
+from layers.schema import WGS84
+
+#: File extensions read by :func:`read_table` and the format each stands for.
+FORMATS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".xlsx": "xlsx",
+    ".geojson": "geodata",
+    ".json": "geodata",
+    ".gpkg": "gpkg",
+    ".zip": "zip",
+    ".shp": "shp",
+    ".kml": "kml",
+}
+
+#: Shown in messages: what people can give us.
+SUPPORTED_TEXT = "CSV, XLSX, GeoJSON, GeoPackage (.gpkg), zipped Shapefile (.zip), KML"
+
+#: Accepted headers of the longitude / latitude columns, compared after :func:`normalize_header`.
+LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "东经")
+LAT_NAMES = ("lat", "latitude", "y", "纬度", "北纬")
+
+#: How many rows a message lists when several rows have the same problem.
+MAX_ROWS_SHOWN = 5
+
+_ROW_COLUMN = "source_row"
+
+i18n.register(
+    {
+        "error.tables.unsupported_extension": {
+            "zh": "无法读取 {file}：不支持“{ext}”类型的文件。可以读取的格式：{formats}。",
+            "en": "Cannot read {file}: files of type '{ext}' are not supported. "
+            "Supported formats: {formats}.",
+        },
+        "error.tables.not_readable": {
+            "zh": "无法把 {file} 读取为地理数据或表格（{detail}）。请确认文件没有损坏，"
+            "并且是以下格式之一：{formats}。",
+            "en": "Cannot read {file} as geodata or a table ({detail}). Check that the file is "
+            "not damaged and is one of: {formats}.",
+        },
+        "error.tables.empty_file": {
+            "zh": "{file} 是空文件，没有任何内容。请选择填好数据的文件。",
+            "en": "{file} is empty. Choose the file that holds the data.",
+        },
+        "error.tables.header_only": {
+            "zh": "{file} 只有表头（第 1 行），没有数据行。请在表头下面逐行填写数据。",
+            "en": "{file} has a header (row 1) but no data rows. Add one row per item "
+            "below the header.",
+        },
+        "error.tables.no_features": {
+            "zh": "{file} 里没有任何要素（点或面）。请检查导出时是否选对了图层。",
+            "en": "{file} holds no features (points or areas). Check that the right layer "
+            "was exported.",
+        },
+        "error.tables.encoding": {
+            "zh": "无法识别 {file} 的文字编码（既不是 UTF-8，也不是 GBK/GB18030）。"
+            "请在 Excel 或 WPS 中另存为“CSV UTF-8”或 XLSX 后再读取。",
+            "en": "Cannot tell the text encoding of {file} (it is neither UTF-8 nor "
+            "GBK/GB18030). Save it again from Excel or WPS as 'CSV UTF-8' or as XLSX.",
+        },
+        "error.tables.bad_csv": {
+            "zh": "{file} 第 {row} 行无法按 CSV 读取（{detail}）。请检查引号是否成对，"
+            "或在 Excel/WPS 中重新另存为 CSV。",
+            "en": "{file} row {row} cannot be read as CSV ({detail}). Check that quotes come "
+            "in pairs, or save the file again as CSV from Excel/WPS.",
+        },
+        "error.tables.too_many_cells": {
+            "zh": "{file} 中有 {count} 行的单元格比表头多（第 {rows} 行）。"
+            "请检查这些行是否多了分隔符（如数值里的逗号），或给多出的列加上表头。",
+            "en": "{file}: {count} row(s) have more cells than the header (rows {rows}). "
+            "Check for extra separators (e.g. a comma inside a number) or add a header for "
+            "the extra column.",
+        },
+        "error.tables.no_lon_lat": {
+            "zh": "{file} 中找不到经度和纬度列。找到的列：{columns}。经度列的表头可以是："
+            "{lon_names}；纬度列的表头可以是：{lat_names}。请把对应的列改成其中一个名字。",
+            "en": "{file} has no longitude and latitude columns. Columns found: {columns}. "
+            "Accepted longitude headers: {lon_names}; latitude headers: {lat_names}. Rename "
+            "the columns to one of these.",
+        },
+        "error.tables.missing_coordinate": {
+            "zh": "{file} 中有 {count} 行缺少坐标（“{column}”列为空，第 {rows} 行）。"
+            "请补上经纬度，或删除这些行。",
+            "en": "{file}: {count} row(s) have no value in column '{column}' (rows {rows}). "
+            "Fill in the coordinates or delete those rows.",
+        },
+        "error.tables.non_numeric": {
+            "zh": "{file} 的“{column}”列有 {count} 个值不是数字（行号: 值）：{examples}。"
+            "请填写十进制度数，例如 111.52。",
+            "en": "{file}, column '{column}': {count} value(s) are not numbers "
+            "(row: value) {examples}. Write decimal degrees, e.g. 111.52.",
+        },
+        "error.tables.out_of_range": {
+            "zh": "{file} 中有 {count} 行的坐标超出范围（经度应在 -180..180，纬度应在 -90..90；"
+            "行号: 经度, 纬度）：{examples}。经度列“{lon_column}”和纬度列“{lat_column}”"
+            "是否填反了？",
+            "en": "{file}: {count} row(s) have coordinates out of range (longitude must be in "
+            "-180..180, latitude in -90..90; row: lon, lat) {examples}. Are the longitude "
+            "column '{lon_column}' and the latitude column '{lat_column}' swapped?",
+        },
+        "error.tables.lat_lon_swapped": {
+            "zh": "{file} 的经纬度列填反了：“{lat_column}”列里是经度，“{lon_column}”列里是纬度"
+            "（{count} 行超出范围，例如 {examples}；两列互换后所有行都正确）。"
+            "请交换这两列的表头后重新读取。",
+            "en": "{file} has longitude and latitude swapped: column '{lat_column}' holds "
+            "longitudes and column '{lon_column}' latitudes ({count} row(s) out of range, e.g. "
+            "{examples}; with the two columns swapped every row is valid). Swap the two "
+            "headers and load the file again.",
+        },
+        "error.tables.projected": {
+            "zh": "{file} 的坐标像是以米为单位的投影坐标（例如 {examples}），而不是经纬度。"
+            "请在 GIS 软件中把坐标导出为 WGS84 经纬度（十进制度数），或导出为带坐标系的 "
+            "GeoPackage/Shapefile。",
+            "en": "{file} seems to be in a projected coordinate system: values such as "
+            "{examples} look like metres, not degrees. Export longitude/latitude in decimal "
+            "degrees (WGS84) from your GIS, or export a GeoPackage/Shapefile that carries "
+            "its coordinate system.",
+        },
+        "error.tables.geo_out_of_range": {
+            "zh": "{file} 中有 {count} 个要素在换算到经纬度后超出范围（第 {rows} 个要素）。"
+            "文件声明的坐标系（{crs}）可能不对：请在 GIS 软件中设置正确的坐标系后重新导出。",
+            "en": "{file}: {count} feature(s) fall outside longitude -180..180 / latitude "
+            "-90..90 once converted to degrees (features {rows}). The file's coordinate "
+            "system ({crs}) is probably wrong: set the right one in your GIS and export again.",
+        },
+        "error.tables.no_crs": {
+            "zh": "{file} 没有坐标系信息（例如 Shapefile 缺少 .prj 文件），无法确定位置。"
+            "请把 .prj 文件一起打包，或导出为 GeoJSON，或导出带经度/纬度列的 CSV。",
+            "en": "{file} has no coordinate reference system (e.g. a Shapefile without its "
+            ".prj file), so its positions cannot be placed. Zip the .prj together with the "
+            "other parts, or export GeoJSON, or a CSV with longitude/latitude columns.",
+        },
+        "error.tables.zip_missing_part": {
+            "zh": "{file} 中的 Shapefile {shp} 缺少 {missing}。Shapefile 由多个同名文件组成"
+            "（.shp、.shx、.dbf、.prj），请把它们一起压缩成 zip。",
+            "en": "The Shapefile {shp} in {file} lacks {missing}. A Shapefile is several files "
+            "with the same name (.shp, .shx, .dbf, .prj): zip them all together.",
+        },
+        "error.tables.zip_no_shapefile": {
+            "zh": "{file} 中没有 Shapefile（.shp）。压缩包里有：{contents}。"
+            "请压缩 Shapefile 的全部文件，或直接选择 GeoJSON/GeoPackage/KML/CSV 文件。",
+            "en": "{file} holds no Shapefile (.shp). The zip contains: {contents}. Zip all the "
+            "parts of a Shapefile, or choose a GeoJSON/GeoPackage/KML/CSV file directly.",
+        },
+        "error.tables.zip_several_shapefiles": {
+            "zh": "{file} 中有多个 Shapefile：{shapefiles}。请每个 zip 只放一个 Shapefile。",
+            "en": "{file} holds several Shapefiles: {shapefiles}. Put one Shapefile per zip.",
+        },
+        "error.tables.layer_not_found": {
+            "zh": "{file} 中没有名为“{layer}”的图层。文件中的图层：{layers}。",
+            "en": "{file} has no layer named '{layer}'. Layers in the file: {layers}.",
+        },
+        "error.tables.missing_geometry": {
+            "zh": "{file} 中有 {count} 个要素没有几何形状（第 {rows} 个要素）。"
+            "请在 GIS 软件中删除或补画这些要素。",
+            "en": "{file}: {count} feature(s) have no geometry (features {rows}). Delete them "
+            "or draw them in your GIS.",
+        },
+        "error.tables.duplicate_id": {
+            "zh": "{file} 中的编号“{id}”（“{column}”列）出现了不止一次：第 {first_row} 行和"
+            "第 {second_row} 行。每个编号只能用一次，请修改其中一行。",
+            "en": "{file}: the id '{id}' (column '{column}') appears more than once: rows "
+            "{first_row} and {second_row}. Each id must be used once; change one of them.",
+        },
+        "error.tables.bad_integer": {
+            "zh": "{file} 的“{column}”列有 {count} 个值不是非负整数（行号: 值）：{examples}。"
+            "请填写 0、1、2……这样的整数，或留空。",
+            "en": "{file}, column '{column}': {count} value(s) are not whole numbers >= 0 "
+            "(row: value) {examples}. Write 0, 1, 2... or leave the cell empty.",
+        },
+    }
+)
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers shared with the layer loaders
+
+
+def normalize_header(name: object) -> str:
+    """A header as compared with accepted names: lower case, NFKC, no spaces/underscores/dashes."""
+    text = unicodedata.normalize("NFKC", str(name)).lower()
+    return "".join(ch for ch in text if not ch.isspace() and ch not in "_-")
+
+
+def find_column(columns: Iterable[object], names: Sequence[str]) -> str | None:
+    """The first of ``columns`` whose normalized header is in ``names`` (in ``names`` order).
+
+    Returns ``None`` when there is none. ``source_row``, ``folder`` and ``geometry`` (columns
+    :func:`read_table` adds) are never matched.
+    """
+    by_key: dict[str, str] = {}
+    for col in columns:
+        if col in (_ROW_COLUMN, "folder", "geometry"):
+            continue
+        by_key.setdefault(normalize_header(col), str(col))
+    for name in names:
+        found = by_key.get(normalize_header(name))
+        if found is not None:
+            return found
+    return None
+
+
+def format_rows(rows: Sequence[object]) -> str:
+    """The first :data:`MAX_ROWS_SHOWN` row numbers, comma separated, then an ellipsis."""
+    shown = ", ".join(str(r) for r in rows[:MAX_ROWS_SHOWN])
+    return shown + (", ..." if len(rows) > MAX_ROWS_SHOWN else "")
+
+
+def format_examples(pairs: Sequence[tuple[object, object]]) -> str:
+    """``row: 'value'`` pairs for messages, the first :data:`MAX_ROWS_SHOWN`."""
+    shown = ", ".join(f"{row}: {_short(value)!r}" for row, value in pairs[:MAX_ROWS_SHOWN])
+    return shown + (", ..." if len(pairs) > MAX_ROWS_SHOWN else "")
+
+
+def _short(value: object, limit: int = 40) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def text_values(values: pd.Series) -> pd.Series:
+    """Cell values as stripped text, ``NA`` for empty cells (index kept).
+
+    Whole floats become integers (``12.0`` -> ``"12"``), as spreadsheets and shapefiles
+    store ids and phone numbers as numbers.
+    """
+
+    def one(value: object) -> object:
+        if value is None or value is pd.NA:
+            return pd.NA
+        if isinstance(value, float | np.floating):
+            if math.isnan(value):
+                return pd.NA
+            if float(value).is_integer() and abs(value) < 1e15:
+                return str(int(value))
+        text = str(value).strip()
+        return text if text else pd.NA
+
+    return pd.Series([one(v) for v in values], index=values.index, dtype="object")
+
+
+def parse_nonnegative_int(
+    values: pd.Series, rows: pd.Series, *, file: str, column: str
+) -> pd.Series:
+    """Parse counts (children, capacity) into Int64, ``NA`` for empty cells.
+
+    Accepts ``3``, ``3.0``, ``"3"``, full-width ``"３"``; rejects fractions, negatives, text.
+
+    Raises
+    ------
+    InputError
+        ``error.tables.bad_integer`` naming the first few bad rows with their values.
+    """
+    out: list[object] = []
+    bad: list[tuple[object, object]] = []
+    for value, row in zip(text_values(values), rows, strict=True):
+        if value is pd.NA:
+            out.append(pd.NA)
+            continue
+        number = _to_number(str(value), comma_decimal=False)
+        if number is None or not number.is_integer() or number < 0 or number > 2**31:
+            bad.append((row, value))
+            out.append(pd.NA)
+        else:
+            out.append(int(number))
+    if bad:
+        raise InputError(
+            "error.tables.bad_integer",
+            file=file,
+            column=column,
+            count=len(bad),
+            examples=format_examples(bad),
+        )
+    return pd.Series(out, index=values.index, dtype="Int64")
+
+
+def check_unique_ids(ids: pd.Series, rows: pd.Series, *, file: str, column: str) -> None:
+    """Raise ``error.tables.duplicate_id`` (naming the id and both rows) on a repeated id."""
+    seen: dict[object, object] = {}
+    for value, row in zip(ids, rows, strict=True):
+        if value in seen:
+            raise InputError(
+                "error.tables.duplicate_id",
+                file=file,
+                id=value,
+                column=column,
+                first_row=seen[value],
+                second_row=row,
+            )
+        seen[value] = row
+
+
+# --------------------------------------------------------------------------------------------
+# numbers
+
+
+_FULLWIDTH = str.maketrans(
+    {
+        **{chr(0xFF10 + i): str(i) for i in range(10)},
+        "．": ".",
+        "。": ".",
+        "－": "-",
+        "−": "-",
+        "＋": "+",
+        "，": ",",
+        "Ｅ": "E",
+        "ｅ": "e",
+    }
+)
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_COMMA_DECIMAL = re.compile(r"[+-]?\d+,\d+")
+# A degree sign and/or a hemisphere letter may follow the number ("111.5°", "40.8°N", "111.5E").
+_SUFFIX = re.compile(r"(?:°|度)?([NSEWnsew]|北纬|东经)?$")
+
+
+def _to_number(text: str, *, comma_decimal: bool) -> float | None:
+    """Parse one coordinate cell; ``None`` when it is not a finite number."""
+    s = text.translate(_FULLWIDTH)
+    s = "".join(ch for ch in s if not ch.isspace())
+    sign = 1.0
+    match = _SUFFIX.search(s)
+    if match and match.group(0):
+        if match.group(1) and match.group(1).upper() in "SW":
+            sign = -1.0
+        s = s[: match.start()]
+    if comma_decimal and _COMMA_DECIMAL.fullmatch(s):
+        s = s.replace(",", ".")
+    if not _NUMBER.fullmatch(s):
+        return None
+    value = float(s)
+    return sign * value if math.isfinite(value) else None
+
+
+# --------------------------------------------------------------------------------------------
+# the entry point
+
+
+def read_table(
+    path: str | Path,
+    *,
+    coords: str = "wgs84",
+    layer_label: str | None = None,
+    layer: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a user's geodata file or table into a raw GeoDataFrame in EPSG:4326.
+
+    Parameters
+    ----------
+    path
+        The file: ``.csv``/``.txt``, ``.xlsx``, ``.geojson``/``.json``, ``.gpkg``, ``.zip``
+        (a zipped Shapefile), ``.shp`` (with its sibling files) or ``.kml``.
+    coords
+        The coordinate system the positions are in, one of
+        :data:`layers.coords.COORD_SYSTEMS` (``wgs84``, ``gcj02`` for Amap/Tencent exports,
+        ``bd09`` for Baidu). Positions are converted to WGS84. For geodata files this applies
+        after reprojecting from the file's CRS (GCJ-02 data is usually labelled as WGS84).
+    layer_label
+        The file name shown in messages (default: the name of ``path``); the app passes the
+        uploaded file's original name, since it reads a temporary copy.
+    layer
+        The layer to read from a GeoPackage (default: the first layer with geometries).
+        For KML every folder is read.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The file's columns, plus ``source_row`` (Int64, spreadsheet row number or feature
+        number) and, for KML, ``folder``; geometry in EPSG:4326 (lon/lat degrees, 2-D).
+        Index: a fresh ``RangeIndex``.
+
+    Raises
+    ------
+    FileFormatError
+        Unsupported extension, or a file that cannot be read as its format.
+    NoDataError
+        An empty file, a header without rows, a geodata file without features.
+    InputError
+        Any problem in the content: no lon/lat columns, bad numbers, out-of-range or
+        projected coordinates, missing CRS, an incomplete zipped Shapefile...
+    SettingsError
+        ``coords`` is not a known coordinate system.
+    """
+    path = Path(path)
+    label = layer_label or path.name
+    system = normalize_system(coords)
+    ext = path.suffix.lower()
+    kind = FORMATS.get(ext)
+    if kind is None:
+        raise FileFormatError(
+            "error.tables.unsupported_extension",
+            file=label,
+            ext=ext or path.name,
+            formats=SUPPORTED_TEXT,
+        )
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise FileFormatError(
+            "error.tables.not_readable", file=label, detail=_detail(exc), formats=SUPPORTED_TEXT
+        ) from exc
+    if size == 0:
+        raise NoDataError("error.tables.empty_file", file=label)
+
+    try:
+        if kind == "csv":
+            gdf = _read_csv(path, label, system)
+        elif kind == "xlsx":
+            gdf = _read_xlsx(path, label, system)
+        else:
+            gdf = _read_geodata(path, kind, label, system, layer)
+    except GapMapperError:
+        raise
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a reader library choked on a damaged file: say so, with why
+        raise FileFormatError(
+            "error.tables.not_readable", file=label, detail=_detail(exc), formats=SUPPORTED_TEXT
+        ) from exc
+    return gdf
+
+
+def _detail(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return _short(text, 160)
+
+
+# --------------------------------------------------------------------------------------------
+# CSV and XLSX
+
+
+def _read_csv(path: Path, label: str, system: str) -> gpd.GeoDataFrame:
+    raw = path.read_bytes()
+    if b"\x00" in raw[:65536]:
+        # UTF-16 text or a binary file (an image, a zip...) renamed to .csv
+        raise FileFormatError(
+            "error.tables.not_readable",
+            file=label,
+            detail="binary content",
+            formats=SUPPORTED_TEXT,
+        )
+    text = _decode(raw, label)
+    if not text.strip():
+        raise NoDataError("error.tables.empty_file", file=label)
+    delimiter = _guess_delimiter(text)
+    records: list[tuple[int, list[str]]] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    row = 0
+    try:
+        for row, record in enumerate(reader, start=1):
+            records.append((row, record))
+    except csv.Error as exc:
+        raise InputError(
+            "error.tables.bad_csv", file=label, row=row + 1, detail=_detail(exc)
+        ) from exc
+    return _table_to_frame(records, label, system, comma_decimal=delimiter != ",")
+
+
+def _decode(raw: bytes, label: str) -> str:
+    # UTF-8 first (strict: GBK bytes are almost never valid UTF-8), then the GBK superset.
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InputError("error.tables.encoding", file=label)
+
+
+def _guess_delimiter(text: str) -> str:
+    """Comma, semicolon or tab: the one that splits the header line into the most cells."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    best, best_count = ",", 1
+    for delimiter in (",", ";", "\t"):
+        try:
+            cells = next(csv.reader([first], delimiter=delimiter))
+        except (csv.Error, StopIteration):
+            continue
+        if len(cells) > best_count:
+            best, best_count = delimiter, len(cells)
+    return best
+
+
+def _read_xlsx(path: Path, label: str, system: str) -> gpd.GeoDataFrame:
+    import openpyxl
+
+    if not zipfile.is_zipfile(path):
+        raise FileFormatError(
+            "error.tables.not_readable",
+            file=label,
+            detail="not an XLSX workbook",
+            formats=SUPPORTED_TEXT,
+        )
+    workbook = openpyxl.load_workbook(path, read_only=False, data_only=True)
+    try:
+        sheet = workbook.worksheets[0]
+        records = [
+            (row, [_cell_text(v) for v in values])
+            for row, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1)
+        ]
+    finally:
+        workbook.close()
+    return _table_to_frame(records, label, system, comma_decimal=True)
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def _table_to_frame(
+    records: list[tuple[int, list[str]]], label: str, system: str, *, comma_decimal: bool
+) -> gpd.GeoDataFrame:
+    """Rows of cell texts (with their spreadsheet row numbers) -> points in EPSG:4326."""
+    records = [(row, cells) for row, cells in records if any(c.strip() for c in cells)]
+    if not records:
+        raise NoDataError("error.tables.empty_file", file=label)
+    header_row, header_cells = records[0]
+    header = _unique_headers(header_cells)
+    data = records[1:]
+    if not data:
+        raise NoDataError("error.tables.header_only", file=label)
+
+    width = len(header)
+    too_long = [row for row, cells in data if any(c.strip() for c in cells[width:])]
+    if too_long:
+        raise InputError(
+            "error.tables.too_many_cells",
+            file=label,
+            rows=format_rows(too_long),
+            count=len(too_long),
+        )
+    columns: dict[str, list[object]] = {name: [] for name in header}
+    for _, cells in data:
+        padded = list(cells[:width]) + [""] * (width - len(cells))
+        for name, cell in zip(header, padded, strict=True):
+            text = cell.strip()
+            columns[name].append(text if text else pd.NA)
+    frame = pd.DataFrame(columns, dtype="object")
+    rows = pd.Series([row for row, _ in data], dtype="Int64")
+
+    lon_col = find_column(header, LON_NAMES)
+    lat_col = find_column(header, LAT_NAMES)
+    if lon_col is None or lat_col is None or lon_col == lat_col:
+        raise InputError(
+            "error.tables.no_lon_lat",
+            file=label,
+            columns=", ".join(header),
+            lon_names=", ".join(LON_NAMES),
+            lat_names=", ".join(LAT_NAMES),
+        )
+    lon = _parse_coordinates(frame[lon_col], rows, label, lon_col, comma_decimal)
+    lat = _parse_coordinates(frame[lat_col], rows, label, lat_col, comma_decimal)
+    _check_degrees(lon, lat, rows, label, lon_col, lat_col)
+    lon, lat = to_wgs84(lon, lat, system)
+    frame[_ROW_COLUMN] = rows
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
+
+
+def _unique_headers(cells: list[str]) -> list[str]:
+    """Header texts made unique and non-empty (``column_3`` for an empty header in column 3)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    reserved = {_ROW_COLUMN, "geometry", "folder"}
+    for i, cell in enumerate(cells, start=1):
+        name = cell.strip().lstrip("\ufeff") or f"column_{i}"
+        base, n = name, 2
+        while name in seen or name in reserved:
+            name = f"{base}_{n}"
+            n += 1
+        seen.add(name)
+        out.append(name)
+    return out
+
+
+def _parse_coordinates(
+    values: pd.Series, rows: pd.Series, label: str, column: str, comma_decimal: bool
+) -> np.ndarray:
+    missing = [row for value, row in zip(values, rows, strict=True) if value is pd.NA]
+    if missing:
+        raise InputError(
+            "error.tables.missing_coordinate",
+            file=label,
+            column=column,
+            rows=format_rows(missing),
+            count=len(missing),
+        )
+    out = np.empty(len(values), dtype=float)
+    bad: list[tuple[object, object]] = []
+    for i, (value, row) in enumerate(zip(values, rows, strict=True)):
+        number = _to_number(str(value), comma_decimal=comma_decimal)
+        if number is None:
+            bad.append((row, value))
+        else:
+            out[i] = number
+    if bad:
+        raise InputError(
+            "error.tables.non_numeric",
+            file=label,
+            column=column,
+            count=len(bad),
+            examples=format_examples(bad),
+        )
+    return out
+
+
+def _check_degrees(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    rows: pd.Series,
+    label: str,
+    lon_col: str,
+    lat_col: str,
+) -> None:
+    """Range checks on lon/lat degrees, telling projected metres and swapped columns apart."""
+    bad = (np.abs(lon) > 180.0) | (np.abs(lat) > 90.0)
+    if not bad.any():
+        return
+    big = (np.abs(lon) > 1000.0) | (np.abs(lat) > 1000.0)
+    # Projected metres (UTM eastings ~500 000, northings ~4 500 000) are big on most rows;
+    # a single typo (1115 for 111.5) is reported as out of range instead.
+    if big.sum() * 2 >= len(lon):
+        examples = [f"{_fmt(x)}, {_fmt(y)}" for x, y in zip(lon[big], lat[big], strict=True)]
+        raise InputError("error.tables.projected", file=label, examples="; ".join(examples[:2]))
+    bad_rows = list(rows[bad])
+    examples = [
+        (row, f"{_fmt(x)}, {_fmt(y)}")
+        for row, x, y in zip(bad_rows, lon[bad], lat[bad], strict=True)
+    ]
+    example_text = ", ".join(f"{row}: {xy}" for row, xy in examples[:MAX_ROWS_SHOWN])
+    if len(examples) > MAX_ROWS_SHOWN:
+        example_text += ", ..."
+    swapped_ok = bool(np.all((np.abs(lat) <= 180.0) & (np.abs(lon) <= 90.0)))
+    key = "error.tables.lat_lon_swapped" if swapped_ok else "error.tables.out_of_range"
+    raise InputError(
+        key,
+        file=label,
+        lon_column=lon_col,
+        lat_column=lat_col,
+        count=len(bad_rows),
+        examples=example_text,
+    )
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}" if abs(value) < 1e6 else f"{value:.0f}"
+
+
+# --------------------------------------------------------------------------------------------
+# geodata files
+
+
+def _read_geodata(
+    path: Path, kind: str, label: str, system: str, layer: str | None
+) -> gpd.GeoDataFrame:
+    if kind == "zip":
+        member = _shapefile_in_zip(path, label)
+        source = f"/vsizip/{path.resolve()}/{member}"
+        gdf = _read_layer(source, label, encoding=_dbf_encoding_in_zip(path, member))
+    elif kind == "shp":
+        _check_shapefile_parts(
+            label, path.name, {p.name.lower() for p in path.parent.iterdir()}, path.stem
+        )
+        gdf = _read_layer(str(path), label)
+    elif kind == "kml":
+        gdf = _read_kml(path, label)
+    elif kind == "gpkg":
+        gdf = _read_layer(str(path), label, layer=_gpkg_layer(path, label, layer))
+    else:
+        gdf = _read_layer(str(path), label)
+    if len(gdf) == 0:
+        raise NoDataError("error.tables.no_features", file=label)
+    rows = pd.Series(np.arange(1, len(gdf) + 1), dtype="Int64", index=gdf.index)
+    if _ROW_COLUMN in gdf.columns:
+        gdf = gdf.rename(columns={_ROW_COLUMN: f"{_ROW_COLUMN}_file"})
+    gdf[_ROW_COLUMN] = rows
+
+    missing = gdf.geometry.isna() | gdf.geometry.is_empty
+    if missing.any():
+        missing_rows = list(rows[missing])
+        raise InputError(
+            "error.tables.missing_geometry",
+            file=label,
+            rows=format_rows(missing_rows),
+            count=len(missing_rows),
+        )
+    if gdf.crs is None:
+        raise InputError("error.tables.no_crs", file=label)
+    crs_name = gdf.crs.name
+    gdf = gdf.set_geometry(shapely.force_2d(gdf.geometry.values)).to_crs(WGS84)
+    _check_geo_bounds(gdf, rows, label, crs_name)
+    if system != "wgs84":
+        gdf = gdf.set_geometry(
+            shapely.transform(gdf.geometry.values, _xy_to_wgs84(system)), crs=WGS84
+        )
+    return gdf.reset_index(drop=True)
+
+
+def _xy_to_wgs84(system: str) -> Callable[[np.ndarray], np.ndarray]:
+    def convert(xy: np.ndarray) -> np.ndarray:
+        x, y = to_wgs84(xy[:, 0], xy[:, 1], system)
+        return np.column_stack([x, y])
+
+    return convert
+
+
+def _check_geo_bounds(gdf: gpd.GeoDataFrame, rows: pd.Series, label: str, crs: str) -> None:
+    bounds = gdf.geometry.bounds.to_numpy()
+    with np.errstate(invalid="ignore"):
+        ok = (
+            np.isfinite(bounds).all(axis=1)
+            & (bounds[:, 0] >= -180.0)
+            & (bounds[:, 2] <= 180.0)
+            & (bounds[:, 1] >= -90.0)
+            & (bounds[:, 3] <= 90.0)
+        )
+    if ok.all():
+        return
+    bad = ~ok
+    big = np.isfinite(bounds).all(axis=1) & (np.abs(bounds) > 1000.0).any(axis=1)
+    if big.sum() * 2 >= len(bounds):
+        examples = [f"{_fmt(b[0])}, {_fmt(b[1])}" for b in bounds[big][:2]]
+        raise InputError("error.tables.projected", file=label, examples="; ".join(examples))
+    bad_rows = list(rows[bad])
+    raise InputError(
+        "error.tables.geo_out_of_range",
+        file=label,
+        crs=crs,
+        rows=format_rows(bad_rows),
+        count=len(bad_rows),
+    )
+
+
+def _read_layer(
+    source: str, label: str, *, layer: str | None = None, encoding: str | None = None
+) -> gpd.GeoDataFrame:
+    kwargs: dict[str, object] = {}
+    if layer is not None:
+        kwargs["layer"] = layer
+    if encoding is not None:
+        kwargs["encoding"] = encoding
+    try:
+        with warnings.catch_warnings():
+            # GDAL's notes on repaired files (duplicate feature ids, odd field types) come
+            # through as warnings; the file was read, and they are nothing a user can act on.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            gdf = pyogrio.read_dataframe(source, **kwargs)
+    except pyogrio.errors.DataSourceError as exc:
+        raise FileFormatError(
+            "error.tables.not_readable", file=label, detail=_detail(exc), formats=SUPPORTED_TEXT
+        ) from exc
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
+        raise FileFormatError(
+            "error.tables.not_readable",
+            file=label,
+            detail="no geometry column",
+            formats=SUPPORTED_TEXT,
+        )
+    return gdf
+
+
+def _list_layers(path: str, label: str) -> list[tuple[str, str | None]]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            layers = pyogrio.list_layers(path)
+    except pyogrio.errors.DataSourceError as exc:
+        raise FileFormatError(
+            "error.tables.not_readable", file=label, detail=_detail(exc), formats=SUPPORTED_TEXT
+        ) from exc
+    return [(str(name), geom) for name, geom in layers]
+
+
+def _gpkg_layer(path: Path, label: str, layer: str | None) -> str:
+    layers = _list_layers(str(path), label)
+    if not layers:
+        raise NoDataError("error.tables.no_features", file=label)
+    names = [name for name, _ in layers]
+    if layer is not None:
+        if layer not in names:
+            raise InputError(
+                "error.tables.layer_not_found", file=label, layer=layer, layers=", ".join(names)
+            )
+        return layer
+    spatial = [name for name, geom in layers if geom]
+    return spatial[0] if spatial else names[0]
+
+
+def _read_kml(path: Path, label: str) -> gpd.GeoDataFrame:
+    """Every folder (GDAL layer) of a KML, concatenated, with a ``folder`` column."""
+    frames = []
+    for name, _ in _list_layers(str(path), label):
+        gdf = _read_layer(str(path), label, layer=name)
+        if len(gdf):
+            gdf["folder"] = name
+            frames.append(gdf)
+    if not frames:
+        raise NoDataError("error.tables.no_features", file=label)
+    crs = frames[0].crs
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=crs)
+
+
+_SHP_PARTS = (".shx", ".dbf")
+
+
+def _shapefile_in_zip(path: Path, label: str) -> str:
+    """The member name of the one Shapefile (.shp) in a zip, after checking its parts."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [
+                n
+                for n in archive.namelist()
+                if not n.endswith("/") and not n.startswith("__MACOSX/")
+            ]
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise FileFormatError(
+            "error.tables.not_readable", file=label, detail=_detail(exc), formats=SUPPORTED_TEXT
+        ) from exc
+    shapefiles = sorted(n for n in names if n.lower().endswith(".shp"))
+    if not shapefiles:
+        raise InputError(
+            "error.tables.zip_no_shapefile",
+            file=label,
+            contents=_short(", ".join(names) or "-", 200),
+        )
+    if len(shapefiles) > 1:
+        raise InputError(
+            "error.tables.zip_several_shapefiles", file=label, shapefiles=", ".join(shapefiles)
+        )
+    shp = shapefiles[0]
+    stem = shp[:-4]
+    _check_shapefile_parts(label, shp, {n.lower() for n in names}, stem)
+    return shp
+
+
+def _check_shapefile_parts(label: str, shp: str, names: set[str], stem: str) -> None:
+    """Raise when .shx/.dbf are missing (names: lower-case member names), or .prj is."""
+    missing = [ext for ext in _SHP_PARTS if (stem + ext).lower() not in names]
+    if missing:
+        raise InputError(
+            "error.tables.zip_missing_part", file=label, shp=shp, missing=", ".join(missing)
+        )
+    if (stem + ".prj").lower() not in names:
+        raise InputError("error.tables.no_crs", file=label)
+
+
+def _dbf_encoding_in_zip(path: Path, member: str) -> str | None:
+    """``None`` (let GDAL decide) unless the .dbf has no .cpg and its text is not UTF-8.
+
+    Chinese GIS software often writes GBK attribute tables without a .cpg file, which GDAL
+    would then decode as Latin-1 into mojibake; when the records are not valid UTF-8 they
+    are read as GB18030 (a superset of GBK).
+    """
+    stem = member[:-4]
+    with zipfile.ZipFile(path) as archive:
+        lower = {n.lower(): n for n in archive.namelist()}
+        if (stem + ".cpg").lower() in lower:
+            return None
+        dbf = archive.read(lower[(stem + ".dbf").lower()])
+    if len(dbf) < 32:
+        return None
+    (header_length,) = struct.unpack("<H", dbf[8:10])
+    records = dbf[header_length:]
+    try:
+        records.decode("utf-8")
+    except UnicodeDecodeError:
+        return "GB18030"
+    return None

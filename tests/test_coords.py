@@ -1,0 +1,193 @@
+"""WGS84 / GCJ-02 / BD-09 conversions and the UTM zone choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyproj
+import pytest
+
+from layers import i18n
+from layers.coords import (
+    COORD_SYSTEMS,
+    bd09_to_gcj02,
+    bd09_to_wgs84,
+    gcj02_to_bd09,
+    gcj02_to_wgs84,
+    out_of_china,
+    to_wgs84,
+    utm_crs,
+    wgs84_to_bd09,
+    wgs84_to_gcj02,
+)
+from layers.errors import SettingsError
+
+GEOD = pyproj.Geod(ellps="WGS84")
+
+
+def metres(lon1, lat1, lon2, lat2) -> np.ndarray:
+    """Geodesic distance in metres between WGS84 points (arrays)."""
+    return np.asarray(GEOD.inv(lon1, lat1, lon2, lat2)[2])
+
+
+# googollee/eviltransform, python/test.py (TESTS): (wgsLat, wgsLng, gcjLat, gcjLng); that test
+# asserts wgs2gcj to 6 decimals, and gcj2wgs_exact within 0.5 m of the WGS84 point.
+EVILTRANSFORM_PAIRS = [
+    (31.1774276, 121.5272106, 31.17530398364597, 121.531541859215),  # shanghai
+    (22.543847, 113.912316, 22.540796131694766, 113.9171764808363),  # shenzhen
+    (39.911954, 116.377817, 39.91334545536069, 116.38404722455657),  # beijing
+]
+
+# wandergis/coordtransform, test/app.js: every conversion applied to (116.404, 39.915),
+# results as (lon, lat). gcj02towgs84 there is the one-step (approximate) inverse.
+CT_INPUT = (116.404, 39.915)
+CT_BD09_TO_GCJ02 = (116.39762729119315, 39.90865673957631)
+CT_GCJ02_TO_BD09 = (116.41036949371029, 39.92133699351021)
+CT_WGS84_TO_GCJ02 = (116.41024449916938, 39.91640428150164)
+CT_GCJ02_TO_WGS84_ONE_STEP = (116.39775550083061, 39.91359571849836)
+
+# Towns across Inner Mongolia (WGS84, rounded): Hohhot, Baotou, Hailar, Chifeng, Ejina,
+# Xilinhot, Ordos (Dongsheng), Tongliao.
+INNER_MONGOLIA_TOWNS = np.array(
+    [
+        (111.75, 40.84),
+        (109.84, 40.66),
+        (119.77, 49.21),
+        (118.89, 42.26),
+        (101.06, 41.95),
+        (116.09, 43.93),
+        (109.78, 39.61),
+        (122.26, 43.65),
+    ]
+)
+
+
+@pytest.mark.parametrize(("wlat", "wlon", "glat", "glon"), EVILTRANSFORM_PAIRS)
+def test_wgs84_to_gcj02_matches_eviltransform(wlat, wlon, glat, glon):
+    lon, lat = wgs84_to_gcj02(wlon, wlat)
+    assert float(lon) == pytest.approx(glon, abs=1e-6)
+    assert float(lat) == pytest.approx(glat, abs=1e-6)
+
+
+@pytest.mark.parametrize(("wlat", "wlon", "glat", "glon"), EVILTRANSFORM_PAIRS)
+def test_gcj02_to_wgs84_recovers_eviltransform_points(wlat, wlon, glat, glon):
+    lon, lat = gcj02_to_wgs84(glon, glat)
+    # eviltransform's own exact inverse is only asked to come within 0.5 m; ours is iterated
+    # to 1e-10 degrees, so what remains is eviltransform's slightly different earth radius.
+    assert metres(lon, lat, wlon, wlat) < 0.02
+
+
+def test_coordtransform_reference_values():
+    assert np.allclose(wgs84_to_gcj02(*CT_INPUT), CT_WGS84_TO_GCJ02, rtol=0, atol=1e-10)
+    assert np.allclose(gcj02_to_bd09(*CT_INPUT), CT_GCJ02_TO_BD09, rtol=0, atol=1e-10)
+    assert np.allclose(bd09_to_gcj02(*CT_INPUT), CT_BD09_TO_GCJ02, rtol=0, atol=1e-10)
+
+
+def test_gcj02_to_wgs84_is_exact_where_the_one_step_inverse_is_not():
+    lon, lat = gcj02_to_wgs84(*CT_INPUT)
+    forward = wgs84_to_gcj02(lon, lat)
+    assert np.allclose(forward, CT_INPUT, rtol=0, atol=1e-10)
+    # the published one-step inverse lands within centimetres of ours here, but not on it
+    one_step_m = metres(lon, lat, *CT_GCJ02_TO_WGS84_ONE_STEP)
+    assert 0.001 < one_step_m < 1.0
+    fwd_one_step = wgs84_to_gcj02(*CT_GCJ02_TO_WGS84_ONE_STEP)
+    assert metres(*fwd_one_step, *CT_INPUT) > metres(*forward, *CT_INPUT)
+
+
+def test_round_trip_over_inner_mongolia_below_one_centimetre():
+    lon, lat = np.meshgrid(np.linspace(97.2, 126.1, 40), np.linspace(37.4, 53.3, 30))
+    gx, gy = wgs84_to_gcj02(lon, lat)
+    wx, wy = gcj02_to_wgs84(gx, gy)
+    assert wx.shape == lon.shape
+    assert metres(wx.ravel(), wy.ravel(), lon.ravel(), lat.ravel()).max() < 0.01
+    # and the other way round: GCJ-02 -> WGS84 -> GCJ-02
+    fx, fy = wgs84_to_gcj02(*gcj02_to_wgs84(lon, lat))
+    assert metres(fx.ravel(), fy.ravel(), lon.ravel(), lat.ravel()).max() < 0.01
+
+
+def test_offset_in_inner_mongolia_is_a_few_hundred_metres():
+    lon, lat = INNER_MONGOLIA_TOWNS.T
+    d = metres(lon, lat, *wgs84_to_gcj02(lon, lat))
+    # 277 m at Ejina up to 607 m at Xilinhot with the published formula
+    assert d.min() > 200
+    assert d.max() < 700
+
+
+def test_bd09_round_trip_below_half_a_metre():
+    lon, lat = INNER_MONGOLIA_TOWNS.T
+    bx, by = wgs84_to_bd09(lon, lat)
+    shift = metres(lon, lat, bx, by)
+    assert (shift > 500).all() and (shift < 2000).all()  # BD-09 adds ~1 km on top of GCJ-02
+    wx, wy = bd09_to_wgs84(bx, by)
+    assert metres(wx, wy, lon, lat).max() < 0.5
+
+
+@pytest.mark.parametrize(
+    "func",
+    [gcj02_to_wgs84, wgs84_to_gcj02, bd09_to_gcj02, gcj02_to_bd09, bd09_to_wgs84, wgs84_to_bd09],
+)
+def test_points_outside_china_are_unchanged(func):
+    # Paris, Tokyo (east of the box), Sydney, New York
+    lon = np.array([2.3522, 139.6917, 151.2093, -74.006])
+    lat = np.array([48.8566, 35.6895, -33.8688, 40.7128])
+    assert out_of_china(lon, lat).all()
+    x, y = func(lon, lat)
+    assert np.array_equal(x, lon) and np.array_equal(y, lat)
+
+
+def test_scalars_shapes_and_nan():
+    x, y = gcj02_to_wgs84(111.75, 40.84)
+    assert x.shape == () and y.shape == ()
+    x, y = wgs84_to_gcj02(np.array([111.75, np.nan]), 40.84)  # broadcast
+    assert x.shape == (2,) and np.isnan(x[1]) and np.isfinite(x[0])
+    x, y = gcj02_to_wgs84([np.nan], [40.0])
+    assert np.isnan(x[0]) and y[0] == 40.0  # NaN counts as out of China: untouched
+
+
+def test_to_wgs84_dispatches_on_the_system():
+    lon, lat = INNER_MONGOLIA_TOWNS.T
+    assert COORD_SYSTEMS == ("wgs84", "gcj02", "bd09")
+    assert np.array_equal(to_wgs84(lon, lat, "wgs84")[0], lon)
+    assert np.array_equal(to_wgs84(lon, lat, "gcj02")[0], gcj02_to_wgs84(lon, lat)[0])
+    assert np.array_equal(to_wgs84(lon, lat, "BD-09")[1], bd09_to_wgs84(lon, lat)[1])
+    assert np.array_equal(to_wgs84(lon, lat, "GCJ_02")[1], gcj02_to_wgs84(lon, lat)[1])
+
+
+def test_unknown_system_is_a_settings_error_in_both_languages():
+    with pytest.raises(SettingsError) as info:
+        to_wgs84(111.0, 40.0, "cgcs2000")
+    err = info.value
+    assert err.key == "error.coords.unknown_system"
+    assert "cgcs2000" in str(err) and "wgs84, gcj02, bd09" in str(err)
+    assert "cgcs2000" in err.message("zh") and "不认识的坐标系" in err.message("zh")
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "epsg"),
+    [
+        (111.75, 40.84, 32649),  # Hohhot: 108-114 E
+        (101.06, 41.95, 32647),  # Ejina: 96-102 E
+        (119.77, 49.21, 32650),  # Hailar: 114-120 E
+        (126.0, 53.0, 32652),  # north-east tip of Inner Mongolia
+        (97.2, 42.0, 32647),
+        (151.2, -33.9, 32756),  # Sydney, southern hemisphere
+        (180.0, 0.0, 32660),  # the antimeridian belongs to zone 60
+        (-180.0, 0.0, 32601),
+    ],
+)
+def test_utm_crs(lon, lat, epsg):
+    assert utm_crs(lon, lat) == pyproj.CRS.from_epsg(epsg)
+
+
+@pytest.mark.parametrize(("lon", "lat"), [(200.0, 40.0), (111.0, 85.0), (float("nan"), 40.0)])
+def test_utm_crs_rejects_points_outside_utm(lon, lat):
+    with pytest.raises(SettingsError) as info:
+        utm_crs(lon, lat)
+    assert info.value.key == "error.coords.bad_point"
+    assert str(lon) in str(info.value)
+
+
+def test_coords_messages_have_the_same_placeholders_in_both_languages():
+    for key in i18n.all_keys():
+        if key.startswith("error.coords."):
+            texts = i18n.texts_for(key)
+            assert i18n.placeholders(texts["zh"]) == i18n.placeholders(texts["en"]), key
