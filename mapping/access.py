@@ -287,6 +287,19 @@ def add_services(
     )
 
 
+def access_columns(kind: str) -> list[str]:
+    """The columns :func:`access_table` adds for ``kind``, in order."""
+    return [
+        f"dist_{kind}_m",
+        f"time_{kind}_min",
+        f"nearest_{kind}_id",
+        f"nearest_{kind}",
+        f"straight_{kind}_m",
+        f"reachable_{kind}",
+        f"unreachable_{kind}",
+    ]
+
+
 def access_table(
     net: RoadNetwork, access: KindAccess, points: gpd.GeoDataFrame, point_snap: Snap
 ) -> pd.DataFrame:

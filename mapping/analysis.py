@@ -11,9 +11,15 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import pandas as pd
 
-from mapping.access import compute_service_access
+from mapping.access import (
+    KindAccess,
+    access_columns,
+    access_table,
+    add_services,
+    prepare_access,
+)
 from mapping.gaps import assign_villages, compute_village_gaps
-from mapping.network import RoadNetwork, build_network, snap_points
+from mapping.network import RoadNetwork, Snap, build_network, snap_points
 from mapping.settings import AnalysisSettings
 
 if TYPE_CHECKING:
@@ -35,7 +41,12 @@ class Analysis:
     villages
         Per-village gaps (see :func:`mapping.gaps.compute_village_gaps`) plus ``offroad_m``.
     services
-        The services layer plus ``offroad_m`` (distance from the service to its road).
+        The services layer plus ``offroad_m`` (distance from the service to its road);
+        proposals, when applied, are in it with ``source="proposed"``.
+    access
+        The searches per kind (kept so that proposals can be added incrementally).
+    hh_snap, vil_snap
+        Where households and villages meet the roads.
     """
 
     scenario: Scenario
@@ -44,6 +55,9 @@ class Analysis:
     households: gpd.GeoDataFrame
     villages: gpd.GeoDataFrame
     services: gpd.GeoDataFrame
+    access: dict[str, KindAccess]
+    hh_snap: Snap
+    vil_snap: Snap
 
 
 def run_analysis(
@@ -85,25 +99,28 @@ def run_analysis(
     vil_snap = snap_points(network, *network.project_points(vil), snap_to=settings.snap_to)
     svc_snap = snap_points(network, *network.project_points(svc), snap_to=settings.snap_to)
 
-    placed = assign_villages(hh, vil, network.crs)
-    hh_out = hh.rename(columns={"village_name": "village_name_file"}).join(placed)
-    hh_out["offroad_m"] = hh_snap.offroad_m
-    vil_access = pd.DataFrame(index=vil.index)
+    access = {}
     for kind in settings.kinds:
         say(f"distances to {kind}")
-        a = compute_service_access(
-            network, hh, svc, kind, snap_to=settings.snap_to, point_snap=hh_snap
-        )
-        hh_out = hh_out.join(a)
-        b = compute_service_access(
-            network, vil, svc, kind, snap_to=settings.snap_to, point_snap=vil_snap
-        )
-        vil_access = vil_access.join(b)
-
-    gaps = compute_village_gaps(vil, vil_access, hh_out, settings)
-    gaps["offroad_m"] = vil_snap.offroad_m
+        access[kind] = prepare_access(network, svc, kind, snap_to=settings.snap_to)
     svc_out = svc.copy()
     svc_out["offroad_m"] = svc_snap.offroad_m
+    placed = assign_villages(hh, vil, network.crs)
+    hh_base = hh.rename(columns={"village_name": "village_name_file"}).join(placed)
+    hh_base["offroad_m"] = hh_snap.offroad_m
+    return _finish(scenario, settings, network, hh_base, svc_out, access, hh_snap, vil_snap)
+
+
+def _finish(scenario, settings, network, hh_base, svc_out, access, hh_snap, vil_snap) -> Analysis:
+    """Read every point's answers from the searches and compute the village gaps."""
+    hh, vil = scenario.households, scenario.villages
+    hh_out = hh_base
+    vil_access = pd.DataFrame(index=vil.index)
+    for acc in access.values():
+        hh_out = hh_out.join(access_table(network, acc, hh, hh_snap))
+        vil_access = vil_access.join(access_table(network, acc, vil, vil_snap))
+    gaps = compute_village_gaps(vil, vil_access, hh_out, settings)
+    gaps["offroad_m"] = vil_snap.offroad_m
     return Analysis(
         scenario=scenario,
         settings=settings,
@@ -111,4 +128,45 @@ def run_analysis(
         households=gpd.GeoDataFrame(hh_out, geometry="geometry", crs=hh.crs),
         villages=gaps,
         services=svc_out,
+        access=access,
+        hh_snap=hh_snap,
+        vil_snap=vil_snap,
+    )
+
+
+def apply_proposals(analysis: Analysis, proposals: gpd.GeoDataFrame) -> Analysis:
+    """The analysis with proposed services added, without redoing it.
+
+    Each kind's searches are extended with :func:`mapping.access.add_services` (a bounded
+    search from the new sites only); households and villages then read their new answers.
+
+    Parameters
+    ----------
+    analysis
+        An analysis of the existing services (proposals are added to it, not replaced).
+    proposals
+        Proposed services (services schema, ``source="proposed"``), EPSG:4326.
+    """
+    net, settings = analysis.network, analysis.settings
+    if len(proposals) == 0:
+        return analysis
+    access = dict(analysis.access)
+    for kind in access:
+        new = proposals[proposals["kind"] == kind]
+        if len(new):
+            access[kind] = add_services(net, access[kind], new, snap_to=settings.snap_to)
+    new_snap = snap_points(net, *net.project_points(proposals), snap_to=settings.snap_to)
+    props = proposals.copy()
+    props["offroad_m"] = new_snap.offroad_m
+    svc_out = pd.concat([analysis.services, props])
+    answers = [col for kind in access for col in access_columns(kind)]
+    return _finish(
+        analysis.scenario,
+        settings,
+        net,
+        pd.DataFrame(analysis.households.drop(columns=answers)),
+        svc_out,
+        access,
+        analysis.hh_snap,
+        analysis.vil_snap,
     )

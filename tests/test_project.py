@@ -1,0 +1,70 @@
+"""Saving and reopening a workshop project restores the same layers, proposals and results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from layers.errors import FileFormatError
+from mapping.analysis import run_analysis
+from mapping.project import is_project, open_project, save_project
+from mapping.scenario import load_demo
+from mapping.settings import AnalysisSettings
+from mapping.whatif import make_proposal
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_demo()
+
+
+def test_round_trip_restores_everything(demo, tmp_path):
+    settings = AnalysisSettings(mode="walk", thresholds_m={"kindergarten": 3000.0})
+    far = demo.villages[demo.villages["village_name"] == "希乐图村"].iloc[0]
+    proposals = make_proposal(None, "kindergarten", far.geometry.x, far.geometry.y, name="新园")
+    path = save_project(tmp_path / "w.gpkg", demo, settings, proposals, extra={"lang": "en"})
+    assert is_project(path)
+    scenario, settings2, proposals2, extra = open_project(path)
+    assert settings2 == settings
+    assert extra == {"lang": "en"}
+    assert scenario.title == demo.title and scenario.fictional
+    for field in ("node_id", "lon", "lat", "u", "v", "way_id", "highway", "oneway", "modes"):
+        np.testing.assert_array_equal(getattr(scenario.roads, field), getattr(demo.roads, field))
+    pd.testing.assert_index_equal(scenario.households.index, demo.households.index)
+    assert scenario.households["phone"].tolist() == demo.households["phone"].tolist()
+    assert scenario.villages["boundary"].notna().sum() == demo.villages["boundary"].notna().sum()
+    assert proposals2["name"].tolist() == ["新园"]
+    assert scenario.study_area.equals_exact(demo.study_area, 1e-9)
+    before = run_analysis(demo, settings).villages
+    after = run_analysis(scenario, settings).villages
+    pd.testing.assert_series_equal(before["dist_kindergarten_m"], after["dist_kindergarten_m"])
+
+
+def test_saving_over_an_existing_project_replaces_it_whole(demo, tmp_path):
+    path = tmp_path / "w.gpkg"
+    save_project(path, demo, AnalysisSettings(mode="car"))
+    save_project(path, demo, AnalysisSettings(mode="walk"))
+    assert open_project(path)[1].mode == "walk"
+    assert [p.name for p in tmp_path.iterdir()] == ["w.gpkg"]
+
+
+def test_a_file_that_is_not_a_project_is_refused(tmp_path):
+    bad = tmp_path / "notes.gpkg"
+    bad.write_bytes(b"not a geopackage at all")
+    with pytest.raises(FileFormatError) as err:
+        open_project(bad)
+    assert "notes.gpkg is not a project saved by this tool" in str(err.value)
+    assert "保存项目" in err.value.message("zh")
+    assert not is_project(bad)
+    assert bad.read_bytes() == b"not a geopackage at all"
+
+
+def test_a_plain_geopackage_is_not_a_project(tmp_path):
+    import geopandas as gpd
+
+    path = tmp_path / "layers.gpkg"
+    gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.Point(0, 0)], crs=4326).to_file(path)
+    with pytest.raises(FileFormatError):
+        open_project(path)
