@@ -1,0 +1,1036 @@
+"""Folium maps of an analysis, and their export as one offline, self-contained HTML file.
+
+:func:`draw_map` draws the roads from the network's own vectors (so the map has a basemap with
+no internet), the villages coloured by their gap for one service kind, the services, and -- in
+``full`` privacy mode only -- the households. :func:`render_map_html` and
+:func:`write_map_html` turn the map into a single HTML file in which Leaflet's JavaScript, CSS
+and images are inlined from the ``xstatic-leaflet`` package: it opens in a browser on a laptop
+with no network, and it can be e-mailed or copied as one file.
+
+Privacy: in ``committee`` mode (the default, for sharing with village committees) the HTML
+holds no household point, id, name, phone or exact position; households appear only as counts
+and distances per village. ``full`` mode is for the team's own use and says so on the map.
+
+Every map coordinate is WGS84 lon/lat in degrees, rounded to 6 decimals (about 0.1 m), which
+keeps files small without moving anything visibly.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+import html
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import branca.colormap
+import folium
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from folium.template import Template
+from folium.utilities import JsCode
+
+from layers import i18n
+from layers.errors import InputError, SettingsError
+from layers.roads import HIGHWAY_CLASSES
+from layers.services import SERVICE_KINDS
+
+if TYPE_CHECKING:
+    from mapping.analysis import Analysis
+
+#: Privacy modes of :func:`draw_map`.
+PRIVACY_MODES = ("committee", "full")
+
+#: Household distance classes (metres): <1, 1-3, 3-5, 5-10, >10 km. Fixed rather than relative
+#: to the threshold so that maps of different kinds and settings read the same way; 5 and
+#: 10 km are also the default kindergarten and school thresholds.
+HOUSEHOLD_BINS_M = (1_000.0, 3_000.0, 5_000.0, 10_000.0)
+HOUSEHOLD_COLORMAP = branca.colormap.StepColormap(
+    ["#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027"],
+    index=[0.0, *HOUSEHOLD_BINS_M, 1e9],
+    vmin=0.0,
+    vmax=1e9,
+)
+UNREACHABLE_COLOR = "#7f7f7f"
+
+#: Village gap status colours: flagged (the village point is beyond the threshold or cannot
+#: reach the service), warned (some households are beyond it), fine.
+STATUS_COLORS = {"flag": "#d7191c", "warn": "#fd8d3c", "ok": "#1a9641"}
+
+#: Leaflet attribution for the road vectors (OSM's licence asks for it on every map).
+OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+
+COORD_DECIMALS = 6
+
+# Road styles by group: (colour, width px, dash pattern). Greys so the coloured villages and
+# services stand out; tracks (the usual dirt roads on the steppe) brown and dashed.
+_ROAD_GROUPS: dict[str, tuple[str, float, str | None]] = {
+    "major": ("#4d4d4d", 5.0, None),
+    "primary": ("#5c5c5c", 4.0, None),
+    "secondary": ("#6b6b6b", 3.5, None),
+    "tertiary": ("#7a7a7a", 3.0, None),
+    "minor": ("#8c8c8c", 2.0, None),
+    "service": ("#9e9e9e", 1.5, None),
+    "track": ("#a0522d", 1.8, "5 3"),
+    "path": ("#9e9e9e", 1.0, "2 3"),
+}
+_ROAD_GROUP_OF = {
+    "motorway": "major",
+    "motorway_link": "major",
+    "trunk": "major",
+    "trunk_link": "major",
+    "primary": "primary",
+    "primary_link": "primary",
+    "secondary": "secondary",
+    "secondary_link": "secondary",
+    "tertiary": "tertiary",
+    "tertiary_link": "tertiary",
+    "unclassified": "minor",
+    "residential": "minor",
+    "living_street": "minor",
+    "road": "minor",
+    "busway": "minor",
+    "service": "service",
+    "track": "track",
+}
+
+# Inline SVG service symbols: no icon font, nothing fetched.
+_SERVICE_SVG = {
+    "kindergarten": (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="22" height="22" viewBox="0 0 22 22">'
+        '<path d="M11 1.5 L20.5 10 L17 10 L17 20.5 L5 20.5 L5 10 L1.5 10 Z" fill="#7b3294" '
+        'stroke="#ffffff" stroke-width="1.5"/></svg>'
+    ),
+    "school": (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20" viewBox="0 0 20 20">'
+        '<rect x="1.5" y="1.5" width="17" height="17" fill="#2166ac" stroke="#ffffff" '
+        'stroke-width="1.5"/><rect x="6" y="6" width="8" height="8" fill="#ffffff"/></svg>'
+    ),
+    "childcare": (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20" viewBox="0 0 20 20">'
+        '<path d="M10 1 L19 10 L10 19 L1 10 Z" fill="#01665e" stroke="#ffffff" '
+        'stroke-width="1.5"/></svg>'
+    ),
+}
+_SERVICE_SIZE = {"kindergarten": 22, "school": 20, "childcare": 20}
+
+i18n.register(
+    {
+        "map.default_title": {"zh": "服务可达性地图", "en": "Service access map"},
+        "map.subtitle": {
+            "zh": "{kind}：村庄与道路距离（标准 {limit} 公里）",
+            "en": "{kind}: villages and road distance (threshold {limit} km)",
+        },
+        "map.made_on": {
+            "zh": "制图日期 {date} · 语言：中文",
+            "en": "Made on {date} · Language: English",
+        },
+        "map.fictional": {
+            "zh": "注意：示例数据是虚构的，不代表真实情况。",
+            "en": "Note: the demo data is fictional; it does not describe real places or people.",
+        },
+        "map.full_banner": {
+            "zh": "完整信息：仅供工作团队内部使用，请勿外传",
+            "en": "Full detail: for the team's own use, do not share",
+        },
+        "map.layer.roads": {"zh": "道路", "en": "Roads"},
+        "map.layer.boundaries": {"zh": "村界", "en": "Village boundaries"},
+        "map.layer.villages": {"zh": "村庄", "en": "Villages"},
+        "map.layer.households": {"zh": "住户", "en": "Households"},
+        "map.layer.study_area": {"zh": "研究区范围", "en": "Study area"},
+        "map.layer.services": {"zh": "{kind}", "en": "{kind}"},
+        "map.layer.osm_tiles": {
+            "zh": "OpenStreetMap 底图（需联网）",
+            "en": "OpenStreetMap tiles (needs internet)",
+        },
+        "map.legend.title": {"zh": "图例", "en": "Legend"},
+        "map.legend.villages": {"zh": "村庄（到{kind}）", "en": "Villages (to {kind})"},
+        "map.legend.households": {
+            "zh": "住户到{kind}的道路距离",
+            "en": "Households: road distance to {kind}",
+        },
+        "map.legend.services": {"zh": "服务设施", "en": "Services"},
+        "map.legend.roads": {"zh": "道路", "en": "Roads"},
+        "map.legend.road_major": {"zh": "主要道路", "en": "Main roads"},
+        "map.legend.road_minor": {"zh": "乡村道路", "en": "Minor roads"},
+        "map.legend.road_track": {"zh": "土路 / 机耕路", "en": "Tracks"},
+        "map.legend.boundary": {"zh": "村界", "en": "Village boundary"},
+        "map.legend.committee": {
+            "zh": "住户只按村汇总显示（点击村庄查看）。",
+            "en": "Households are shown only as village totals (click a village).",
+        },
+        "map.status.flag": {
+            "zh": "缺口：超过 {limit} 公里或无法到达",
+            "en": "Gap: beyond {limit} km or unreachable",
+        },
+        "map.status.warn": {
+            "zh": "部分住户超过 {limit} 公里",
+            "en": "Some households beyond {limit} km",
+        },
+        "map.status.ok": {"zh": "在 {limit} 公里以内", "en": "Within {limit} km"},
+        "map.bin.below": {"zh": "< {hi} 公里", "en": "< {hi} km"},
+        "map.bin.between": {"zh": "{lo}–{hi} 公里", "en": "{lo}–{hi} km"},
+        "map.bin.above": {"zh": "> {lo} 公里", "en": "> {lo} km"},
+        "map.bin.unreachable": {"zh": "沿道路无法到达", "en": "Not reachable by road"},
+        "map.popup.households": {"zh": "住户", "en": "Households"},
+        "map.popup.children": {"zh": "儿童", "en": "Children"},
+        "map.popup.median": {
+            "zh": "住户到{kind}距离（中位数）",
+            "en": "Household distance to {kind} (median)",
+        },
+        "map.popup.max": {"zh": "最远住户", "en": "Farthest household"},
+        "map.popup.beyond": {"zh": "超过 {limit} 公里的住户", "en": "Households beyond {limit} km"},
+        "map.popup.beyond_value": {
+            "zh": "{n} 户（{children} 名儿童）",
+            "en": "{n} ({children} children)",
+        },
+        "map.popup.km": {"zh": "{km} 公里", "en": "{km} km"},
+        "map.popup.unknown": {"zh": "—", "en": "—"},
+        "map.popup.household_id": {"zh": "住户编号", "en": "Household id"},
+        "map.popup.name": {"zh": "户主", "en": "Name"},
+        "map.popup.phone": {"zh": "电话", "en": "Phone"},
+        "map.popup.village": {"zh": "所属村", "en": "Village"},
+        "map.popup.distance": {"zh": "到{kind}的道路距离", "en": "Road distance to {kind}"},
+        "map.popup.nearest": {"zh": "最近的{kind}", "en": "Nearest {kind}"},
+        "map.popup.capacity": {"zh": "学位", "en": "Places"},
+        "error.map.privacy": {
+            "zh": "未知的隐私模式“{privacy}”。可选：{choices}（committee 为可对外分享的汇总版）。",
+            "en": "Unknown privacy mode '{privacy}'. Choose one of: {choices} (committee is the "
+            "shareable, aggregated one).",
+        },
+        "error.map.language": {
+            "zh": "未知的语言“{lang}”。可选：{choices}。",
+            "en": "Unknown language '{lang}'. Choose one of: {choices}.",
+        },
+        "error.map.no_folder": {
+            "zh": "无法保存地图 {file}：文件夹 {folder} 不存在。请先创建该文件夹或选择其他位置。",
+            "en": "Cannot save the map {file}: the folder {folder} does not exist. Create it "
+            "first or choose another place.",
+        },
+    }
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def _esc(value: object) -> str:
+    """HTML-escape data for popups, tooltips and the legend (quotes too: attributes are safe)."""
+    return html.escape(str(value), quote=True)
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _km(metres: object, lang: str) -> str:
+    if _missing(metres):
+        return i18n.t("map.popup.unknown", lang)
+    return i18n.t("map.popup.km", lang, km=f"{float(metres) / 1000:.1f}")
+
+
+def _limit_km(limit_m: float) -> str:
+    return f"{limit_m / 1000:g}"
+
+
+def _round(values: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(values, dtype=float), COORD_DECIMALS)
+
+
+def _round_geometry(geom: shapely.Geometry) -> dict:
+    """GeoJSON geometry dict with coordinates rounded to :data:`COORD_DECIMALS`."""
+    rounded = shapely.transform(geom, lambda c: np.round(c, COORD_DECIMALS))
+    return shapely.geometry.mapping(rounded)
+
+
+def _has_shape(geom: object) -> bool:
+    return isinstance(geom, shapely.Geometry) and not geom.is_empty
+
+
+def _table(rows: list[tuple[str, str]]) -> str:
+    """An HTML table of already-escaped (label, value) pairs."""
+    cells = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    return f'<table class="gm-table">{cells}</table>'
+
+
+# Binding popups and tooltips from pre-escaped feature properties: the strings were escaped in
+# Python, and Leaflet only ever gets them as HTML we built.
+_BIND_JS = JsCode(
+    """function(feature, layer) {
+    var p = feature.properties || {};
+    if (p.popup) { layer.bindPopup(p.popup, {maxWidth: 360}); }
+    if (p.tip) { layer.bindTooltip(p.tip, {sticky: true}); }
+}"""
+)
+
+
+def _feature_collection(features: list[dict]) -> dict:
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _styled(styles: dict[str, dict]) -> Callable[[dict], dict]:
+    """A folium style function that looks up the feature's ``s`` property in ``styles``."""
+    return lambda feature: styles[feature["properties"]["s"]]
+
+
+# --------------------------------------------------------------------------------------------
+# Layers
+
+
+def _road_lines(network) -> dict[str, list[list[list[float]]]]:
+    """The network's segments merged into polylines per OSM way, grouped by road style.
+
+    Consecutive segments of one way that chain (``v`` of one is ``u`` of the next) make one
+    polyline; a way is split where the chain breaks (segments a mode may not use were dropped).
+    Coordinates are [lon, lat] degrees rounded to 6 decimals.
+    """
+    n = network.n_segments
+    out: dict[str, list[list[list[float]]]] = {}
+    if n == 0:
+        return out
+    lon, lat = network.to_lonlat(network.x, network.y)
+    lon, lat = _round(lon), _round(lat)
+    u, v = network.seg_u, network.seg_v
+    way, hw = network.seg_way_id, network.seg_highway
+    starts_new = np.ones(n, dtype=bool)
+    starts_new[1:] = (way[1:] != way[:-1]) | (u[1:] != v[:-1]) | (hw[1:] != hw[:-1])
+    starts = np.flatnonzero(starts_new)
+    ends = np.append(starts[1:], n)
+    for s, e in zip(starts, ends, strict=True):
+        nodes = np.append(u[s:e], v[e - 1])
+        xy = np.column_stack([lon[nodes], lat[nodes]])
+        # rounding can make neighbours coincide; a repeated vertex only costs bytes
+        keep = np.ones(len(xy), dtype=bool)
+        keep[1:] = np.any(xy[1:] != xy[:-1], axis=1)
+        xy = xy[keep]
+        if len(xy) < 2:
+            continue
+        group = _ROAD_GROUP_OF.get(HIGHWAY_CLASSES[int(hw[s])], "path")
+        out.setdefault(group, []).append(xy.tolist())
+    return out
+
+
+def _add_roads(m: folium.Map, network, lang: str) -> list[float] | None:
+    """Add the road layer; return its bounds [south, west, north, east] or None."""
+    lines = _road_lines(network)
+    if not lines:
+        return None
+    styles = {}
+    features = []
+    for i, (group, parts) in enumerate(
+        sorted(lines.items(), key=lambda kv: -_ROAD_GROUPS[kv[0]][1])
+    ):
+        color, weight, dash = _ROAD_GROUPS[group]
+        styles[group] = {"color": color, "weight": weight, "opacity": 0.9, "dashArray": dash}
+        features.append(
+            {
+                "type": "Feature",
+                "id": i,
+                "properties": {"s": group},
+                "geometry": {"type": "MultiLineString", "coordinates": parts},
+            }
+        )
+    folium.GeoJson(
+        _feature_collection(features),
+        name=i18n.t("map.layer.roads", lang),
+        style_function=_styled(styles),
+        interactive=False,
+        class_name="gm-road",
+        attribution=OSM_ATTRIBUTION,
+    ).add_to(m)
+    allxy = np.array([p for parts in lines.values() for line in parts for p in line])
+    return [allxy[:, 1].min(), allxy[:, 0].min(), allxy[:, 1].max(), allxy[:, 0].max()]
+
+
+def _village_status(row: pd.Series, kind: str) -> str:
+    if bool(row[f"flag_{kind}"]):
+        return "flag"
+    if bool(row.get(f"warn_{kind}", False)):
+        return "warn"
+    return "ok"
+
+
+def _village_popup(row: pd.Series, kind: str, limit_m: float, lang: str, status: str) -> str:
+    kind_name = i18n.t(f"kind.{kind}", lang)
+    limit = _limit_km(limit_m)
+    head = (
+        f'<div class="gm-popup"><b class="gm-name">{_esc(row["village_name"])}</b><br>'
+        f'<span class="gm-status gm-status-{status}">'
+        f"{_esc(i18n.t(f'map.status.{status}', lang, limit=limit))}</span>"
+        f'<p class="gm-reason">{_esc(row[f"reason_{kind}_{lang}"])}</p>'
+    )
+    rows = []
+    n_hh = int(row["n_households"])
+    if n_hh:
+        rows.append((_esc(i18n.t("map.popup.households", lang)), str(n_hh)))
+        if not _missing(row["n_children"]):
+            rows.append((_esc(i18n.t("map.popup.children", lang)), str(int(row["n_children"]))))
+        rows.append(
+            (
+                _esc(i18n.t("map.popup.median", lang, kind=kind_name)),
+                _esc(_km(row[f"median_hh_dist_{kind}_m"], lang)),
+            )
+        )
+        rows.append(
+            (_esc(i18n.t("map.popup.max", lang)), _esc(_km(row[f"max_hh_dist_{kind}_m"], lang)))
+        )
+        beyond = int(row[f"n_hh_beyond_{kind}"])
+        kids = row[f"n_children_beyond_{kind}"]
+        value = (
+            str(beyond)
+            if _missing(kids)
+            else i18n.t("map.popup.beyond_value", lang, n=beyond, children=int(kids))
+        )
+        rows.append((_esc(i18n.t("map.popup.beyond", lang, limit=limit)), _esc(value)))
+    return head + (_table(rows) if rows else "") + "</div>"
+
+
+def _add_villages(
+    m: folium.Map, villages: pd.DataFrame, kind: str, limit_m: float, lang: str
+) -> list[float] | None:
+    """Add the village boundary and point layers; return the points' bounds or None."""
+    if len(villages) == 0:
+        return None
+    limit = _limit_km(limit_m)
+    points, areas = [], []
+    for i, (_, row) in enumerate(villages.iterrows()):
+        status = _village_status(row, kind)
+        popup = _village_popup(row, kind, limit_m, lang, status)
+        tip = (
+            f"<b>{_esc(row['village_name'])}</b><br>"
+            f"{_esc(i18n.t(f'map.status.{status}', lang, limit=limit))}"
+        )
+        points.append(
+            {
+                "type": "Feature",
+                "id": i,
+                "properties": {"s": status, "popup": popup, "tip": tip},
+                "geometry": _round_geometry(row.geometry),
+            }
+        )
+        if _has_shape(row["boundary"]):
+            areas.append(
+                {
+                    "type": "Feature",
+                    "id": i,
+                    "properties": {"s": status, "popup": popup},
+                    "geometry": _round_geometry(row["boundary"]),
+                }
+            )
+    if areas:
+        area_styles = {
+            s: {
+                "color": c,
+                "weight": 3.0 if s == "flag" else 1.5,
+                "opacity": 0.9,
+                "fillColor": c,
+                "fillOpacity": 0.12 if s == "flag" else 0.06,
+            }
+            for s, c in STATUS_COLORS.items()
+        }
+        folium.GeoJson(
+            _feature_collection(areas),
+            name=i18n.t("map.layer.boundaries", lang),
+            style_function=_styled(area_styles),
+            on_each_feature=_BIND_JS,
+            class_name="gm-boundary",
+        ).add_to(m)
+    point_styles = {
+        s: {
+            "radius": {"flag": 9, "warn": 7, "ok": 6}[s],
+            "color": "#222222",
+            "weight": 3 if s == "flag" else 1.5,
+            "fillColor": c,
+            "fillOpacity": 0.95,
+            "className": f"gm-village gm-village-{s}",
+        }
+        for s, c in STATUS_COLORS.items()
+    }
+    folium.GeoJson(
+        _feature_collection(points),
+        name=i18n.t("map.layer.villages", lang),
+        style_function=_styled(point_styles),
+        marker=folium.CircleMarker(radius=6, fill=True),
+        on_each_feature=_BIND_JS,
+    ).add_to(m)
+    xy = np.array([f["geometry"]["coordinates"] for f in points], dtype=float)
+    return [xy[:, 1].min(), xy[:, 0].min(), xy[:, 1].max(), xy[:, 0].max()]
+
+
+def _household_class(dist_m: object) -> str:
+    if _missing(dist_m):
+        return "u"
+    return str(int(np.searchsorted(HOUSEHOLD_BINS_M, float(dist_m), side="right")))
+
+
+def _household_bins(lang: str) -> list[tuple[str, str, str]]:
+    """(class key, colour, label) of each household distance class."""
+    edges = [b / 1000 for b in HOUSEHOLD_BINS_M]
+    out = []
+    for i in range(len(edges) + 1):
+        mid = (HOUSEHOLD_BINS_M[i - 1] if i else 0.0) + 1.0
+        color = HOUSEHOLD_COLORMAP(mid)[:7]
+        if i == 0:
+            label = i18n.t("map.bin.below", lang, hi=f"{edges[0]:g}")
+        elif i == len(edges):
+            label = i18n.t("map.bin.above", lang, lo=f"{edges[-1]:g}")
+        else:
+            label = i18n.t("map.bin.between", lang, lo=f"{edges[i - 1]:g}", hi=f"{edges[i]:g}")
+        out.append((str(i), color, label))
+    out.append(("u", UNREACHABLE_COLOR, i18n.t("map.bin.unreachable", lang)))
+    return out
+
+
+def _js_str(value: object) -> str:
+    """A JavaScript string literal that is safe inside an HTML ``<script>`` element."""
+    return (
+        json.dumps(str(value))
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
+
+
+# Household popups are built in the browser from compact properties (ten thousand pre-built
+# HTML popups would make the file several times larger). Every value from the data goes through
+# esc(); the labels are our own translations, escaped in Python.
+_HOUSEHOLD_JS = """function(feature, layer) {
+    var p = feature.properties || {};
+    var LABELS = %(labels)s, VILLAGES = %(villages)s, NEAREST = %(nearest)s;
+    function esc(s) {
+        return String(s).replace(/[&<>"']/g, function (c) {
+            return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+        });
+    }
+    function dist() {
+        return p.d === null || p.d === undefined ? LABELS.unreachable
+            : esc(LABELS.km.replace("{km}", p.d.toFixed(1)));
+    }
+    layer.bindPopup(function () {
+        var rows = [[LABELS.id, p.i], [LABELS.name, p.n], [LABELS.phone, p.p],
+                    [LABELS.village, VILLAGES[p.v]], [LABELS.children, p.c]];
+        var out = "";
+        rows.forEach(function (r) {
+            if (r[1] !== null && r[1] !== undefined) {
+                out += "<tr><th>" + r[0] + "</th><td>" + esc(r[1]) + "</td></tr>";
+            }
+        });
+        out += "<tr><th>" + LABELS.distance + "</th><td>" + dist() + "</td></tr>";
+        if (NEAREST[p.k] !== undefined) {
+            out += "<tr><th>" + LABELS.nearest + "</th><td>" + esc(NEAREST[p.k]) + "</td></tr>";
+        }
+        return '<div class="gm-popup"><table class="gm-table">' + out + "</table></div>";
+    }, {maxWidth: 360});
+    layer.bindTooltip(function () { return esc(p.i) + " · " + dist(); }, {sticky: true});
+}"""
+
+
+def _text_or_none(values: pd.Series) -> list[str | None]:
+    return [None if _missing(v) else str(v) for v in values]
+
+
+def _add_households(
+    m: folium.Map, households: pd.DataFrame, kind: str, lang: str
+) -> list[float] | None:
+    """Add household points (``full`` privacy only); return their bounds or None."""
+    if len(households) == 0:
+        return None
+    n = len(households)
+    kind_name = i18n.t(f"kind.{kind}", lang)
+    lon, lat = _round(households.geometry.x).tolist(), _round(households.geometry.y).tolist()
+    dist_m = households[f"dist_{kind}_m"].to_numpy(dtype=float)
+    dist_km = [None if math.isnan(d) else round(d / 1000, 1) for d in dist_m]
+    classes = [_household_class(d) for d in dist_m]
+    ids = [str(i) for i in households.index]
+    empty = pd.Series([None] * n, index=households.index, dtype="object")
+    names = _text_or_none(households.get("name", empty))
+    phones = _text_or_none(households.get("phone", empty))
+    children = [None if _missing(c) else int(c) for c in households.get("children", empty)]
+    villages = households.get("village_name", empty)
+    village_list = sorted({str(v) for v in villages if not _missing(v)})
+    village_ix = {v: i for i, v in enumerate(village_list)}
+    nearest = households.get(f"nearest_{kind}", empty)
+    nearest_list = sorted({str(v) for v in nearest if not _missing(v)})
+    nearest_ix = {v: i for i, v in enumerate(nearest_list)}
+    features = []
+    for i in range(n):
+        props = {"s": classes[i], "i": ids[i], "d": dist_km[i]}
+        for key, value in (("n", names[i]), ("p", phones[i]), ("c", children[i])):
+            if value is not None:
+                props[key] = value
+        v, k = villages.iloc[i], nearest.iloc[i]
+        if not _missing(v):
+            props["v"] = village_ix[str(v)]
+        if not _missing(k):
+            props["k"] = nearest_ix[str(k)]
+        features.append(
+            {
+                "type": "Feature",
+                "id": i,
+                "properties": props,
+                "geometry": {"type": "Point", "coordinates": [lon[i], lat[i]]},
+            }
+        )
+    labels = {
+        "id": _esc(i18n.t("map.popup.household_id", lang)),
+        "name": _esc(i18n.t("map.popup.name", lang)),
+        "phone": _esc(i18n.t("map.popup.phone", lang)),
+        "village": _esc(i18n.t("map.popup.village", lang)),
+        "children": _esc(i18n.t("map.popup.children", lang)),
+        "distance": _esc(i18n.t("map.popup.distance", lang, kind=kind_name)),
+        "nearest": _esc(i18n.t("map.popup.nearest", lang, kind=kind_name)),
+        "unreachable": _esc(i18n.t("map.bin.unreachable", lang)),
+        "km": i18n.t("map.popup.km", lang, km="{km}"),
+    }
+    js = _HOUSEHOLD_JS % {
+        "labels": "{" + ", ".join(f"{k}: {_js_str(v)}" for k, v in labels.items()) + "}",
+        "villages": "[" + ", ".join(_js_str(v) for v in village_list) + "]",
+        "nearest": "[" + ", ".join(_js_str(v) for v in nearest_list) + "]",
+    }
+    styles = {
+        key: {
+            "radius": 4,
+            "color": "#333333",
+            "weight": 0.6,
+            "fillColor": color,
+            "fillOpacity": 0.95,
+            "className": "gm-household",
+        }
+        for key, color, _ in _household_bins(lang)
+    }
+    folium.GeoJson(
+        _feature_collection(features),
+        name=i18n.t("map.layer.households", lang),
+        style_function=_styled(styles),
+        marker=folium.CircleMarker(radius=4, fill=True),
+        on_each_feature=JsCode(js),
+    ).add_to(m)
+    return [min(lat), min(lon), max(lat), max(lon)]
+
+
+def _add_services(
+    m: folium.Map, services: pd.DataFrame, focus: str, lang: str
+) -> list[float] | None:
+    """Add one layer of services per kind, with inline-SVG symbols; return their bounds.
+
+    The ``focus`` kind is added last so that its symbols are drawn on top (kindergartens often
+    share a town centre with a school).
+    """
+    if len(services) == 0:
+        return None
+    for kind in sorted(SERVICE_KINDS, key=lambda k: k == focus):
+        sub = services[services["kind"] == kind]
+        if len(sub) == 0:
+            continue
+        kind_name = i18n.t(f"kind.{kind}", lang)
+        features = []
+        for i, (_, row) in enumerate(sub.iterrows()):
+            rows = []
+            if "capacity" in row and not _missing(row["capacity"]):
+                rows.append((_esc(i18n.t("map.popup.capacity", lang)), str(int(row["capacity"]))))
+            popup = (
+                f'<div class="gm-popup"><b class="gm-name">{_esc(row["name"])}</b><br>'
+                f"{_esc(kind_name)}{_table(rows) if rows else ''}</div>"
+            )
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": i,
+                    "properties": {"popup": popup, "tip": _esc(row["name"])},
+                    "geometry": _round_geometry(row.geometry),
+                }
+            )
+        size = _SERVICE_SIZE[kind]
+        icon = folium.DivIcon(
+            html=_SERVICE_SVG[kind],
+            icon_size=(size, size),
+            icon_anchor=(size // 2, size // 2),
+            class_name=f"gm-service gm-service-{kind}",
+        )
+        folium.GeoJson(
+            _feature_collection(features),
+            name=i18n.t("map.layer.services", lang, kind=kind_name),
+            marker=folium.Marker(icon=icon),
+            on_each_feature=_BIND_JS,
+        ).add_to(m)
+    xy = np.column_stack([services.geometry.x, services.geometry.y])
+    return [xy[:, 1].min(), xy[:, 0].min(), xy[:, 1].max(), xy[:, 0].max()]
+
+
+def _add_study_area(
+    m: folium.Map, outline: shapely.Geometry | None, lang: str
+) -> list[float] | None:
+    """Add the study area's outline (dashed); return its bounds or None."""
+    if not _has_shape(outline):
+        return None
+    folium.GeoJson(
+        {"type": "Feature", "properties": {}, "geometry": _round_geometry(outline)},
+        name=i18n.t("map.layer.study_area", lang),
+        style_function=lambda _f: {
+            "color": "#3f007d",
+            "weight": 2,
+            "dashArray": "8 6",
+            "fill": False,
+        },
+        interactive=False,
+        class_name="gm-study-area",
+    ).add_to(m)
+    west, south, east, north = outline.bounds
+    return [south, west, north, east]
+
+
+class _MetricScale(MacroElement):
+    """A metric-only scale bar (folium's ``control_scale`` adds miles too)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false, position: "bottomleft"}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Title, legend, notes (static HTML over the map)
+
+_CSS = """
+<style>
+.folium-map.leaflet-container { background: #f2efe9; }
+.gm-box { background: rgba(255,255,255,0.93); border-radius: 6px; padding: 6px 10px;
+  box-shadow: 0 1px 5px rgba(0,0,0,0.35); font: 13px/1.4 "Noto Sans CJK SC", "Microsoft YaHei",
+  "PingFang SC", "WenQuanYi Micro Hei", sans-serif; color: #222; }
+#gm-top { position: fixed; top: 10px; left: 60px; right: 60px; z-index: 1000;
+  display: flex; flex-direction: column; align-items: center; gap: 4px; pointer-events: none; }
+#gm-top > div { pointer-events: auto; max-width: 720px; text-align: center; }
+#gm-title b { font-size: 16px; }
+#gm-banner { background: #b2182b; color: #fff; font-weight: bold; }
+#gm-fictional { background: #fff3cd; color: #7a4b00; border: 1px solid #e0b040; }
+#gm-legend { position: fixed; bottom: 36px; left: 10px; z-index: 1000; max-width: 280px; }
+#gm-legend h4 { margin: 0 0 4px; font-size: 14px; }
+#gm-legend .gm-sec { margin-top: 6px; font-weight: bold; }
+#gm-legend .gm-row { display: flex; align-items: center; gap: 6px; margin: 2px 0; }
+#gm-legend .gm-dot { display: inline-block; width: 12px; height: 12px; border-radius: 50%;
+  border: 1.5px solid #222; flex: none; }
+#gm-legend .gm-line { display: inline-block; width: 22px; flex: none; }
+#gm-legend .gm-note { margin-top: 6px; font-size: 12px; color: #555; }
+.gm-popup { font: 13px/1.4 "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; }
+.gm-popup .gm-reason { margin: 4px 0; }
+.gm-table th { text-align: left; font-weight: normal; color: #555; padding-right: 8px; }
+.gm-status { font-weight: bold; }
+.gm-status-flag { color: #d7191c; } .gm-status-warn { color: #c05a00; }
+.gm-status-ok { color: #1a7a35; }
+.gm-service { background: none; border: none; }
+</style>
+"""
+
+
+def _legend_html(
+    analysis: Analysis, kind: str, lang: str, privacy: str, services_kinds: list[str]
+) -> str:
+    limit = _limit_km(analysis.settings.threshold_m(kind))
+    kind_name = i18n.t(f"kind.{kind}", lang)
+    parts = [
+        f'<div id="gm-legend" class="gm-box"><h4>{_esc(i18n.t("map.legend.title", lang))}</h4>'
+    ]
+    parts.append(
+        f'<div class="gm-sec">{_esc(i18n.t("map.legend.villages", lang, kind=kind_name))}</div>'
+    )
+    for status, color in STATUS_COLORS.items():
+        size = 16 if status == "flag" else 12
+        parts.append(
+            f'<div class="gm-row"><span class="gm-dot" style="background:{color};'
+            f'width:{size}px;height:{size}px"></span>'
+            f"{_esc(i18n.t(f'map.status.{status}', lang, limit=limit))}</div>"
+        )
+    parts.append(
+        '<div class="gm-row"><span class="gm-line" style="height:10px;border:2px solid #d7191c;'
+        f'background:rgba(215,25,28,0.12)"></span>{_esc(i18n.t("map.legend.boundary", lang))}</div>'
+    )
+    if privacy == "full":
+        parts.append(
+            '<div class="gm-sec">'
+            f"{_esc(i18n.t('map.legend.households', lang, kind=kind_name))}</div>"
+        )
+        for _, color, label in _household_bins(lang):
+            parts.append(
+                f'<div class="gm-row"><span class="gm-dot" style="background:{color};'
+                f'width:9px;height:9px;border-width:1px"></span>{_esc(label)}</div>'
+            )
+    if services_kinds:
+        parts.append(f'<div class="gm-sec">{_esc(i18n.t("map.legend.services", lang))}</div>')
+        for k in services_kinds:
+            parts.append(
+                f'<div class="gm-row">{_SERVICE_SVG[k]}{_esc(i18n.t(f"kind.{k}", lang))}</div>'
+            )
+    parts.append(f'<div class="gm-sec">{_esc(i18n.t("map.legend.roads", lang))}</div>')
+    for group, key in (
+        ("major", "map.legend.road_major"),
+        ("minor", "map.legend.road_minor"),
+        ("track", "map.legend.road_track"),
+    ):
+        color, weight, dash = _ROAD_GROUPS[group]
+        style = "dashed" if dash else "solid"
+        parts.append(
+            f'<div class="gm-row"><span class="gm-line" style="border-top:{weight:g}px {style} '
+            f'{color}"></span>{_esc(i18n.t(key, lang))}</div>'
+        )
+    if privacy == "committee":
+        parts.append(f'<div class="gm-note">{_esc(i18n.t("map.legend.committee", lang))}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _top_html(
+    title: str, subtitle: str, made_on: str, fictional: str | None, banner: str | None
+) -> str:
+    parts = ['<div id="gm-top">']
+    if banner:
+        parts.append(f'<div id="gm-banner" class="gm-box">{_esc(banner)}</div>')
+    parts.append(
+        f'<div id="gm-title" class="gm-box"><b>{_esc(title)}</b><br>{_esc(subtitle)}<br>'
+        f'<span class="gm-date">{_esc(made_on)}</span></div>'
+    )
+    if fictional:
+        parts.append(f'<div id="gm-fictional" class="gm-box">{_esc(fictional)}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# The map
+
+
+def draw_map(
+    analysis: Analysis,
+    *,
+    lang: str = "zh",
+    kind: str = "kindergarten",
+    privacy: str = "committee",
+    tiles: bool = False,
+    made_on: dt.date | None = None,
+) -> folium.Map:
+    """Draw an analysis on a folium map that needs no internet.
+
+    Parameters
+    ----------
+    analysis
+        The result of :func:`mapping.analysis.run_analysis`.
+    lang
+        ``zh`` or ``en``: every text on the map, and which gap sentences are shown.
+    kind
+        The service kind whose gaps colour the villages (one of ``analysis.settings.kinds``).
+    privacy
+        ``committee`` (default): no household points, ids, names, phones or positions anywhere
+        in the map; households appear only as per-village totals in the village popups.
+        ``full``: household points with id, name, phone and distance, under a visible
+        "for the team's own use" banner.
+    tiles
+        Also offer OpenStreetMap's online tiles as a layer (they load only with internet; the
+        map never needs them).
+    made_on
+        The date printed in the title (default: today).
+
+    Returns
+    -------
+    folium.Map
+        Roads (from the network's vectors, EPSG:4326), village boundaries and points
+        coloured by gap status, services, optionally households; a title, legend, notes and
+        a layer control. Export it with :func:`write_map_html`.
+
+    Raises
+    ------
+    SettingsError
+        ``error.map.language``, ``error.settings.kind`` (a kind the analysis did not compute)
+        or ``error.map.privacy``.
+    """
+    if lang not in i18n.LANGUAGES:
+        raise SettingsError("error.map.language", lang=lang, choices=", ".join(i18n.LANGUAGES))
+    if kind not in analysis.settings.kinds or f"flag_{kind}" not in analysis.villages:
+        raise SettingsError(
+            "error.settings.kind", kind=kind, choices=", ".join(analysis.settings.kinds)
+        )
+    if privacy not in PRIVACY_MODES:
+        raise SettingsError("error.map.privacy", privacy=privacy, choices=", ".join(PRIVACY_MODES))
+    made_on = made_on or dt.date.today()
+    limit_m = analysis.settings.threshold_m(kind)
+    kind_name = i18n.t(f"kind.{kind}", lang)
+
+    # quarter zoom steps let fit_bounds fill the window instead of dropping a whole level
+    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=False, zoom_snap=0.25)
+    # Only Leaflet: our layers use no jQuery, Bootstrap or awesome-markers, which folium would
+    # otherwise pull from CDNs. render_map_html inlines Leaflet itself.
+    m.default_js = [(name, url) for name, url in m.default_js if name == "leaflet"]
+    m.default_css = [(name, url) for name, url in m.default_css if name == "leaflet_css"]
+
+    if tiles:
+        folium.TileLayer(
+            "OpenStreetMap", name=i18n.t("map.layer.osm_tiles", lang), overlay=True, show=True
+        ).add_to(m)
+    bounds = [_add_roads(m, analysis.network, lang)]
+    bounds.append(_add_study_area(m, analysis.scenario.study_area, lang))
+    bounds.append(_add_villages(m, analysis.villages, kind, limit_m, lang))
+    if privacy == "full":
+        bounds.append(_add_households(m, analysis.households, kind, lang))
+    bounds.append(_add_services(m, analysis.services, kind, lang))
+    folium.LayerControl(collapsed=False).add_to(m)
+    _MetricScale().add_to(m)
+
+    # Committee maps must not reveal a household's position, not even as the map's edge: the
+    # extent comes from roads, villages and services only.
+    known = np.array([b for b in bounds if b is not None], dtype=float)
+    if len(known):
+        south, west = known[:, 0].min(), known[:, 1].min()
+        north, east = known[:, 2].max(), known[:, 3].max()
+        m.location = [round((south + north) / 2, 4), round((west + east) / 2, 4)]
+        # padding keeps the edge villages clear of the title box and the layer control
+        m.fit_bounds(
+            [[round(south, 4), round(west, 4)], [round(north, 4), round(east, 4)]],
+            padding_top_left=(20, 110),
+            padding_bottom_right=(20, 20),
+        )
+
+    title = analysis.scenario.title.get(lang) or i18n.t("map.default_title", lang)
+    subtitle = i18n.t("map.subtitle", lang, kind=kind_name, limit=_limit_km(limit_m))
+    fictional = i18n.t("map.fictional", lang) if analysis.scenario.fictional else None
+    banner = i18n.t("map.full_banner", lang) if privacy == "full" else None
+    kinds_present = [k for k in SERVICE_KINDS if (analysis.services["kind"] == k).any()]
+    root = m.get_root()
+    root.title = _esc(f"{title} · {kind_name}")
+    root.header.add_child(Element(_CSS), name="gm_css")
+    root.html.add_child(
+        Element(
+            _top_html(
+                title,
+                subtitle,
+                i18n.t("map.made_on", lang, date=made_on.isoformat()),
+                fictional,
+                banner,
+            )
+        ),
+        name="gm_top",
+    )
+    root.html.add_child(
+        Element(_legend_html(analysis, kind, lang, privacy, kinds_present)), name="gm_legend"
+    )
+    return m
+
+
+# --------------------------------------------------------------------------------------------
+# Offline HTML
+
+_LEAFLET_JS = re.compile(r"/leaflet(?:-src)?(?:\.min)?\.js$")
+_LEAFLET_CSS = re.compile(r"/leaflet(?:\.min)?\.css$")
+_SCRIPT_SRC = re.compile(r"<script\b[^>]*\bsrc=[\"']([^\"']+)[\"'][^>]*>\s*</script>", re.I)
+_LINK_CSS = re.compile(r"<link\b[^>]*\bhref=[\"']([^\"']+)[\"'][^>]*>", re.I)
+_REMOTE = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)=[\"']?(?:https?:)?//", re.I)
+
+
+@functools.cache
+def _leaflet_assets() -> tuple[str, str]:
+    """Leaflet's JS and CSS from xstatic-leaflet, with the CSS's images inlined as data URIs."""
+    from xstatic.pkg import leaflet as xleaflet
+
+    base = Path(xleaflet.BASE_DIR)
+    js = (base / "leaflet.js").read_text(encoding="utf-8")
+    css = (base / "leaflet.css").read_text(encoding="utf-8")
+
+    def inline(match: re.Match) -> str:
+        data = (base / "images" / match.group(1)).read_bytes()
+        return f"url(data:image/png;base64,{base64.b64encode(data).decode('ascii')})"
+
+    css = re.sub(r"url\([\"']?images/([\w.-]+\.png)[\"']?\)", inline, css)
+    # a literal "</script" inside inline code would end the element early
+    return js.replace("</script", "<\\/script"), css.replace("</style", "<\\/style")
+
+
+def render_map_html(m: folium.Map) -> str:
+    """The map as one self-contained HTML document.
+
+    Leaflet's JavaScript and CSS (with its images as data URIs) are inlined from the
+    ``xstatic-leaflet`` package. Any other script or stylesheet a map asks for from the
+    internet is an error, so a map that would break offline is never written.
+
+    Raises
+    ------
+    ValueError
+        When the map needs a remote script or stylesheet there is no local copy of (e.g. a
+        folium plugin, or a plain ``folium.Map`` that still lists jQuery and Bootstrap).
+    """
+    js, css = _leaflet_assets()
+    text = m.get_root().render()
+    unknown: list[str] = []
+
+    def script(match: re.Match) -> str:
+        url = match.group(1)
+        if _LEAFLET_JS.search(url):
+            return f"<script>{js}</script>"
+        unknown.append(url)
+        return match.group(0)
+
+    def link(match: re.Match) -> str:
+        tag, url = match.group(0), match.group(1)
+        if "stylesheet" not in tag.lower():
+            return tag
+        if _LEAFLET_CSS.search(url):
+            return f"<style>{css}</style>"
+        unknown.append(url)
+        return tag
+
+    # Leaflet's code must not be searched for tags, so links first, then scripts (the
+    # inlined CSS has no <script>, and the inlined JS is not searched again).
+    text = _LINK_CSS.sub(link, text)
+    text = _SCRIPT_SRC.sub(script, text)
+    if unknown or _REMOTE.search(text.replace(js, "")):
+        raise ValueError(
+            "the map needs scripts or stylesheets from the internet that have no local copy: "
+            + ", ".join(unknown)
+        )
+    return text
+
+
+def write_map_html(m: folium.Map, path: str | Path) -> Path:
+    """Write the map as one self-contained, offline HTML file (atomically).
+
+    Parameters
+    ----------
+    m
+        A map from :func:`draw_map`.
+    path
+        Where to write; the folder must exist. An existing file is replaced only once the
+        new one is complete.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        ``error.map.no_folder`` when the folder does not exist.
+    """
+    path = Path(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise InputError("error.map.no_folder", file=path.name, folder=str(folder))
+    text = render_map_html(m)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,405 @@
+"""The folium map and its offline HTML export: content, privacy, escaping, and a real browser.
+
+The test area (metres on UTM 49N, see :mod:`tests.netbuild`): a 12 km secondary road along x
+(nodes every km) with a kindergarten at x=0 and a school at x=12 km, and a 2 km track going
+north from x=6 km. Threshold for kindergartens: 5 km.
+
+========  =============  =========================  ============================================
+village   point (m)      boundary                   kindergarten status
+========  =============  =========================  ============================================
+A         (2000, 0)      1500..2500 x -500..500     ok: 2 km, its one household 1.967 km
+C         (4500, 0)      4000..5500 x -500..500     warn: 4.5 km, its household 5.467 km
+B         (10400, 0)     none                       flag: 10.4 km; households 11.167, 10.767 km
+X         (7000, 300)    none                       flag: 7.3 km (hostile name, an <img>)
+Y         (8000, -300)   none                       flag: 8.3 km (hostile name, a <script>)
+========  =============  =========================  ============================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from layers.errors import InputError, SettingsError
+from layers.households import validate_households
+from layers.villages import validate_villages
+from mapping.analysis import run_analysis
+from mapping.maps import _road_lines, draw_map, render_map_html, write_map_html
+from mapping.scenario import DEMO_DIR, Scenario
+from mapping.settings import AnalysisSettings
+from tests import browser
+from tests.netbuild import lonlat, points, roads, services
+
+HOSTILE_IMG = '"><img src=x onerror="document.title=\'pwned\'">'
+HOSTILE_SCRIPT = "<script>document.title='pwned'</script>"
+DAY = dt.date(2024, 5, 1)
+
+# the last id is hostile too: household popups and tooltips are built in the browser
+HH_IDS = [
+    "HH-ALPHA-01",
+    "HH-BRAVO-02",
+    "HH-CHARLIE-03",
+    "HH-DELTA-04<img src=x onerror=\"document.title='pwned'\">",
+]
+HH_NAMES = ["张秘密甲", "李秘密乙", "王秘密丙", "赵秘密丁"]
+HH_PHONES = ["13911110001", "13922220002", "13933330003", "13944440004"]
+# Off the road by 137 m, so no household shares a coordinate with a road node or a village.
+HH_XY = [(1830.0, 137.0), (5330.0, -137.0), (11030.0, 137.0), (10630.0, -137.0)]
+
+
+def box(x0, y0, x1, y1):
+    return shapely.Polygon([lonlat(x0, y0), lonlat(x1, y0), lonlat(x1, y1), lonlat(x0, y1)])
+
+
+def scenario(*, fictional: bool = False) -> Scenario:
+    nodes = {i: (1000.0 * i, 0.0) for i in range(13)}
+    nodes |= {20: (6000.0, 1000.0), 21: (6000.0, 2000.0)}
+    r = roads(nodes, [(1, list(range(13)), "secondary"), (2, [6, 20, 21], "track")])
+    vil = points(
+        {
+            "A": (2000.0, 0.0),
+            "C": (4500.0, 0.0),
+            "B": (10400.0, 0.0),
+            "X": (7000.0, 300.0),
+            "Y": (8000.0, -300.0),
+        }
+    )
+    vil["village_id"] = vil.index
+    vil["village_name"] = ["甲村", "丙村", "乙村", HOSTILE_IMG, HOSTILE_SCRIPT]
+    vil["boundary"] = gpd.GeoSeries(
+        [box(1500, -500, 2500, 500), box(4000, -500, 5500, 500), None, None, None],
+        index=vil.index,
+        crs="EPSG:4326",
+    )
+    vil["source"] = "file"
+    hh = points(dict(zip(HH_IDS, HH_XY, strict=True)))
+    hh["household_id"] = hh.index
+    hh["village_name"] = pd.array([None] * 4, dtype="str")
+    hh["name"] = pd.array(HH_NAMES, dtype="str")
+    hh["phone"] = pd.array(HH_PHONES, dtype="str")
+    hh["children"] = pd.array([2, 1, 3, 1], dtype="Int64")
+    hh["source_row"] = pd.array([2, 3, 4, 5], dtype="Int64")
+    svc = services({"k": ("kindergarten", 0.0, 0.0), "s": ("school", 12000.0, 0.0)})
+    return Scenario(
+        roads=r,
+        villages=validate_villages(vil),
+        households=validate_households(hh),
+        services=svc,
+        boundaries=gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"),
+        title={"zh": "测试旗", "en": "Test Banner"},
+        fictional=fictional,
+    )
+
+
+@pytest.fixture(scope="module")
+def analysis():
+    settings = AnalysisSettings(mode="motorbike", thresholds_m={"kindergarten": 5000.0})
+    return run_analysis(scenario(), settings)
+
+
+@pytest.fixture(scope="module")
+def committee_html(analysis):
+    return render_map_html(draw_map(analysis, lang="zh", made_on=DAY))
+
+
+@pytest.fixture(scope="module")
+def full_html(analysis):
+    return render_map_html(draw_map(analysis, lang="en", privacy="full", made_on=DAY))
+
+
+def as_json(text: str) -> str:
+    """``text`` as folium's JSON embeds it (jinja's ``tojson``: non-ASCII and <>&' escaped)."""
+    out = json.dumps(text)[1:-1]
+    for c in "<>&'":
+        out = out.replace(c, f"\\u{ord(c):04x}")
+    return out
+
+
+def household_coordinate_strings(hh: gpd.GeoDataFrame) -> list[str]:
+    """Each household's lon and lat as a map could print them: 6, 5 and 4 decimals."""
+    out = []
+    for p in hh.geometry:
+        for value in (p.x, p.y):
+            out += [f"{value:.6f}", str(round(value, 6)), f"{value:.5f}", f"{value:.4f}"]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Without a browser
+
+
+def test_the_analysis_gives_the_statuses_the_map_shows(analysis):
+    v = analysis.villages
+    assert v["flag_kindergarten"].tolist() == [False, False, True, True, True]
+    assert v["warn_kindergarten"].tolist() == [False, True, False, False, False]
+    assert analysis.households["village_id"].tolist() == ["A", "C", "B", "B"]
+
+
+def test_roads_are_merged_into_one_polyline_per_way(analysis):
+    lines = _road_lines(analysis.network)
+    assert sorted(lines) == ["secondary", "track"]
+    assert [len(line) for line in lines["secondary"]] == [13]
+    assert [len(line) for line in lines["track"]] == [3]
+    lon, lat = lonlat(6000.0, 2000.0)
+    assert lines["track"][0][-1] == pytest.approx([round(lon, 6), round(lat, 6)], abs=1e-9)
+    # 6 decimals at most
+    assert all(
+        len(repr(c).split(".")[1]) <= 6 for line in lines["secondary"] for p in line for c in p
+    )
+
+
+def test_no_script_or_stylesheet_comes_from_the_internet(committee_html, full_html):
+    for text in (committee_html, full_html):
+        tags = re.findall(r"<(?:script|link)\b[^>]*>", text, flags=re.I)
+        assert not [t for t in tags if re.search(r"(?:src|href)\s*=", t, flags=re.I)]
+        assert "leaflet-container" in text  # Leaflet's CSS is inlined
+        assert "L.map(" in text and "* Leaflet 1.9.3, a JS library" in text  # inlined
+        assert "tile.openstreetmap.org" not in text
+        assert "jquery" not in text.lower() and "bootstrap" not in text.lower()
+        assert "url(images/" not in text  # Leaflet's CSS images are data URIs
+
+
+def test_online_tiles_only_when_asked(analysis):
+    text = render_map_html(draw_map(analysis, tiles=True, made_on=DAY))
+    assert "tile.openstreetmap.org" in text
+    assert not re.search(r"<(?:script|link)\b[^>]*(?:src|href)\s*=\s*[\"']?https?:", text)
+
+
+def test_committee_map_holds_nothing_that_identifies_a_household(analysis, committee_html):
+    for secret in (*HH_IDS, *HH_NAMES, *HH_PHONES):
+        assert secret not in committee_html and as_json(secret) not in committee_html
+    for coord in household_coordinate_strings(analysis.households):
+        assert coord not in committee_html
+    assert "gm-household" not in committee_html
+    # ... but the per-village totals are there: B has 2 households, median (11167+10767)/2 m
+    assert as_json("<td>11.0 公里</td>") in committee_html
+    assert as_json("<td>11.2 公里</td>") in committee_html
+    assert "住户只按村汇总显示" in committee_html  # the legend is plain HTML
+
+
+def test_full_map_shows_households_and_the_banner(analysis, full_html):
+    for secret in (*HH_IDS, *HH_NAMES, *HH_PHONES):
+        assert as_json(secret) in full_html
+    for p in analysis.households.geometry:
+        assert str(round(p.x, 6)) in full_html and str(round(p.y, 6)) in full_html
+    assert "Full detail: for the team\\u0027s own use, do not share" not in full_html
+    assert "Full detail: for the team&#x27;s own use, do not share" in full_html
+    # one style per distance class in use: 1-3 km (h1), 3-5 km (h2), > 10 km (h3, h4)
+    assert full_html.count('"className": "gm-household"') == 3
+    # HH-CHARLIE-03 is 11.167 km from the kindergarten: the > 10 km class ("4")
+    assert '"d": 11.2, "i": "HH-CHARLIE-03"' in full_html
+    assert '"p": "13933330003", "s": "4"' in full_html
+
+
+def test_title_date_language_attribution_and_legend(analysis, committee_html, full_html):
+    assert "<title>测试旗 · 幼儿园</title>" in committee_html
+    assert "制图日期 2024-05-01 · 语言：中文" in committee_html
+    assert "幼儿园：村庄与道路距离（标准 5 公里）" in committee_html
+    assert "Made on 2024-05-01 · Language: English" in full_html
+    assert as_json("© OpenStreetMap contributors") in committee_html
+    assert 'id="gm-legend"' in committee_html and "缺口：超过 5 公里或无法到达" in committee_html
+    assert "> 10 km" not in committee_html and "&gt; 10 km" in full_html
+    assert 'id="gm-fictional"' not in committee_html
+
+
+def test_fictional_scenarios_say_so():
+    a = run_analysis(scenario(fictional=True), AnalysisSettings())
+    text = render_map_html(draw_map(a, lang="en", kind="school", made_on=DAY))
+    assert 'id="gm-fictional"' in text
+    assert "Note: the demo data is fictional" in text
+    assert "school: villages and road distance (threshold 10 km)" in text
+
+
+def test_hostile_village_names_are_escaped_in_the_html(committee_html):
+    assert HOSTILE_SCRIPT not in committee_html
+    assert "<img src=x" not in committee_html
+    assert 'onerror="document' not in committee_html
+    # escaped by us (&lt;) and then by folium's JSON (\u0026)
+    assert "\\u0026lt;script\\u0026gt;document.title=\\u0026#x27;pwned" in committee_html
+
+
+def test_bad_settings_are_refused_with_a_message(analysis):
+    with pytest.raises(SettingsError) as err:
+        draw_map(analysis, kind="childcare")
+    assert err.value.key == "error.settings.kind"
+    assert "Unknown service kind 'childcare'. Choose one of: kindergarten, school." == str(
+        err.value
+    )
+    with pytest.raises(SettingsError) as err:
+        draw_map(analysis, privacy="public")
+    assert err.value.key == "error.map.privacy"
+    assert "未知的隐私模式“public”。可选：committee, full" in err.value.message("zh")
+    with pytest.raises(SettingsError) as err:
+        draw_map(analysis, lang="fr")
+    assert err.value.key == "error.map.language"
+    assert str(err.value) == "Unknown language 'fr'. Choose one of: zh, en."
+
+
+def test_a_map_needing_cdn_assets_is_not_exported(tmp_path):
+    m = folium.Map(tiles=None)  # folium's defaults: jQuery, Bootstrap, awesome-markers
+    with pytest.raises(ValueError, match=r"code\.jquery\.com/jquery-3\.7\.1\.min\.js"):
+        write_map_html(m, tmp_path / "map.html")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_is_atomic_and_refuses_a_missing_folder(analysis, tmp_path):
+    m = draw_map(analysis, made_on=DAY)
+    out = write_map_html(m, tmp_path / "map.html")
+    assert out == tmp_path / "map.html"
+    assert [p.name for p in tmp_path.iterdir()] == ["map.html"]  # no temp file left
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and f"var {m.get_name()} = L.map(" in text
+    missing = tmp_path / "nope" / "map.html"
+    with pytest.raises(InputError) as err:
+        write_map_html(m, missing)
+    assert err.value.key == "error.map.no_folder"
+    assert str(tmp_path / "nope") in str(err.value) and "map.html" in str(err.value)
+    assert not (tmp_path / "nope").exists()
+
+
+def test_ten_thousand_households_stay_under_5_mb(analysis):
+    rng = __import__("numpy").random.default_rng(7)
+    n = 10_000
+    xy = {
+        f"H{i:05d}": (float(x), float(y))
+        for i, (x, y) in enumerate(
+            zip(rng.uniform(0, 12000, n), rng.uniform(-1500, 1500, n), strict=True)
+        )
+    }
+    hh = points(xy)
+    hh["household_id"] = hh.index
+    hh["village_name"] = pd.array([None] * n, dtype="str")
+    hh["name"] = pd.array([f"户主{i}" for i in range(n)], dtype="str")
+    hh["phone"] = pd.array([f"139{i:08d}" for i in range(n)], dtype="str")
+    hh["children"] = pd.array([1] * n, dtype="Int64")
+    hh["source_row"] = pd.array(range(2, n + 2), dtype="Int64")
+    sc = scenario().replace(households=validate_households(hh))
+    a = run_analysis(sc, AnalysisSettings())
+    full = render_map_html(draw_map(a, privacy="full", made_on=DAY))
+    committee = render_map_html(draw_map(a, made_on=DAY))
+    assert len(full.encode()) < 5_000_000
+    assert len(committee.encode()) < 400_000
+    assert full.count("H0") >= n // 2 and "H00042" not in committee
+
+
+# --------------------------------------------------------------------------------------------
+# In headless Chromium, network off
+
+# Opens every tooltip, and the popup of the first feature whose properties mention NEEDLE.
+OPEN_ALL = """
+<script>
+window.addEventListener("load", function () {
+  var map = %(map)s, needle = %(needle)s, opened = false;
+  map.eachLayer(function (l) {
+    if (!l.feature) { return; }
+    if (l.getTooltip && l.getTooltip()) { l.openTooltip(); }
+    if (!opened && JSON.stringify(l.feature.properties).indexOf(needle) >= 0) {
+      l.openPopup();
+      opened = true;
+    }
+  });
+});
+</script>
+"""
+
+
+def run_in_browser(m: folium.Map, path: Path, *, open_popup: str | None = None) -> browser.PageRun:
+    browser.require_chromium()
+    text = render_map_html(m)
+    if open_popup is not None:
+        script = OPEN_ALL % {"map": m.get_name(), "needle": json.dumps(open_popup)}
+        text = text.replace("</html>", script + "</html>")
+    path.write_text(text, encoding="utf-8")
+    return browser.dump_dom(path)
+
+
+def popup_text(dom: str) -> str:
+    found = re.search(r'class="leaflet-popup-content"[^>]*>(.*?)</div></div>', dom, re.S)
+    assert found is not None, "no popup open"
+    return found.group(1)
+
+
+def count_class(dom: str, cls: str) -> int:
+    """How many elements carry the class ``cls`` (a whole class token)."""
+    return sum(cls in attr.split() for attr in re.findall(r'class="([^"]*)"', dom))
+
+
+@pytest.mark.browser
+def test_committee_map_draws_offline(analysis, tmp_path):
+    run = run_in_browser(draw_map(analysis, made_on=DAY), tmp_path / "map.html")
+    dom = run.dom
+    assert count_class(dom, "leaflet-container") == 1
+    assert count_class(dom, "gm-village") == 5
+    assert count_class(dom, "gm-village-flag") == 3
+    assert count_class(dom, "gm-village-warn") == 1
+    assert count_class(dom, "gm-village-ok") == 1
+    assert count_class(dom, "gm-boundary") == 2
+    assert count_class(dom, "gm-road") == 2  # one MultiLineString per road style
+    assert count_class(dom, "gm-service-kindergarten") == 1
+    assert count_class(dom, "gm-service-school") == 1
+    assert count_class(dom, "gm-household") == 0
+    assert 'id="gm-legend"' in dom and "leaflet-control-layers" in dom
+    assert "© OpenStreetMap contributors" in dom
+    assert "住户只按村汇总显示" in dom
+    assert "<title>测试旗 · 幼儿园</title>" in dom
+    assert run.console_errors() == []
+
+
+@pytest.mark.browser
+def test_full_map_draws_households_and_the_banner(analysis, tmp_path):
+    m = draw_map(analysis, lang="en", privacy="full", made_on=DAY)
+    dom = run_in_browser(m, tmp_path / "map.html", open_popup="HH-CHARLIE-03").dom
+    assert count_class(dom, "gm-household") == 4
+    popup = popup_text(dom)
+    assert "<th>Household id</th><td>HH-CHARLIE-03</td>" in popup
+    assert "<th>Name</th><td>王秘密丙</td>" in popup and "13933330003" in popup
+    assert "<th>Village</th><td>乙村</td>" in popup
+    assert "<th>Road distance to kindergarten</th><td>11.2 km</td>" in popup
+    assert "<th>Nearest kindergarten</th><td>name-k</td>" in popup
+    assert "HH-ALPHA-01 · 2.0 km" in dom  # tooltips
+    assert "HH-DELTA-04&lt;img src=x onerror=\"document.title='pwned'\"&gt; · 10.8 km" in dom
+    assert '<img src="x"' not in dom and "pwned</title>" not in dom
+    assert re.search(
+        r'id="gm-banner"[^>]*>Full detail: for the team\'s own use, do not share<', dom
+    )
+
+
+@pytest.mark.browser
+def test_hostile_names_render_as_text_and_run_nothing(analysis, tmp_path):
+    m = draw_map(analysis, made_on=DAY)
+    dom = run_in_browser(m, tmp_path / "map.html", open_popup="img src=x").dom
+    assert "pwned</title>" not in dom and "<title>测试旗 · 幼儿园</title>" in dom
+    assert count_class(dom, "leaflet-tooltip") == 5 + 2  # village points and services
+    assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom
+    assert '"&gt;&lt;img src=x onerror="document.title=\'pwned\'"&gt;' in dom
+    assert '<img src="x"' not in dom and "<img src=x" not in dom
+    popup = popup_text(dom)
+    assert "&lt;img src=x" in popup and "沿道路 7.3 公里，超过 5 公里的标准" in popup
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_demo_map_is_small_and_draws(tmp_path):
+    if not (DEMO_DIR / "scenario.json").exists():
+        pytest.skip(f"demo scenario not generated: {DEMO_DIR / 'scenario.json'}")
+    from mapping.scenario import load_demo
+
+    a = run_analysis(load_demo())
+    m = draw_map(a, made_on=DAY)
+    path = write_map_html(m, tmp_path / "demo.html")
+    assert path.stat().st_size < 2_000_000
+    run = browser.dump_dom(path)
+    assert count_class(run.dom, "gm-village") == len(a.villages)
+    assert count_class(run.dom, "gm-village-flag") == int(a.villages["flag_kindergarten"].sum())
+    assert 'id="gm-fictional"' in run.dom
+    assert run.console_errors() == []
+    png = browser.screenshot(path, tmp_path / "demo.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
