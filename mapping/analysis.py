@@ -5,7 +5,7 @@ The command line and the app both call :func:`run_analysis`; what one can do, th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -170,3 +170,28 @@ def apply_proposals(analysis: Analysis, proposals: gpd.GeoDataFrame) -> Analysis
         analysis.hh_snap,
         analysis.vil_snap,
     )
+
+
+def rethreshold(analysis: Analysis, settings: AnalysisSettings) -> Analysis:
+    """The analysis under new thresholds, reusing its distances.
+
+    Thresholds only change the flags, counts and sentences, so nothing is searched again.
+    ``settings`` must differ from the analysis' settings in thresholds only.
+
+    Raises
+    ------
+    ValueError
+        When anything but the thresholds changed (then run :func:`run_analysis`).
+    """
+    if settings.with_(thresholds_m=analysis.settings.thresholds_m) != analysis.settings:
+        raise ValueError("rethreshold() can only change thresholds")
+    return replace(analysis, settings=settings, villages=_regap(analysis, settings))
+
+
+def _regap(analysis: Analysis, settings: AnalysisSettings) -> gpd.GeoDataFrame:
+    vil = analysis.scenario.villages
+    cols = [col for kind in analysis.access for col in access_columns(kind)]
+    vil_access = pd.DataFrame(analysis.villages[cols])
+    gaps = compute_village_gaps(vil, vil_access, analysis.households, settings)
+    gaps["offroad_m"] = analysis.vil_snap.offroad_m
+    return gaps

@@ -186,6 +186,7 @@ def compute_village_gaps(
         out[f"nearest_{kind}"] = va[f"nearest_{kind}"].reindex(out.index)
         out[f"straight_{kind}_m"] = va[f"straight_{kind}_m"].reindex(out.index)
         reachable = va[f"reachable_{kind}"].reindex(out.index).fillna(False).astype(bool)
+        out[f"reachable_{kind}"] = reachable
         out[f"unreachable_{kind}"] = va[f"unreachable_{kind}"].reindex(out.index)
 
         hd = hh[f"dist_{kind}_m"]

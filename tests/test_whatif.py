@@ -79,3 +79,19 @@ def test_ids_move_and_remove():
         make_proposal(p, "kindergarten", 413.0, 41.5)
     with pytest.raises(InputError, match="not valid"):
         make_proposal(p, "hospital", 113.0, 41.5)
+
+
+def test_rethreshold_equals_a_full_run(demo_analysis):
+    from mapping.analysis import rethreshold
+    from mapping.settings import AnalysisSettings
+
+    settings = demo_analysis.settings.with_(thresholds_m={"kindergarten": 12_000.0})
+    fast = rethreshold(demo_analysis, settings)
+    full = run_analysis(demo_analysis.scenario, settings)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(fast.villages.drop(columns=["geometry", "boundary"])),
+        pd.DataFrame(full.villages.drop(columns=["geometry", "boundary"])),
+    )
+    assert not far_village(fast)["flag_kindergarten"]
+    with pytest.raises(ValueError):
+        rethreshold(demo_analysis, AnalysisSettings(mode="walk"))
