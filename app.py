@@ -1,128 +1,607 @@
 """The workshop app (Streamlit). UI only: every computation lives in ``layers`` and ``mapping``.
 
-Run with ``streamlit run app.py``; it opens on the built-in demo Banner, in Chinese.
+Run with ``streamlit run app.py``: it opens on the built-in demo Banner, in Chinese, and works
+with no internet (the map's scripts are embedded; the roads are the basemap).
 """
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
-import streamlit.components.v1 as components
 
 from layers import i18n
+from layers.coords import COORD_SYSTEMS
 from layers.errors import GapMapperError
-from mapping.analysis import run_analysis
-from mapping.export import summarize, village_table
+from mapping.analysis import Analysis, apply_proposals, rethreshold, run_analysis
+from mapping.export import household_table, summarize, village_table
+from mapping.maps import draw_map, render_map_html, use_embedded_assets
 from mapping.network import build_network
-from mapping.scenario import load_demo
-from mapping.settings import AnalysisSettings
+from mapping.project import open_project, save_project
+from mapping.scenario import Scenario, load_demo, load_scenario
+from mapping.settings import CAR_SPEEDS_KMH, MOTORBIKE_SPEEDS_KMH, AnalysisSettings
+from mapping.whatif import compare_gaps, make_proposal, remove_proposal
 
-# session-state keys
+# Session-state keys (widgets are addressed by these keys in tests too).
 KEY_LANG = "lang"
+KEY_SOURCE = "source"
+KEY_SCENARIO = "scenario"
+KEY_TOKEN = "scenario_token"
+KEY_PROPOSALS = "proposals"
 KEY_MODE = "mode"
-KEY_KIND = "kind"
-KEY_THRESHOLD_KM = "threshold_km"
+KEY_WALK_SPEED = "walk_speed_kmh"
+KEY_SPEEDS = "vehicle_speeds"
+KEY_THRESHOLD = "threshold_km_{kind}"
+KEY_MAP_KIND = "map_kind"
+KEY_CLICK = "last_click"
+KEY_COORDS = "coords"
+KEY_OSM_PATH = "osm_path"
+KEY_LAYER_PATH = "layer_path_{layer}"
+KEY_PLACE = "place"
+KEY_BBOX = "bbox"
+KEY_MESSAGE = "message"
+KEY_EXPORT = "export_html"
+KEY_SAVED = "saved_project"
+KEY_PROPOSAL_VILLAGE = "proposal_village"
+KINDS = ("kindergarten", "school")
+LANG_LABELS = {"zh": "中文", "en": "English"}
+SOURCES = ("demo", "osm", "download", "project")
 
 i18n.register(
     {
         "app.title": {"zh": "社区服务缺口地图", "en": "Community service-gap mapper"},
         "app.language": {"zh": "语言 / Language", "en": "Language / 语言"},
+        "app.data": {"zh": "1. 数据", "en": "1. Data"},
+        "app.source": {"zh": "道路与基础数据", "en": "Roads and base data"},
+        "app.source.demo": {"zh": "示例旗县（虚构）", "en": "Demo Banner (fictional)"},
+        "app.source.osm": {"zh": "本地 OSM 文件", "en": "Local OSM file"},
+        "app.source.download": {"zh": "联网下载区域", "en": "Download an area (online)"},
+        "app.source.project": {"zh": "打开已保存的项目", "en": "Open a saved project"},
+        "app.osm_upload": {"zh": "上传 OSM 文件（.osm/.pbf/.gz/.bz2）", "en": "Upload an OSM file"},
+        "app.osm_path": {"zh": "或输入文件路径", "en": "or type its path"},
+        "app.load": {"zh": "载入", "en": "Load"},
+        "app.place": {"zh": "地名（如 察哈尔右翼后旗）", "en": "Place name"},
+        "app.bbox": {"zh": "或范围 西,南,东,北", "en": "or bounding box W,S,E,N"},
+        "app.download": {"zh": "下载（需要联网）", "en": "Download (needs internet)"},
+        "app.project_upload": {"zh": "项目文件（.gpkg）", "en": "Project file (.gpkg)"},
+        "app.layers": {
+            "zh": "自己的图层（可选，替换对应图层）",
+            "en": "Your own layers (optional)",
+        },
+        "app.layer.households": {"zh": "农户", "en": "Households"},
+        "app.layer.villages": {"zh": "村庄", "en": "Villages"},
+        "app.layer.services": {"zh": "幼儿园 / 学校", "en": "Kindergartens / schools"},
+        "app.layer_path": {"zh": "{layer}：或输入文件路径", "en": "{layer}: or type a path"},
+        "app.coords": {"zh": "表格经纬度的坐标系", "en": "Coordinate system of lon/lat tables"},
+        "app.coords.wgs84": {"zh": "WGS84（GPS、OSM）", "en": "WGS84 (GPS, OSM)"},
+        "app.coords.gcj02": {"zh": "GCJ-02（高德、腾讯）", "en": "GCJ-02 (Amap, Tencent)"},
+        "app.coords.bd09": {"zh": "BD-09（百度）", "en": "BD-09 (Baidu)"},
+        "app.apply_layers": {"zh": "读入图层", "en": "Read layers"},
+        "app.loaded": {"zh": "已载入：{what}", "en": "Loaded: {what}"},
+        "app.travel": {"zh": "2. 出行方式", "en": "2. Travel"},
         "app.mode": {"zh": "出行方式", "en": "Travel mode"},
-        "app.kind": {"zh": "服务类型", "en": "Service"},
-        "app.threshold": {"zh": "距离标准（公里）", "en": "Threshold (km)"},
+        "app.walk_speed": {"zh": "步行速度（公里/小时）", "en": "Walking speed (km/h)"},
+        "app.speeds": {"zh": "各类道路车速（公里/小时）", "en": "Speeds per road class (km/h)"},
+        "app.road_class": {"zh": "道路类型", "en": "Road class"},
+        "app.speed": {"zh": "车速", "en": "Speed"},
+        "app.thresholds": {"zh": "3. 距离标准", "en": "3. Thresholds"},
+        "app.threshold": {"zh": "{kind}（公里）", "en": "{kind} (km)"},
+        "app.map_kind": {"zh": "地图显示", "en": "Map shows"},
         "app.fictional": {
             "zh": "示例数据：旗县边界和村名真实，道路、农户、幼儿园和学校均为虚构。",
             "en": "Demo data: the Banner outline and village names are real; roads, households, "
             "kindergartens and schools are fictional.",
+        },
+        "app.metric.flagged": {"zh": "超标村庄", "en": "Villages beyond"},
+        "app.metric.households": {"zh": "超标农户", "en": "Households beyond"},
+        "app.metric.children": {"zh": "涉及儿童", "en": "Children beyond"},
+        "app.metric.median": {
+            "zh": "农户距离中位数（公里）",
+            "en": "Median household distance (km)",
+        },
+        "app.before_after": {
+            "zh": "拟建前 → 拟建后：超过 {limit} 公里的农户 {before} → {after} 户，村庄 {vb} → {va} 个。",
+            "en": "Before → after the proposals: households beyond {limit} km {before} → {after}, "
+            "villages {vb} → {va}.",
         },
         "app.table": {"zh": "村庄一览（超标的在前）", "en": "Villages (flagged first)"},
         "app.chart": {
             "zh": "各村到最近{kind}的道路距离（公里）",
             "en": "Road distance from each village to the nearest {kind} (km)",
         },
-        "app.error": {"zh": "出错了：{message}", "en": "Something went wrong: {message}"},
+        "app.col.village": {"zh": "村庄", "en": "Village"},
+        "app.col.dist": {"zh": "距离（公里）", "en": "Distance (km)"},
+        "app.col.flag": {"zh": "超标", "en": "Beyond"},
+        "app.col.households": {"zh": "农户", "en": "Households"},
+        "app.col.reason": {"zh": "说明", "en": "Why"},
+        "app.whatif": {"zh": "假如在这里建……", "en": "What if we build here…"},
+        "app.whatif.help": {
+            "zh": "在地图上点一下选位置，或选一个村，然后添加拟建的幼儿园或学校。",
+            "en": "Click the map to choose a place, or pick a village, then add a proposed "
+            "kindergarten or school.",
+        },
+        "app.whatif.clicked": {
+            "zh": "已选位置：经度 {lon}，纬度 {lat}",
+            "en": "Chosen place: lon {lon}, lat {lat}",
+        },
+        "app.whatif.none": {"zh": "还没有选位置。", "en": "No place chosen yet."},
+        "app.whatif.village": {"zh": "或选一个村", "en": "or pick a village"},
+        "app.whatif.add": {"zh": "添加拟建{kind}", "en": "Add a proposed {kind}"},
+        "app.whatif.list": {"zh": "拟建点", "en": "Proposals"},
+        "app.whatif.remove": {"zh": "删除 {name}", "en": "Remove {name}"},
+        "app.export": {"zh": "导出与保存", "en": "Export and save"},
+        "app.export.committee": {
+            "zh": "村委会版地图（不含农户位置和姓名，可以分享）",
+            "en": "Committee map (no household positions or names: safe to share)",
+        },
+        "app.export.full": {
+            "zh": "完整版地图（含农户位置，仅限工作团队）",
+            "en": "Full-detail map (household positions: for the team only)",
+        },
+        "app.export.make": {"zh": "生成地图文件", "en": "Make the map file"},
+        "app.export.download": {"zh": "下载 {file}", "en": "Download {file}"},
+        "app.export.mode": {"zh": "导出模式", "en": "Export mode"},
+        "app.save": {
+            "zh": "保存项目（全部图层、拟建点和设置）",
+            "en": "Save project (all layers, proposals, settings)",
+        },
+        "app.tables": {"zh": "下载表格", "en": "Download tables"},
+        "app.error": {"zh": "无法完成：{message}", "en": "Could not do that: {message}"},
+        "app.kept": {
+            "zh": "之前的数据和设置保持不变。",
+            "en": "The previous data and settings are kept.",
+        },
     }
 )
 
-LANG_LABELS = {"zh": "中文", "en": "English"}
+
+# --------------------------------------------------------------------------------------------
+# Caches: the demo and networks are read-only resources; arguments starting with "_" are not
+# hashed by Streamlit, the token and settings key stand for them.
 
 
 @st.cache_resource(show_spinner=False)
-def _demo():
+def cached_demo() -> Scenario:
     return load_demo()
 
 
-@st.cache_resource(show_spinner=False)
-def _network(mode: str):
-    return build_network(_demo().roads, AnalysisSettings(mode=mode))
+@st.cache_resource(show_spinner=False, max_entries=8)
+def cached_network(token: str, mode: str, speeds: tuple, walk: float, _scenario: Scenario):
+    settings = AnalysisSettings(mode=mode, speeds_kmh=dict(speeds), walk_speed_kmh=walk)
+    return build_network(_scenario.roads, settings)
 
 
-def render_sidebar() -> tuple[str, AnalysisSettings, str]:
-    """The settings a workshop chooses, in the order it works."""
-    lang = st.sidebar.radio(
+@st.cache_resource(show_spinner=False, max_entries=8)
+def cached_distances(token: str, settings_key: tuple, _scenario: Scenario, _settings, _network):
+    return run_analysis(_scenario, _settings, network=_network)
+
+
+def t(key: str, **params) -> str:
+    """Translate into the session's language."""
+    return i18n.t(key, st.session_state.get(KEY_LANG, "zh"), **params)
+
+
+def show_error(err: GapMapperError) -> None:
+    """Keep the library's message for the next rerun (the app never shows a traceback)."""
+    st.session_state[KEY_MESSAGE] = ("error", err)
+
+
+def set_scenario(scenario: Scenario, token: str, proposals=None) -> None:
+    st.session_state[KEY_SCENARIO] = scenario
+    st.session_state[KEY_TOKEN] = token
+    st.session_state[KEY_PROPOSALS] = proposals
+    st.session_state.pop(KEY_EXPORT, None)
+    st.session_state.pop(KEY_SAVED, None)
+
+
+def saved_upload(uploaded) -> Path:
+    """Write an uploaded file to a private temporary folder, keeping its name."""
+    folder = Path(tempfile.mkdtemp(prefix="gapmapper-"))
+    path = folder / Path(uploaded.name).name
+    path.write_bytes(uploaded.getvalue())
+    return path
+
+
+def file_token(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:12]
+
+
+# --------------------------------------------------------------------------------------------
+# Sidebar
+
+
+def render_language() -> str:
+    return st.sidebar.radio(
         i18n.t("app.language", "zh"),
         options=list(LANG_LABELS),
         format_func=LANG_LABELS.get,
         key=KEY_LANG,
         horizontal=True,
     )
-    mode = st.sidebar.selectbox(
-        i18n.t("app.mode", lang),
-        options=["motorbike", "walk", "car"],
-        format_func=lambda m: i18n.t(f"mode.{m}", lang),
+
+
+def render_data_source() -> None:
+    sb = st.sidebar
+    sb.header(t("app.data"))
+    source = sb.radio(
+        t("app.source"), SOURCES, format_func=lambda s: t(f"app.source.{s}"), key=KEY_SOURCE
+    )
+    if source == "demo" and st.session_state.get(KEY_TOKEN, "demo").split("+")[0] != "demo":
+        set_scenario(cached_demo(), "demo")
+    if source == "osm":
+        up = sb.file_uploader(t("app.osm_upload"), type=["osm", "pbf", "gz", "bz2"])
+        typed = sb.text_input(t("app.osm_path"), key=KEY_OSM_PATH)
+        if sb.button(t("app.load"), key="load_osm"):
+            path = saved_upload(up) if up is not None else Path(typed.strip())
+            with st.spinner(t("app.load")):
+                try:
+                    set_scenario(load_scenario(osm=path), f"osm:{path.name}")
+                except GapMapperError as err:
+                    show_error(err)
+    elif source == "download":
+        place = sb.text_input(t("app.place"), key=KEY_PLACE)
+        bbox = sb.text_input(t("app.bbox"), key=KEY_BBOX)
+        if sb.button(t("app.download"), key="download"):
+            from mapping.cli import parse_bbox
+
+            try:
+                box = parse_bbox(bbox) if bbox.strip() else None
+                with st.spinner(t("app.download")):
+                    sc = load_scenario(place=place.strip() or None, bbox=box)
+                set_scenario(sc, f"download:{place or bbox}")
+            except GapMapperError as err:
+                show_error(err)
+    elif source == "project":
+        up = sb.file_uploader(t("app.project_upload"), type=["gpkg"])
+        if up is not None and sb.button(t("app.load"), key="load_project"):
+            path = saved_upload(up)
+            try:
+                scenario, settings, proposals, extra = open_project(path)
+            except GapMapperError as err:
+                show_error(err)
+            else:
+                set_scenario(scenario, f"project:{file_token(path)}", proposals)
+                restore_settings(settings, extra)
+
+    with sb.expander(t("app.layers")):
+        st.radio(
+            t("app.coords"),
+            COORD_SYSTEMS,
+            format_func=lambda c: t(f"app.coords.{c}"),
+            key=KEY_COORDS,
+            horizontal=False,
+        )
+        files = {}
+        for layer in ("households", "villages", "services"):
+            name = t(f"app.layer.{layer}")
+            up = st.file_uploader(
+                name,
+                type=["csv", "xlsx", "geojson", "json", "gpkg", "zip", "kml"],
+                key=f"up_{layer}",
+            )
+            typed = st.text_input(
+                t("app.layer_path", layer=name), key=KEY_LAYER_PATH.format(layer=layer)
+            )
+            if up is not None:
+                files[layer] = (saved_upload(up), up.name)
+            elif typed.strip():
+                files[layer] = (Path(typed.strip()), Path(typed.strip()).name)
+        if st.button(t("app.apply_layers"), key="apply_layers", disabled=not files):
+            apply_layer_files(files)
+
+
+def apply_layer_files(files: dict[str, tuple[Path, str]]) -> None:
+    """Replace layers of the current scenario; on any error keep everything as it was."""
+    from layers.households import read_households
+    from layers.services import read_services
+    from layers.villages import read_villages
+
+    readers = {"households": read_households, "villages": read_villages, "services": read_services}
+    coords = st.session_state.get(KEY_COORDS, "wgs84")
+    changes = {}
+    try:
+        for layer, (path, label) in files.items():
+            changes[layer] = readers[layer](path, coords=coords, layer_label=label)
+    except GapMapperError as err:
+        show_error(err)
+        return
+    scenario = st.session_state[KEY_SCENARIO].replace(**changes)
+    token = (
+        st.session_state[KEY_TOKEN]
+        + "+"
+        + "+".join(f"{layer}:{file_token(path)}" for layer, (path, _) in files.items())
+    )
+    set_scenario(scenario, token, st.session_state.get(KEY_PROPOSALS))
+    st.session_state[KEY_MESSAGE] = ("ok", ", ".join(label for _, label in files.values()))
+
+
+def restore_settings(settings: AnalysisSettings, extra: dict) -> None:
+    st.session_state[KEY_MODE] = settings.mode
+    st.session_state[KEY_WALK_SPEED] = settings.walk_speed_kmh
+    for kind in KINDS:
+        st.session_state[KEY_THRESHOLD.format(kind=kind)] = settings.threshold_m(kind) / 1000
+    if extra.get("lang") in LANG_LABELS:
+        st.session_state[KEY_LANG] = extra["lang"]
+
+
+def render_settings() -> AnalysisSettings:
+    sb = st.sidebar
+    sb.header(t("app.travel"))
+    mode = sb.selectbox(
+        t("app.mode"),
+        ("motorbike", "walk", "car"),
+        format_func=lambda m: t(f"mode.{m}"),
         key=KEY_MODE,
     )
-    kind = st.sidebar.selectbox(
-        i18n.t("app.kind", lang),
-        options=["kindergarten", "school"],
-        format_func=lambda k: i18n.t(f"kind.{k}", lang),
-        key=KEY_KIND,
+    walk = sb.number_input(
+        t("app.walk_speed"), min_value=1.0, max_value=10.0, value=4.5, step=0.5, key=KEY_WALK_SPEED
     )
-    default_km = AnalysisSettings().threshold_m(kind) / 1000
-    km = st.sidebar.number_input(
-        i18n.t("app.threshold", lang),
-        min_value=0.5,
-        max_value=100.0,
-        value=default_km,
-        step=0.5,
-        key=f"{KEY_THRESHOLD_KM}_{kind}",
+    speeds = None
+    if mode != "walk":
+        base = CAR_SPEEDS_KMH if mode == "car" else MOTORBIKE_SPEEDS_KMH
+        with sb.expander(t("app.speeds")):
+            table = pd.DataFrame(
+                {t("app.road_class"): list(base), t("app.speed"): list(base.values())}
+            )
+            edited = st.data_editor(
+                table, hide_index=True, disabled=[t("app.road_class")], key=f"{KEY_SPEEDS}_{mode}"
+            )
+            speeds = {
+                cls: float(v)
+                for cls, v in zip(edited[t("app.road_class")], edited[t("app.speed")], strict=True)
+                if pd.notna(v) and float(v) > 0
+            }
+    sb.header(t("app.thresholds"))
+    thresholds = {}
+    defaults = AnalysisSettings()
+    for kind in KINDS:
+        km = sb.number_input(
+            t("app.threshold", kind=t(f"kind.{kind}")),
+            min_value=0.5,
+            max_value=200.0,
+            value=defaults.threshold_m(kind) / 1000,
+            step=0.5,
+            key=KEY_THRESHOLD.format(kind=kind),
+        )
+        thresholds[kind] = km * 1000
+    return AnalysisSettings(
+        mode=mode, thresholds_m=thresholds, kinds=KINDS, walk_speed_kmh=walk, speeds_kmh=speeds
     )
-    thresholds = dict(AnalysisSettings().thresholds_m)
-    thresholds[kind] = km * 1000
-    return lang, AnalysisSettings(mode=mode, thresholds_m=thresholds), kind
 
 
-def render_results(lang: str, settings: AnalysisSettings, kind: str) -> None:
-    """Map, table and chart of the demo analysis."""
-    from mapping.maps import draw_map, render_map_html
+# --------------------------------------------------------------------------------------------
+# Main area
 
-    scenario = _demo()
-    analysis = run_analysis(scenario, settings, network=_network(settings.mode))
-    st.title(scenario.title.get(lang) or i18n.t("app.title", lang))
-    if scenario.fictional:
-        st.info(i18n.t("app.fictional", lang))
-    st.text(summarize(analysis, lang))
-    col_map, col_side = st.columns([3, 2])
-    with col_map:
-        m = draw_map(analysis, lang=lang, kind=kind)
-        components.html(render_map_html(m), height=620)
-    with col_side:
-        st.subheader(i18n.t("app.table", lang))
-        table = village_table(analysis, lang)
-        cols = ["village_name", f"dist_{kind}_m", f"flag_{kind}", "n_households", f"reason_{kind}"]
-        st.dataframe(table[cols], hide_index=True, key="village_table")
-        st.caption(i18n.t("app.chart", lang, kind=i18n.t(f"kind.{kind}", lang)))
-        chart = table.set_index("village_name")[f"dist_{kind}_m"] / 1000
-        st.bar_chart(chart)
+
+def current_analysis(settings: AnalysisSettings) -> tuple[Analysis, Analysis]:
+    """(without proposals, with proposals), reusing cached networks and distances."""
+    scenario = st.session_state[KEY_SCENARIO]
+    token = st.session_state[KEY_TOKEN]
+    speeds = tuple(sorted((settings.speeds_kmh or {}).items()))
+    net = cached_network(token, settings.mode, speeds, settings.walk_speed_kmh, scenario)
+    dist_key = (settings.mode, speeds, settings.walk_speed_kmh, settings.kinds, settings.snap_to)
+    dist_settings = settings.with_(thresholds_m=AnalysisSettings().thresholds_m)
+    base = cached_distances(token, dist_key, scenario, dist_settings, net)
+    base = rethreshold(base, settings)
+    proposals = st.session_state.get(KEY_PROPOSALS)
+    after = apply_proposals(base, proposals) if proposals is not None and len(proposals) else base
+    return base, after
+
+
+def render_message() -> None:
+    message = st.session_state.pop(KEY_MESSAGE, None)
+    if message is None:
+        return
+    kind, payload = message
+    lang = st.session_state.get(KEY_LANG, "zh")
+    if kind == "error":
+        st.error(t("app.error", message=payload.message(lang)) + " " + t("app.kept"))
+    else:
+        st.success(t("app.loaded", what=payload))
+
+
+def render_metrics(base: Analysis, after: Analysis, kind: str) -> None:
+    numbers = compare_gaps(base, after, kind)
+    cols = st.columns(4)
+    for col, (key, label) in zip(
+        cols,
+        (
+            ("villages_flagged", "app.metric.flagged"),
+            ("households_beyond", "app.metric.households"),
+            ("children_beyond", "app.metric.children"),
+            ("median_household_dist_m", "app.metric.median"),
+        ),
+        strict=True,
+    ):
+        before, now = numbers[key]
+        if key.endswith("_m"):
+            before, now = before / 1000, now / 1000
+            value = "—" if pd.isna(now) else f"{now:.1f}"
+            delta = None if pd.isna(now) or before == now else f"{now - before:+.1f}"
+        else:
+            value, delta = str(now), (None if before == now else f"{now - before:+d}")
+        col.metric(t(label), value, delta, delta_color="inverse")
+    if after is not base:
+        hb, ha = numbers["households_beyond"]
+        vb, va = numbers["villages_flagged"]
+        limit = f"{after.settings.threshold_m(kind) / 1000:g}"
+        st.info(t("app.before_after", limit=limit, before=hb, after=ha, vb=vb, va=va))
+
+
+def render_map(analysis: Analysis, kind: str) -> None:
+    from streamlit_folium import st_folium
+
+    lang = st.session_state.get(KEY_LANG, "zh")
+    m = use_embedded_assets(draw_map(analysis, lang=lang, kind=kind, privacy="full"))
+    out = st_folium(
+        m, height=620, use_container_width=True, key="map", returned_objects=["last_clicked"]
+    )
+    clicked = (out or {}).get("last_clicked")
+    if clicked:
+        st.session_state[KEY_CLICK] = (float(clicked["lng"]), float(clicked["lat"]))
+
+
+def render_whatif(analysis: Analysis) -> None:
+    st.subheader(t("app.whatif"))
+    st.caption(t("app.whatif.help"))
+    lang = st.session_state.get(KEY_LANG, "zh")
+    click = st.session_state.get(KEY_CLICK)
+    st.write(
+        t("app.whatif.clicked", lon=f"{click[0]:.5f}", lat=f"{click[1]:.5f}")
+        if click
+        else t("app.whatif.none")
+    )
+    villages = analysis.villages
+    options = [""] + list(villages.index)
+    vid = st.selectbox(
+        t("app.whatif.village"),
+        options,
+        format_func=lambda v: "" if v == "" else str(villages.loc[v, "village_name"]),
+        key=KEY_PROPOSAL_VILLAGE,
+    )
+    where = None
+    if vid:
+        pt = villages.loc[vid].geometry
+        where = (pt.x, pt.y)
+    elif click:
+        where = click
+    cols = st.columns(len(KINDS))
+    for col, kind in zip(cols, KINDS, strict=True):
+        if col.button(
+            t("app.whatif.add", kind=t(f"kind.{kind}")), key=f"add_{kind}", disabled=where is None
+        ):
+            st.session_state[KEY_PROPOSALS] = make_proposal(
+                st.session_state.get(KEY_PROPOSALS), kind, where[0], where[1], lang=lang
+            )
+            st.rerun()
+    proposals = st.session_state.get(KEY_PROPOSALS)
+    if proposals is not None and len(proposals):
+        st.write(t("app.whatif.list"))
+        for pid, row in proposals.iterrows():
+            if st.button(t("app.whatif.remove", name=row["name"]), key=f"remove_{pid}"):
+                st.session_state[KEY_PROPOSALS] = remove_proposal(proposals, pid)
+                st.rerun()
+
+
+def render_table(analysis: Analysis, kind: str) -> None:
+    lang = st.session_state.get(KEY_LANG, "zh")
+    st.subheader(t("app.table"))
+    table = village_table(analysis, lang)
+    shown = pd.DataFrame(
+        {
+            t("app.col.village"): table["village_name"],
+            t("app.col.dist"): (table[f"dist_{kind}_m"] / 1000).round(1),
+            t("app.col.flag"): table[f"flag_{kind}"],
+            t("app.col.households"): table["n_households"],
+            t("app.col.reason"): table[f"reason_{kind}"],
+        }
+    )
+    st.dataframe(shown, hide_index=True, key="village_table")
+    st.caption(t("app.chart", kind=t(f"kind.{kind}")))
+    chart = pd.Series(shown[t("app.col.dist")].to_numpy(), index=shown[t("app.col.village")])
+    st.bar_chart(chart)
+
+
+def render_exports(analysis: Analysis, kind: str) -> None:
+    lang = st.session_state.get(KEY_LANG, "zh")
+    with st.expander(t("app.export")):
+        privacy = st.radio(
+            t("app.export.mode"),
+            ("committee", "full"),
+            format_func=lambda p: t(f"app.export.{p}"),
+            key="export_privacy",
+        )
+        if st.button(t("app.export.make"), key="make_export"):
+            m = draw_map(analysis, lang=lang, kind=kind, privacy=privacy)
+            st.session_state[KEY_EXPORT] = (privacy, render_map_html(m))
+        made = st.session_state.get(KEY_EXPORT)
+        if made:
+            name = f"map-{made[0]}-{lang}.html"
+            st.download_button(
+                t("app.export.download", file=name),
+                made[1],
+                file_name=name,
+                mime="text/html",
+                key="download_map",
+            )
+        if st.button(t("app.save"), key="save_project"):
+            with tempfile.TemporaryDirectory() as tmp:
+                path = save_project(
+                    Path(tmp) / "project.gpkg",
+                    analysis.scenario,
+                    analysis.settings,
+                    st.session_state.get(KEY_PROPOSALS),
+                    extra={"lang": lang},
+                )
+                st.session_state[KEY_SAVED] = path.read_bytes()
+        if st.session_state.get(KEY_SAVED):
+            st.download_button(
+                t("app.export.download", file="project.gpkg"),
+                st.session_state[KEY_SAVED],
+                file_name="project.gpkg",
+                key="download_project",
+            )
+        st.write(t("app.tables"))
+        st.download_button(
+            "villages.csv",
+            village_table(analysis, lang).to_csv(index=False).encode("utf-8-sig"),
+            file_name="villages.csv",
+            mime="text/csv",
+            key="download_villages",
+        )
+        st.download_button(
+            "households.csv",
+            household_table(analysis).to_csv(index=False).encode("utf-8-sig"),
+            file_name="households.csv",
+            mime="text/csv",
+            key="download_households",
+        )
 
 
 def main() -> None:
     st.set_page_config(page_title="服务缺口地图 / Service-gap mapper", layout="wide")
-    lang, settings, kind = render_sidebar()
+    if KEY_SCENARIO not in st.session_state:
+        set_scenario(cached_demo(), "demo")
+    render_language()
+    render_data_source()
+    settings = render_settings()
+    kind = st.sidebar.radio(
+        t("app.map_kind"),
+        KINDS,
+        format_func=lambda k: t(f"kind.{k}"),
+        key=KEY_MAP_KIND,
+        horizontal=True,
+    )
+    render_message()
     try:
-        render_results(lang, settings, kind)
+        with st.spinner(t("app.load")):
+            base, after = current_analysis(settings)
     except GapMapperError as err:
-        st.error(i18n.t("app.error", lang, message=err.message(lang)))
+        lang = st.session_state.get(KEY_LANG, "zh")
+        st.error(t("app.error", message=err.message(lang)))
         st.stop()
+    scenario = after.scenario
+    lang = st.session_state.get(KEY_LANG, "zh")
+    st.title(scenario.title.get(lang) or t("app.title"))
+    if scenario.fictional:
+        st.info(t("app.fictional"))
+    render_metrics(base, after, kind)
+    col_map, col_side = st.columns([3, 2])
+    with col_map:
+        render_map(after, kind)
+        render_whatif(after)
+    with col_side:
+        render_table(after, kind)
+        with st.expander(summarize(after, lang).splitlines()[0]):
+            st.text(summarize(after, lang))
+    render_exports(after, kind)
 
 
 main()

@@ -44,7 +44,8 @@ def _thresholds(values: list[str]) -> dict[str, float]:
     return out
 
 
-def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    """Parse ``W,S,E,N`` (degrees; a full-width comma is fine) into a tuple."""
     if value is None:
         return None
     parts = value.replace("，", ",").split(",")
@@ -146,7 +147,7 @@ def _analyze(args: argparse.Namespace, progress) -> int:
         scenario = load_scenario(
             osm=args.osm,
             place=args.place,
-            bbox=_bbox(args.bbox),
+            bbox=parse_bbox(args.bbox),
             villages=args.villages,
             households=args.households,
             services=args.services,

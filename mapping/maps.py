@@ -954,6 +954,22 @@ def _leaflet_assets() -> tuple[str, str]:
     return js.replace("</script", "<\\/script"), css.replace("</style", "<\\/style")
 
 
+def use_embedded_assets(m: folium.Map) -> folium.Map:
+    """Point the map's Leaflet JS and CSS at ``data:`` URIs, for viewers that load assets by URL.
+
+    streamlit-folium loads a map's ``default_js``/``default_css`` by URL in the browser; with
+    data URIs it needs no CDN (and no internet). Returns the same map, changed in place.
+    """
+    js, css = _leaflet_assets()
+    m.default_js = [("leaflet", "data:text/javascript;base64," + _b64(js))]
+    m.default_css = [("leaflet_css", "data:text/css;base64," + _b64(css))]
+    return m
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
 def render_map_html(m: folium.Map) -> str:
     """The map as one self-contained HTML document.
 

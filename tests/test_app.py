@@ -1,0 +1,102 @@
+"""The Streamlit app, driven through ``streamlit.testing.v1.AppTest`` by widget keys."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+FAR = "希乐图村"
+
+
+@pytest.fixture
+def app():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def village_rows(at):
+    return at.dataframe[0].value
+
+
+def test_opens_on_the_demo_in_chinese_with_the_far_village_flagged(app):
+    assert app.title[0].value.startswith("示例：")
+    assert any("虚构" in i.value for i in app.info)
+    table = village_rows(app)
+    far = table[table["村庄"] == FAR].iloc[0]
+    assert bool(far["超标"])
+    assert "沿道路 10." in far["说明"] and "超过 5 公里的标准" in far["说明"]
+    # flagged villages come first
+    assert table["超标"].iloc[: int(table["超标"].sum())].all()
+    assert int(metrics(app)["超标农户"]) >= 15
+
+
+def test_threshold_change_updates_flags_and_numbers(app):
+    before = metrics(app)
+    app.number_input(key="threshold_km_kindergarten").set_value(12.0).run()
+    after = metrics(app)
+    assert int(after["超标村庄"]) < int(before["超标村庄"])
+    table = village_rows(app)
+    assert not bool(table[table["村庄"] == FAR].iloc[0]["超标"])
+
+
+def test_language_switch_changes_every_label(app):
+    app.radio(key="lang").set_value("en").run()
+    assert not app.exception
+    assert app.title[0].value.startswith("Demo:")
+    assert "Households beyond" in metrics(app)
+    table = village_rows(app)
+    assert {"Village", "Distance (km)", "Beyond", "Why"} <= set(table.columns)
+    assert "km away by road" in table[table["Village"] == FAR].iloc[0]["Why"]
+
+
+def test_a_proposed_kindergarten_in_the_far_village_closes_the_gap(app):
+    before = int(metrics(app)["超标农户"])
+    picker = app.selectbox(key="proposal_village")
+    picker.select_index(picker.options.index(FAR)).run()  # options are the displayed names
+    app.button(key="add_kindergarten").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    after = int(metrics(app)["超标农户"])
+    assert after == before - 15
+    assert any("→" in i.value for i in app.info)
+    table = village_rows(app)
+    assert not bool(table[table["村庄"] == FAR].iloc[0]["超标"])
+    # and it can be removed again
+    app.button(key="remove_P1").click().run()
+    assert int(metrics(app)["超标农户"]) == before
+
+
+def test_a_bad_households_file_is_explained_and_nothing_is_lost(app, tmp_path):
+    before = metrics(app)
+    bad = tmp_path / "households.csv"
+    bad.write_text("户编号,经度,纬度\nA1,113.2,41.45\nA2,113.2,211.4\n", encoding="utf-8")
+    app.text_input(key="layer_path_households").input(str(bad)).run()
+    app.button(key="apply_layers").click().run()
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert errors, "expected an error message"
+    assert "households.csv" in errors[0] and "3" in errors[0]
+    assert "之前的数据和设置保持不变" in errors[0]
+    assert metrics(app) == before
+
+
+def test_a_good_households_file_replaces_the_households(app, tmp_path):
+    good = tmp_path / "hh.csv"
+    good.write_text(
+        "户编号,经度,纬度,儿童数\nA1,113.20,41.45,2\nA2,113.25,41.46,1\n", encoding="utf-8"
+    )
+    app.text_input(key="layer_path_households").input(str(good)).run()
+    app.button(key="apply_layers").click().run()
+    assert not app.exception
+    assert any("hh.csv" in s.value for s in app.success)
+    assert int(metrics(app)["超标农户"]) <= 2
