@@ -111,8 +111,8 @@ def _with_virtual_sources(
     seg = svc_snap.seg
     t = svc_snap.t
     # reversed arcs: service -> a (the forward trip a -> service needs u->v allowed), -> b
-    to_u = net.seg_fwd[seg]
-    to_v = net.seg_bwd[seg]
+    to_u = net.seg_fwd[seg] | (t == 0.0)  # a service at a segment end stands on that node
+    to_v = net.seg_bwd[seg] | (t == 1.0)
     counts = to_u.astype(np.int64) + to_v.astype(np.int64)
     cols = np.full((k, 2), -1, dtype=np.int64)
     vals = np.zeros((k, 2), dtype=np.float64)
@@ -139,8 +139,10 @@ def point_costs(
     cost_seg = net.seg_cost(m)[seg]
     u, v = net.seg_u[seg], net.seg_v[seg]
     inf = np.inf
-    via_v = np.where(net.seg_fwd[seg], (1.0 - t) * cost_seg + search.node_cost[v], inf)
-    via_u = np.where(net.seg_bwd[seg], t * cost_seg + search.node_cost[u], inf)
+    # a point exactly at a segment end stands on that node: no travel along the segment, so
+    # its direction does not matter
+    via_v = np.where(net.seg_fwd[seg] | (t == 1.0), (1.0 - t) * cost_seg + search.node_cost[v], inf)
+    via_u = np.where(net.seg_bwd[seg] | (t == 0.0), t * cost_seg + search.node_cost[u], inf)
     best = np.minimum(via_u, via_v)
     who = np.where(via_v <= via_u, search.node_service[v], search.node_service[u])
 
@@ -169,7 +171,8 @@ def _same_segment(
         return out_cost, out_who
     segs = pairs["seg"].to_numpy()
     ahead = pairs["ts"].to_numpy() >= pairs["tp"].to_numpy()
-    allowed = np.where(ahead, net.seg_fwd[segs], net.seg_bwd[segs])
+    same_place = pairs["ts"].to_numpy() == pairs["tp"].to_numpy()
+    allowed = np.where(ahead, net.seg_fwd[segs], net.seg_bwd[segs]) | same_place
     c = (
         np.abs(pairs["ts"].to_numpy() - pairs["tp"].to_numpy()) * net.seg_cost(search.metric)[segs]
         + pairs["off"].to_numpy()

@@ -251,3 +251,29 @@ def test_adding_a_service_on_a_disconnected_piece_reaches_only_that_piece():
     out = access_table(net, added, hh, snap)
     np.testing.assert_allclose(out["dist_kindergarten_m"], [50.0, 400.0], atol=MM)
     assert out["nearest_kindergarten_id"].tolist() == ["P", "k"]
+
+
+def test_points_and_services_at_the_start_of_a_oneway_segment():
+    """A point snapped to t=0 of a one-way A->B stands on A and may leave A by any road."""
+    from mapping.access import point_costs, search_services
+    from mapping.network import Snap
+
+    # A(0,0) -> B(100,0) one-way; A - D(0,-100) two-way; a service on D
+    r = roads(
+        {0: (0.0, 0.0), 1: (100.0, 0.0), 3: (0.0, -100.0)},
+        [(1, [0, 1], "residential", 1), (3, [3, 0], "residential")],
+    )
+    net = net_of(r, "car")
+    ab = int(np.flatnonzero(net.seg_way_id == 1)[0])
+    da = int(np.flatnonzero(net.seg_way_id == 3)[0])
+    at_a = Snap(np.array([ab]), np.array([0.0]), np.array([0.0]), net.x[:1], net.y[:1])
+    on_d = Snap(np.array([da]), np.array([0.0]), np.array([0.0]), net.x[:1], net.y[:1])
+    cost, who = point_costs(net, search_services(net, on_d), at_a)
+    assert cost[0] == pytest.approx(100.0, abs=MM) and who[0] == 0
+    # the other way round: a service standing on A (t=0 of A->B) reached from D
+    cost, _ = point_costs(net, search_services(net, at_a), on_d)
+    assert cost[0] == pytest.approx(100.0, abs=MM)
+    # and a service at t=1 of A->B stands on B: from B's other side it is reachable at 0
+    at_b = Snap(np.array([ab]), np.array([1.0]), np.array([0.0]), net.x[:1], net.y[:1])
+    cost, _ = point_costs(net, search_services(net, at_b), at_b)
+    assert cost[0] == pytest.approx(0.0, abs=MM)
