@@ -29,6 +29,10 @@ i18n.register(
             "en": "Bounding box '{value}' is not of the form W,S,E,N in degrees, "
             "e.g. 111.2,41.3,111.9,41.8.",
         },
+        "error.cli.speed_format": {
+            "zh": "车速“{value}”格式不对：应写成 道路类型=公里每小时，例如 track=15。",
+            "en": "Speed '{value}' is not of the form CLASS=KMH, e.g. track=15.",
+        },
         "cli.written": {"zh": "已写入：{files}", "en": "Written: {files}"},
     }
 )
@@ -42,6 +46,19 @@ def _thresholds(values: list[str]) -> dict[str, float]:
             raise InputError("error.cli.threshold_format", value=value)
         out[kind.strip()] = parse_distance_m(dist, kind.strip())
     return out
+
+
+def _speeds(values: list[str]) -> dict[str, float] | None:
+    out = {}
+    for value in values:
+        cls, sep, kmh = value.partition("=")
+        try:
+            out[cls.strip()] = float(kmh)
+        except ValueError:
+            raise InputError("error.cli.speed_format", value=value) from None
+        if not sep:
+            raise InputError("error.cli.speed_format", value=value)
+    return out or None
 
 
 def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
@@ -95,6 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="service kinds, comma separated (kindergarten,school,childcare)",
     )
     a.add_argument(
+        "--walk-speed",
+        type=float,
+        default=None,
+        metavar="KMH",
+        help="walking speed in km/h (default 4.5; also used for off-road legs)",
+    )
+    a.add_argument(
+        "--speed",
+        action="append",
+        default=[],
+        metavar="CLASS=KMH",
+        help="vehicle speed for an OSM highway class, e.g. track=15 (repeatable)",
+    )
+    a.add_argument(
         "--snap-to",
         choices=("largest", "any"),
         default="largest",
@@ -139,6 +170,8 @@ def _analyze(args: argparse.Namespace, progress) -> int:
         thresholds_m=_thresholds(args.threshold),
         kinds=kinds,
         snap_to=args.snap_to,
+        speeds_kmh=_speeds(args.speed),
+        **({"walk_speed_kmh": args.walk_speed} if args.walk_speed is not None else {}),
     )
     if args.demo:
         progress("loading the demo scenario")

@@ -124,7 +124,11 @@ def load_scenario(
 
         say("downloading from OpenStreetMap")
         extract = read_osm_online(
-            place=place, bbox=bbox, cache_dir=cache_dir, include_childcare=include_childcare
+            place=place,
+            bbox=bbox,
+            cache_dir=cache_dir,
+            include_childcare=include_childcare,
+            progress=lambda key, params: say(i18n.t(key, "en", **params)),
         )
         name = place or ",".join(f"{v:g}" for v in bbox)
     else:

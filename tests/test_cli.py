@@ -34,8 +34,14 @@ def demo_out(tmp_path_factory):
 
 def test_demo_writes_the_tables(demo_out):
     v = pd.read_csv(demo_out / "villages.csv", encoding="utf-8-sig")
-    for col in ("village_name", "dist_kindergarten_m", "dist_school_m", "flag_kindergarten",
-                "flag_school", "reason_kindergarten"):
+    for col in (
+        "village_name",
+        "dist_kindergarten_m",
+        "dist_school_m",
+        "flag_kindergarten",
+        "flag_school",
+        "reason_kindergarten",
+    ):
         assert col in v.columns
     far = v[v["village_name"] == FAR_VILLAGE].iloc[0]
     assert 10_000 <= far["dist_kindergarten_m"] <= 11_000
@@ -46,8 +52,15 @@ def test_demo_writes_the_tables(demo_out):
     assert flags.iloc[: flags.sum()].all()
 
     hh = pd.read_csv(demo_out / "households.csv", encoding="utf-8-sig")
-    for col in ("household_id", "village_name", "dist_kindergarten_m", "dist_school_m",
-                "nearest_kindergarten", "nearest_school", "offroad_m"):
+    for col in (
+        "household_id",
+        "village_name",
+        "dist_kindergarten_m",
+        "dist_school_m",
+        "nearest_kindergarten",
+        "nearest_school",
+        "offroad_m",
+    ):
         assert col in hh.columns
     assert len(hh) == 30
     assert (hh["offroad_m"] >= 0).all()
@@ -85,8 +98,9 @@ def test_subprocess_prints_a_summary_and_progress(tmp_path):
 
 def test_missing_osm_file_exits_2_with_a_message_and_keeps_old_results(tmp_path, capsys):
     (tmp_path / "villages.csv").write_text("earlier results\n", encoding="utf-8")
-    code = main(["analyze", "--osm", str(tmp_path / "nowhere.osm"), "--out", str(tmp_path),
-                 "--lang", "en"])
+    code = main(
+        ["analyze", "--osm", str(tmp_path / "nowhere.osm"), "--out", str(tmp_path), "--lang", "en"]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "nowhere.osm" in err
@@ -98,8 +112,18 @@ def test_bad_threshold_is_explained(tmp_path, capsys):
     code = main(["analyze", "--demo", "--threshold", "kindergarten:5", "--out", str(tmp_path)])
     assert code == 2
     assert "类型=距离" in capsys.readouterr().err
-    code = main(["analyze", "--demo", "--threshold", "kindergarten=-3km", "--out",
-                 str(tmp_path), "--lang", "en"])
+    code = main(
+        [
+            "analyze",
+            "--demo",
+            "--threshold",
+            "kindergarten=-3km",
+            "--out",
+            str(tmp_path),
+            "--lang",
+            "en",
+        ]
+    )
     assert code == 2
     assert "give a distance above 0" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
@@ -134,3 +158,85 @@ def test_demo_households_keep_their_phone_column_for_the_team():
     hh = load_demo().households
     assert hh["phone"].notna().all()
     assert hh["children"].notna().all()
+
+
+def test_a_downloaded_area_runs_offline_from_the_cache(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from layers import overpass
+    from tests.conftest import FIXTURES
+
+    bbox = (111.6, 41.5, 111.7, 41.56)
+    cache = tmp_path / "cache"
+    target = overpass.cache_path_for(overpass.build_query(bbox=bbox), cache)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(FIXTURES / "overpass" / "interpreter_small.osm", target)
+    monkeypatch.setenv("GAPMAPPER_CACHE_DIR", str(cache))
+    monkeypatch.setenv("GAPMAPPER_OFFLINE", "1")
+    out = tmp_path / "out"
+    code = main(
+        [
+            "analyze",
+            "--bbox",
+            "111.6,41.5,111.7,41.56",
+            "--out",
+            str(out),
+            "--no-map",
+            "--lang",
+            "en",
+            "--mode",
+            "walk",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    v = pd.read_csv(out / "villages.csv", encoding="utf-8-sig")
+    assert len(v) >= 1 and v["dist_kindergarten_m"].notna().any()
+
+
+def test_an_area_not_in_the_cache_needs_the_network(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GAPMAPPER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("GAPMAPPER_OFFLINE", "1")
+    code = main(
+        [
+            "analyze",
+            "--bbox",
+            "111.6,41.5,111.7,41.56",
+            "--out",
+            str(tmp_path / "o"),
+            "--lang",
+            "en",
+        ]
+    )
+    assert code == 2
+    assert capsys.readouterr().err.strip()
+    assert not (tmp_path / "o").exists()
+
+
+def test_speed_options_change_the_times(tmp_path, capsys):
+    slow, fast = tmp_path / "slow", tmp_path / "fast"
+    assert (
+        main(
+            [
+                "analyze",
+                "--demo",
+                "--no-map",
+                "--out",
+                str(slow),
+                "--speed",
+                "track=10",
+                "--speed",
+                "unclassified=10",
+                "--speed",
+                "tertiary=10",
+            ]
+        )
+        == 0
+    )
+    assert main(["analyze", "--demo", "--no-map", "--out", str(fast)]) == 0
+    a = pd.read_csv(slow / "villages.csv", encoding="utf-8-sig").set_index("village_id")
+    b = pd.read_csv(fast / "villages.csv", encoding="utf-8-sig").set_index("village_id")
+    assert (a["time_kindergarten_min"] >= b["time_kindergarten_min"] - 0.05).all()
+    assert (a["time_kindergarten_min"] > b["time_kindergarten_min"] + 1).any()
+    pd.testing.assert_series_equal(a["dist_kindergarten_m"], b["dist_kindergarten_m"].loc[a.index])
+    code = main(["analyze", "--demo", "--speed", "track:10", "--out", str(tmp_path / "x")])
+    assert code == 2 and "track=15" in capsys.readouterr().err
