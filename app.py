@@ -23,7 +23,7 @@ from mapping.network import build_network
 from mapping.project import open_project, save_project
 from mapping.scenario import Scenario, load_demo, load_scenario
 from mapping.settings import CAR_SPEEDS_KMH, MOTORBIKE_SPEEDS_KMH, AnalysisSettings
-from mapping.whatif import compare_gaps, make_proposal, remove_proposal
+from mapping.whatif import compare_gaps, make_proposal, move_proposal, remove_proposal
 
 # Session-state keys (widgets are addressed by these keys in tests too).
 KEY_LANG = "lang"
@@ -131,6 +131,10 @@ i18n.register(
         "app.whatif.village": {"zh": "或选一个村", "en": "or pick a village"},
         "app.whatif.add": {"zh": "添加拟建{kind}", "en": "Add a proposed {kind}"},
         "app.whatif.list": {"zh": "拟建点", "en": "Proposals"},
+        "app.whatif.move": {
+            "zh": "把 {name} 移到所选位置",
+            "en": "Move {name} to the chosen place",
+        },
         "app.whatif.remove": {"zh": "删除 {name}", "en": "Remove {name}"},
         "app.export": {"zh": "导出与保存", "en": "Export and save"},
         "app.export.committee": {
@@ -485,7 +489,13 @@ def render_whatif(analysis: Analysis) -> None:
     if proposals is not None and len(proposals):
         st.write(t("app.whatif.list"))
         for pid, row in proposals.iterrows():
-            if st.button(t("app.whatif.remove", name=row["name"]), key=f"remove_{pid}"):
+            left, right = st.columns(2)
+            if left.button(
+                t("app.whatif.move", name=row["name"]), key=f"move_{pid}", disabled=where is None
+            ):
+                st.session_state[KEY_PROPOSALS] = move_proposal(proposals, pid, *where)
+                st.rerun()
+            if right.button(t("app.whatif.remove", name=row["name"]), key=f"remove_{pid}"):
                 st.session_state[KEY_PROPOSALS] = remove_proposal(proposals, pid)
                 st.rerun()
 

@@ -100,3 +100,17 @@ def test_a_good_households_file_replaces_the_households(app, tmp_path):
     assert not app.exception
     assert any("hh.csv" in s.value for s in app.success)
     assert int(metrics(app)["超标农户"]) <= 2
+
+
+def test_a_proposal_can_be_moved_to_another_village(app):
+    picker = app.selectbox(key="proposal_village")
+    picker.select_index(picker.options.index(FAR)).run()
+    app.button(key="add_kindergarten").click().run()
+    closed = int(metrics(app)["超标农户"])
+    # move it to the Banner seat, far from the studied village: the far village is beyond again
+    picker = app.selectbox(key="proposal_village")
+    seat = next(o for o in picker.options if o.endswith("镇") and o != "")
+    picker.select_index(picker.options.index(seat)).run()
+    app.button(key="move_P1").click().run()
+    assert not app.exception
+    assert int(metrics(app)["超标农户"]) > closed
