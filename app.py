@@ -29,7 +29,9 @@ from mapping.whatif import compare_gaps, make_proposal, move_proposal, remove_pr
 KEY_LANG = "lang"
 KEY_SOURCE = "source"
 KEY_SCENARIO = "scenario"
-KEY_TOKEN = "scenario_token"
+KEY_TOKEN = "scenario_token"  # changes with any layer
+KEY_ROADS_TOKEN = "roads_token"  # changes only with the roads (the network cache key)
+KEY_EDIT_COUNT = "edit_count"
 KEY_PROPOSALS = "proposals"
 KEY_MODE = "mode"
 KEY_WALK_SPEED = "walk_speed_kmh"
@@ -136,6 +138,18 @@ i18n.register(
             "en": "Move {name} to the chosen place",
         },
         "app.whatif.remove": {"zh": "删除 {name}", "en": "Remove {name}"},
+        "app.kind": {"zh": "类型", "en": "Kind"},
+        "app.edit": {"zh": "编辑农户与设施", "en": "Edit households and services"},
+        "app.edit.layer": {"zh": "图层", "en": "Layer"},
+        "app.edit.id": {"zh": "新农户编号（可空）", "en": "New household id (optional)"},
+        "app.edit.children": {"zh": "儿童数", "en": "Children"},
+        "app.edit.name": {"zh": "名称", "en": "Name"},
+        "app.edit.capacity": {"zh": "学位数（0 = 不知道）", "en": "Places (0 = unknown)"},
+        "app.edit.add": {"zh": "在所选位置添加", "en": "Add at the chosen place"},
+        "app.edit.pick": {"zh": "选择要素", "en": "Feature"},
+        "app.edit.move": {"zh": "移到所选位置", "en": "Move to the chosen place"},
+        "app.edit.delete": {"zh": "删除", "en": "Delete"},
+        "app.edit.apply": {"zh": "保存表格修改", "en": "Apply table edits"},
         "app.export": {"zh": "导出与保存", "en": "Export and save"},
         "app.export.committee": {
             "zh": "村委会版地图（不含农户位置和姓名，可以分享）",
@@ -193,9 +207,10 @@ def show_error(err: GapMapperError) -> None:
     st.session_state[KEY_MESSAGE] = ("error", err)
 
 
-def set_scenario(scenario: Scenario, token: str, proposals=None) -> None:
+def set_scenario(scenario: Scenario, token: str, proposals=None, *, roads_token=None) -> None:
     st.session_state[KEY_SCENARIO] = scenario
     st.session_state[KEY_TOKEN] = token
+    st.session_state[KEY_ROADS_TOKEN] = roads_token or token
     st.session_state[KEY_PROPOSALS] = proposals
     st.session_state.pop(KEY_EXPORT, None)
     st.session_state.pop(KEY_SAVED, None)
@@ -322,7 +337,12 @@ def apply_layer_files(files: dict[str, tuple[Path, str]]) -> None:
         + "+"
         + "+".join(f"{layer}:{file_token(path)}" for layer, (path, _) in files.items())
     )
-    set_scenario(scenario, token, st.session_state.get(KEY_PROPOSALS))
+    set_scenario(
+        scenario,
+        token,
+        st.session_state.get(KEY_PROPOSALS),
+        roads_token=st.session_state[KEY_ROADS_TOKEN],
+    )
     st.session_state[KEY_MESSAGE] = ("ok", ", ".join(label for _, label in files.values()))
 
 
@@ -389,7 +409,8 @@ def current_analysis(settings: AnalysisSettings) -> tuple[Analysis, Analysis]:
     scenario = st.session_state[KEY_SCENARIO]
     token = st.session_state[KEY_TOKEN]
     speeds = tuple(sorted((settings.speeds_kmh or {}).items()))
-    net = cached_network(token, settings.mode, speeds, settings.walk_speed_kmh, scenario)
+    roads = st.session_state[KEY_ROADS_TOKEN]
+    net = cached_network(roads, settings.mode, speeds, settings.walk_speed_kmh, scenario)
     dist_key = (settings.mode, speeds, settings.walk_speed_kmh, settings.kinds, settings.snap_to)
     dist_settings = settings.with_(thresholds_m=AnalysisSettings().thresholds_m)
     base = cached_distances(token, dist_key, scenario, dist_settings, net)
@@ -500,6 +521,92 @@ def render_whatif(analysis: Analysis) -> None:
                 st.rerun()
 
 
+def commit_edit(layer: str, new_layer) -> None:
+    """Replace one layer after an edit; the roads (and so the network cache) stay."""
+    n = st.session_state.get(KEY_EDIT_COUNT, 0) + 1
+    st.session_state[KEY_EDIT_COUNT] = n
+    scenario = st.session_state[KEY_SCENARIO].replace(**{layer: new_layer})
+    set_scenario(
+        scenario,
+        f"{st.session_state[KEY_TOKEN]}+edit{n}",
+        st.session_state.get(KEY_PROPOSALS),
+        roads_token=st.session_state[KEY_ROADS_TOKEN],
+    )
+
+
+def render_editing() -> None:
+    """Add, move, delete households and services, and edit their attributes."""
+    from layers.editing import (
+        add_household,
+        add_service,
+        delete_feature,
+        move_feature,
+        update_attributes,
+    )
+
+    scenario = st.session_state[KEY_SCENARIO]
+    click = st.session_state.get(KEY_CLICK)
+    with st.expander(t("app.edit")):
+        layer = st.radio(
+            t("app.edit.layer"),
+            ("households", "services"),
+            format_func=lambda x: t(f"app.layer.{x}"),
+            key="edit_layer",
+            horizontal=True,
+        )
+        gdf = getattr(scenario, layer)
+        st.caption(
+            t("app.whatif.clicked", lon=f"{click[0]:.5f}", lat=f"{click[1]:.5f}")
+            if click
+            else t("app.whatif.none")
+        )
+        try:
+            if layer == "households":
+                c1, c2 = st.columns(2)
+                new_id = c1.text_input(t("app.edit.id"), key="edit_new_id")
+                kids = c2.number_input(t("app.edit.children"), 0, 20, 1, key="edit_children")
+                if st.button(t("app.edit.add"), key="edit_add", disabled=click is None):
+                    commit_edit(
+                        layer, add_household(gdf, *click, household_id=new_id, children=kids)
+                    )
+                    st.rerun()
+                columns = ["village_name", "children"]
+            else:
+                c1, c2, c3 = st.columns(3)
+                new_kind = c1.selectbox(
+                    t("app.kind"), KINDS, format_func=lambda k: t(f"kind.{k}"), key="edit_kind"
+                )
+                new_name = c2.text_input(t("app.edit.name"), key="edit_name")
+                cap = c3.number_input(t("app.edit.capacity"), 0, 5000, 0, key="edit_capacity")
+                if st.button(t("app.edit.add"), key="edit_add", disabled=click is None):
+                    commit_edit(
+                        layer,
+                        add_service(
+                            gdf, *click, kind=new_kind, name=new_name, capacity=cap or None
+                        ),
+                    )
+                    st.rerun()
+                columns = ["name", "kind", "capacity"]
+            if len(gdf):
+                fid = st.selectbox(t("app.edit.pick"), list(gdf.index), key="edit_pick")
+                c1, c2 = st.columns(2)
+                if c1.button(t("app.edit.move"), key="edit_move", disabled=click is None):
+                    commit_edit(layer, move_feature(gdf, fid, *click))
+                    st.rerun()
+                if c2.button(t("app.edit.delete"), key="edit_delete"):
+                    commit_edit(layer, delete_feature(gdf, fid))
+                    st.rerun()
+                edited = st.data_editor(
+                    pd.DataFrame(gdf[columns]), key=f"edit_table_{layer}", disabled=False
+                )
+                if st.button(t("app.edit.apply"), key="edit_apply"):
+                    commit_edit(layer, update_attributes(gdf, edited))
+                    st.rerun()
+        except GapMapperError as err:
+            show_error(err)
+            st.rerun()
+
+
 def render_table(analysis: Analysis, kind: str) -> None:
     lang = st.session_state.get(KEY_LANG, "zh")
     st.subheader(t("app.table"))
@@ -607,6 +714,7 @@ def main() -> None:
     with col_map:
         render_map(after, kind)
         render_whatif(after)
+        render_editing()
     with col_side:
         render_table(after, kind)
         with st.expander(summarize(after, lang).splitlines()[0]):

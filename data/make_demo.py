@@ -27,7 +27,11 @@ Usage::
 
 The output is byte-for-byte deterministic (fixed seed, rounded coordinates, sorted output).
 Distances are checked while generating: village B must be 10.0-11.0 km by road from its nearest
-kindergarten, village A 1.0-3.0 km from the small one.
+kindergarten (the small one) and be the farthest place, village A 1.0-3.0 km from the small one,
+which must be its nearest. Under the app's default thresholds (kindergarten 5 km, school 10 km
+by road, see ``mapping/settings.py``) only B and a handful of remote villages may lie beyond
+5 km of a kindergarten (4-8 places), at most 5 beyond 10 km of a school, and no place within
+200 m of either threshold.
 """
 
 from __future__ import annotations
@@ -70,6 +74,28 @@ VILLAGE_A = "温家村"
 VILLAGE_B = "希乐图村"
 #: Villages drawn per township (the studied township also gets A and B on top).
 VILLAGES_PER_TOWNSHIP = 4
+#: Most villages lie within this ring around their township seat (straight line, metres), so
+#: that by road they are within the default 5 km of a kindergarten, as in most of the Banner.
+NEAR_RING_M = (1_500.0, 3_600.0)
+#: A handful of remote villages lie in this ring instead, at least ``REMOTE_CLEAR_M`` in a
+#: straight line from every township seat: they are flagged under the default thresholds, but
+#: less far than village B, which stays the clearest case.
+REMOTE_VILLAGES = 7
+REMOTE_RING_M = (5_800.0, 6_500.0)
+REMOTE_CLEAR_M = 5_800.0
+#: Default thresholds of the app (``mapping/settings.py``), metres; the generator keeps every
+#: place at least ``THRESHOLD_MARGIN_M`` away from them by road, so that the app's snapping
+#: (to edges, with off-road legs) cannot flip a flag.
+KG_THRESHOLD_M = 5_000.0
+SCHOOL_THRESHOLD_M = 10_000.0
+THRESHOLD_MARGIN_M = 200.0
+#: Any other village (or hamlet) that is still farther than this from a kindergarten by road
+#: gets a small village kindergarten (村级幼儿园/教学点), as many remote villages have.
+VILLAGE_KG_TRIGGER_M = KG_THRESHOLD_M - THRESHOLD_MARGIN_M
+VILLAGE_KG_CAPACITIES = (15, 20, 25)
+#: What the demo must show under the default settings (places = towns, villages, hamlets).
+KG_FLAGGED_RANGE = (4, 8)
+SCHOOL_FLAGGED_MAX = 5
 #: Road distance wanted from village B to the nearest kindergarten, metres. The middle of the
 #: 10-11 km band, so that any snapping convention (nearest node, nearest edge, with or without
 #: the last few tens of metres on foot) still lands inside it.
@@ -123,6 +149,7 @@ KG_CAPACITY = {
     "红格尔图镇": 60,
     "贲红镇": SMALL_KG_CAPACITY,
     "大六号镇": 60,
+    "当郎忽洞苏木": 35,
     "乌兰哈达苏木": 45,
     "锡勒乡": 40,
 }
@@ -621,6 +648,7 @@ def build_scenario(subset: Path, out: Path) -> dict:
     order = [n if n is not None else next(it) for n in order]
 
     towns: list[Town] = []
+    town_place: dict[str, int] = {}
     for k, name in enumerate(order):
         seat = name == SEAT_TOWNSHIP
         town = add_town_grid(
@@ -629,7 +657,7 @@ def build_scenario(subset: Path, out: Path) -> dict:
         town.is_seat = seat
         towns.append(town)
         centre = int(np.argmin([np.hypot(*(osm.pos(i) - spots[k])) for i in town.street_nodes]))
-        osm.node(
+        town_place[name] = osm.node(
             osm.pos(town.street_nodes[centre]) + rng.uniform(-30, 30, 2),
             {
                 "place": "town",
@@ -666,20 +694,32 @@ def build_scenario(subset: Path, out: Path) -> dict:
     a_angle = b_angle + math.pi * 0.55
     b_tip = studied.center + 9500.0 * unit(b_angle)
     b_corridor = LineString([studied.center, b_tip]).buffer(3500.0)
-    places: list[np.ndarray] = [t.center for t in towns]
+    centres = np.asarray([t.center for t in towns])
+    places: list[np.ndarray] = []
     village_xy: dict[str, np.ndarray] = {}
     village_xy[VILLAGE_A] = studied.center + 1800.0 * unit(a_angle)
     places.append(village_xy[VILLAGE_A])
     vinner = banner.buffer(-1500.0)
-    for v in villages:
-        if v["name"] in (VILLAGE_A, VILLAGE_B):
-            continue
+    ordinary = [v for v in villages if v["name"] not in (VILLAGE_A, VILLAGE_B)]
+    # The remote villages are drawn first, so that they find room far from every seat.
+    remote = {ordinary[i]["name"] for i in rng.choice(len(ordinary), REMOTE_VILLAGES, False)}
+    ordinary.sort(key=lambda v: v["name"] not in remote)
+    for v in ordinary:
         town = by_name[v["township"]]
+        ring = REMOTE_RING_M if v["name"] in remote else NEAR_RING_M
         for _ in range(5000):
-            p = town.center + rng.uniform(2500, 8500) * unit(rng.uniform(0, 2 * math.pi))
+            p = town.center + rng.uniform(*ring) * unit(rng.uniform(0, 2 * math.pi))
             if not vinner.contains(Point(p)) or b_corridor.contains(Point(p)):
                 continue
-            if min(np.hypot(*(p - q)) for q in places) < 2300:
+            if places and min(np.hypot(*(p - q)) for q in places) < 2000:
+                continue
+            # Ordinary villages keep off the remote ones, so that neither their roads nor a
+            # village kindergarten of theirs (below) bring a remote village within reach.
+            if v["name"] not in remote and any(
+                np.hypot(*(p - village_xy[r])) < REMOTE_CLEAR_M - 2000.0 for r in remote
+            ):
+                continue
+            if v["name"] in remote and np.hypot(*(centres - p).T).min() < REMOTE_CLEAR_M:
                 continue
             break
         else:
@@ -687,9 +727,11 @@ def build_scenario(subset: Path, out: Path) -> dict:
         village_xy[v["name"]] = p
         places.append(p)
 
-    # ---- village roads: each village to the nearest road node already drawn
+    # ---- village roads: each village joins the road that brings it soonest to its own
+    # township seat (the new road plus the way along the old ones), as village roads are built.
     village_centre: dict[str, int] = {}
     village_code = {v["name"]: v["code"] for v in villages}
+    township_of = {v["name"]: v["township"] for v in villages}
     for v in villages:
         name = v["name"]
         if name == VILLAGE_B:
@@ -700,8 +742,13 @@ def build_scenario(subset: Path, out: Path) -> dict:
             start = town.gate(osm, p)
         else:
             cand = osm.road_nodes()
-            d = np.hypot(*(np.asarray(osm.xy)[cand] - p).T)
-            start = int(cand[int(np.argmin(d))])
+            heart = min(
+                town.street_nodes, key=lambda i: float(np.hypot(*(osm.pos(i) - town.center)))
+            )
+            via = dijkstra(road_graph(osm), directed=False, indices=heart)
+            # A new road is wigglier than a straight line: about 1.2 times as long.
+            cost = 1.2 * np.hypot(*(np.asarray(osm.xy)[cand] - p).T) + via[cand]
+            start = int(cand[int(np.argmin(cost))])
         length = float(np.hypot(*(osm.pos(start) - p)))
         if name == VILLAGE_A:
             hw = "tertiary"
@@ -716,7 +763,7 @@ def build_scenario(subset: Path, out: Path) -> dict:
         village_centre[name] = ids[-1]
 
     # ---- village streets, hamlets and a couple of tracks into the fields
-    hamlets: list[tuple[str, np.ndarray, int]] = []
+    hamlets: list[tuple[str, str, int]] = []  # (hamlet name, its village, end node)
 
     def village_streets(name: str, centre: int) -> None:
         p = osm.pos(centre)
@@ -728,8 +775,10 @@ def build_scenario(subset: Path, out: Path) -> dict:
     for v in villages:
         if v["name"] in village_centre:
             village_streets(v["name"], village_centre[v["name"]])
-    for k, v in enumerate(v for v in villages if v["name"] not in (VILLAGE_A, VILLAGE_B)):
-        if k % 7 != 3:
+    # Hamlets only off the ordinary villages (a remote village's hamlet would lie beyond it),
+    # and none in the studied township, whose only kindergarten is to stay the small one.
+    for k, v in enumerate(v for v in villages if v["name"] not in {VILLAGE_A, VILLAGE_B, *remote}):
+        if k % 7 != 3 or v["township"] == STUDIED_TOWNSHIP:
             continue
         centre = village_centre[v["name"]]
         for _ in range(200):
@@ -737,7 +786,7 @@ def build_scenario(subset: Path, out: Path) -> dict:
             if vinner.contains(Point(tip)) and not b_corridor.contains(Point(tip)):
                 break
         ids = osm.road(wiggly(osm.pos(centre), tip, rng, 0.08), "track", rng, start=centre)
-        hamlets.append((f"{v['name']}二组", tip, ids[-1]))
+        hamlets.append((f"{v['name']}二组", v["name"], ids[-1]))
 
     # ---- seat town: footways through two blocks (a park path and a school shortcut)
     seat = by_name[SEAT_TOWNSHIP]
@@ -819,11 +868,19 @@ def build_scenario(subset: Path, out: Path) -> dict:
         (by_name[t], f"{t}中心小学（示例）", cap, rng.uniform(-200, 200, 2))
         for t, cap in SCHOOL_CAPACITY.items()
     ]
-    for town, label, cap, off in schools:
+    # In the studied town the school shares the kindergarten's street (as a 中心校 and its
+    # kindergarten often do), so that village B is as clearly beyond 10 km from the school.
+    schools = [
+        (town, label, cap, osm.pos(small_kg[1]) - town.center if town is studied else off)
+        for town, label, cap, off in schools
+    ]
+    school_nodes = [
         osm.node(
             beside(town, town.center + off, 30.0),
             {"amenity": "school", "name": label, "name:zh": label, "capacity": str(cap)},
         )
+        for town, label, cap, off in schools
+    ]
 
     # ---- village B: a dead-end track out of the studied town, cut to the target length
     gate_b = studied.gate(osm, b_tip)
@@ -858,12 +915,8 @@ def build_scenario(subset: Path, out: Path) -> dict:
             assert not line.intersects(spur_line), f"village B's track crosses way {w}"
     village_centre[VILLAGE_B] = b_centre
     village_xy[VILLAGE_B] = osm.pos(b_centre)
-    # B's own lanes and two hamlets further out along tracks (dead ends: B stays 10+ km away).
+    # B's own lanes only: no hamlet beyond B, so that B stays the farthest place of the Banner.
     village_streets(VILLAGE_B, b_centre)
-    for k, turn in enumerate((0.7, -0.9)):
-        tip = osm.pos(b_centre) + rng.uniform(1500, 2300) * unit(b_angle + turn)
-        ids = osm.road(wiggly(osm.pos(b_centre), tip, rng, 0.08), "track", rng, start=b_centre)
-        hamlets.append((f"{VILLAGE_B}{'一二'[k]}组", tip, ids[-1]))
 
     # ---- place nodes of villages and hamlets (a few metres off their centre crossing)
     place_node: dict[str, int] = {}
@@ -883,18 +936,68 @@ def build_scenario(subset: Path, out: Path) -> dict:
             **FICTIONAL,
         }
         place_node[name] = n
-    for label, _tip, end in hamlets:
-        osm.node(
+    # Every place the app will measure (towns, villages, hamlets) -> (its node, its village).
+    all_places = {t.name: (town_place[t.name], None) for t in towns}
+    all_places.update({name: (n, name) for name, n in place_node.items()})
+    for label, parent, end in hamlets:
+        n = osm.node(
             osm.pos(end) + 20.0 * unit(rng.uniform(0, 2 * math.pi)),
             {"place": "hamlet", "name": label, "name:zh": label},
         )
+        all_places[label] = (n, parent)
+    far_places = {VILLAGE_B, *remote}
+    far_places |= {label for label, parent, _ in hamlets if parent in far_places}
+
+    def nearest_by_road(targets: list[int]) -> dict[str, float]:
+        """Road metres from every place to the nearest of ``targets``, as a motorbike goes."""
+        graph = road_graph(osm, ("footway",))
+        ends = sorted({nearest_road_node(osm, t) for t in targets})
+        dist = dijkstra(graph, directed=False, indices=ends, min_only=True)
+        return {name: float(dist[nearest_road_node(osm, n)]) for name, (n, _) in all_places.items()}
+
+    # ---- village kindergartens (村级幼儿园/教学点, fictional): any village that is not meant to
+    # be remote but is still too far by road gets a small one, the farthest first.
+    village_kgs: list[tuple[str, int]] = []
+    while True:
+        dist_kg = nearest_by_road(kg_nodes)
+        todo = [(d, name) for name, d in dist_kg.items() if name not in far_places]
+        d, name = max(todo)
+        if d <= VILLAGE_KG_TRIGGER_M:
+            break
+        host = all_places[name][1]
+        assert township_of[host] != STUDIED_TOWNSHIP, f"{name} needs a kindergarten of its own"
+        label = f"{host}幼儿园教学点（示例）"
+        cap = VILLAGE_KG_CAPACITIES[len(village_kgs) % len(VILLAGE_KG_CAPACITIES)]
+        kg_nodes.append(
+            osm.node(
+                osm.pos(village_centre[host]) + 30.0 * unit(rng.uniform(0, 2 * math.pi)),
+                {"amenity": "kindergarten", "name": label, "name:zh": label, "capacity": str(cap)},
+            )
+        )
+        village_kgs.append((label, cap))
+    dist_school = nearest_by_road(school_nodes)
+    kg_flagged = sorted(n for n, d in dist_kg.items() if d > KG_THRESHOLD_M)
+    school_flagged = sorted(n for n, d in dist_school.items() if d > SCHOOL_THRESHOLD_M)
+    assert set(kg_flagged) == far_places, (kg_flagged, far_places)
+    assert KG_FLAGGED_RANGE[0] <= len(kg_flagged) <= KG_FLAGGED_RANGE[1], kg_flagged
+    assert len(school_flagged) <= SCHOOL_FLAGGED_MAX, school_flagged
+    for dist, limit in ((dist_kg, KG_THRESHOLD_M), (dist_school, SCHOOL_THRESHOLD_M)):
+        near = {n: round(d) for n, d in dist.items() if abs(d - limit) < THRESHOLD_MARGIN_M}
+        assert not near, f"places too close to the {limit:.0f} m threshold: {near}"
+    # B is the one place 10-11 km out: every other remote place is clearly nearer.
+    others = max(d for n, d in dist_kg.items() if n != VILLAGE_B)
+    assert others < B_RANGE_M[0] - THRESHOLD_MARGIN_M, f"a place other than B is {others:.0f} m out"
 
     # ---- measured distances (all roads; and without footways, as a car would go)
     dist_b = road_distance_m(osm, place_node[VILLAGE_B], kg_nodes)
     dist_b_car = road_distance_m(osm, place_node[VILLAGE_B], kg_nodes, ("footway",))
     dist_a = road_distance_m(osm, place_node[VILLAGE_A], [small_kg[1]])
     dist_a_any = road_distance_m(osm, place_node[VILLAGE_A], kg_nodes)
+    dist_b_small = road_distance_m(osm, place_node[VILLAGE_B], [small_kg[1]])
     assert B_RANGE_M[0] <= dist_b <= B_RANGE_M[1], dist_b
+    assert abs(dist_b_small - dist_b) < 1e-6, (
+        "village B's nearest kindergarten is not the small one"
+    )
     assert abs(dist_b_car - dist_b) < 1e-6, (dist_b, dist_b_car)
     assert A_RANGE_M[0] <= dist_a <= A_RANGE_M[1], dist_a
     assert abs(dist_a_any - dist_a) < 1e-6, "village A's nearest kindergarten is not the small one"
@@ -993,6 +1096,14 @@ def build_scenario(subset: Path, out: Path) -> dict:
             "road_km_to_nearest_kindergarten": round(dist_b / 1000, 2),
         },
         "children_in_a_households": children_a,
+        "places": len(all_places),
+        "village_kindergartens": dict(village_kgs),
+        "beyond_kindergarten_threshold_km": {
+            n: round(dist_kg[n] / 1000, 2) for n in sorted(kg_flagged, key=dist_kg.get)
+        },
+        "beyond_school_threshold_km": {
+            n: round(dist_school[n] / 1000, 2) for n in sorted(school_flagged, key=dist_school.get)
+        },
         "counts": counts,
     }
     scenario = {
@@ -1029,7 +1140,8 @@ def build_scenario(subset: Path, out: Path) -> dict:
         ],
         "note_zh": (
             f"本示例的旗界（{BANNER_NAME_ZH}）和嘎查村名称是真实的；道路、村庄位置、幼儿园、"
-            f"学校、村界、农户和故事都是虚构的。{VILLAGE_B}离最近的幼儿园约"
+            "学校、村界、农户和故事都是虚构的。大多数村庄沿道路5公里以内就有幼儿园，"
+            f"少数偏远的村庄更远，其中最远的是{VILLAGE_B}：离最近的幼儿园约"
             f"{dist_b / 1000:.1f}公里（沿道路）；{VILLAGE_A}离{small_kg[0]}约"
             f"{dist_a / 1000:.1f}公里，但该园只有{SMALL_KG_CAPACITY}个学位，"
             f"周边约有{CHILDREN_AROUND_SMALL_KG}名学龄前儿童。"
@@ -1037,8 +1149,9 @@ def build_scenario(subset: Path, out: Path) -> dict:
         "note_en": (
             f"The Banner outline ({BANNER_NAME_EN}) and the village names are real; the roads, "
             "village positions, kindergartens, schools, village boundaries, households and the "
-            f"story are fictional. {VILLAGE_B} is about {dist_b / 1000:.1f} km by road from the "
-            f"nearest kindergarten; {VILLAGE_A} is {dist_a / 1000:.1f} km from {small_kg[0]}, "
+            "story are fictional. Most villages are within 5 km of a kindergarten by road; a "
+            f"few remote villages are farther, and the farthest is {VILLAGE_B}, about "
+            f"{dist_b / 1000:.1f} km by road from the nearest kindergarten; {VILLAGE_A} is {dist_a / 1000:.1f} km from {small_kg[0]}, "
             f"which has {SMALL_KG_CAPACITY} places for about {CHILDREN_AROUND_SMALL_KG} "
             "pre-school children living around it."
         ),
@@ -1113,6 +1226,15 @@ def osm_xml(osm: Osm, skip: set[int]) -> tuple[str, dict[str, int]]:
 
 def sources_md(summary: dict) -> str:
     a, b = summary["village_a"], summary["village_b"]
+    far_kg = summary["beyond_kindergarten_threshold_km"]
+    far_school = summary["beyond_school_threshold_km"]
+    far_rows = "\n".join(
+        [f"| {n} | kindergarten | {km:.2f} |" for n, km in far_kg.items()]
+        + [f"| {n} | school | {km:.2f} |" for n, km in far_school.items()]
+    )
+    village_kgs = ", ".join(
+        f"{n} ({cap} places)" for n, cap in summary["village_kindergartens"].items()
+    )
     return f"""# Sources of the demo scenario
 
 Generated by `data/make_demo.py` (run `python data/make_demo.py`). Do not edit by hand.
@@ -1150,6 +1272,19 @@ nearest kindergarten, and {a["name"]} {a["road_km_to_small_kindergarten"]:.2f} k
 {SMALL_KG_CAPACITY}-place kindergarten of {STUDIED_TOWNSHIP} (from the place node, snapped to
 its nearest road node, along the roads to the road node nearest the kindergarten; segment
 lengths by the haversine formula on a sphere of radius 6,371,008.8 m).
+
+Under the app's default thresholds (kindergarten {KG_THRESHOLD_M / 1000:.0f} km, school
+{SCHOOL_THRESHOLD_M / 1000:.0f} km by road), measured the same way without footways:
+
+| place (of {summary["places"]}: towns, villages, hamlets) | beyond | road km |
+|---|---|---|
+{far_rows}
+
+Most villages lie within {NEAR_RING_M[1] / 1000:.1f} km (straight line) of their township seat;
+{REMOTE_VILLAGES} were drawn as remote, at least {REMOTE_CLEAR_M / 1000:.1f} km from every seat.
+Every other village still more than {VILLAGE_KG_TRIGGER_M / 1000:.1f} km from a kindergarten by
+road was given a small village kindergarten (村级幼儿园/教学点): {village_kgs}. No place is within
+{THRESHOLD_MARGIN_M:.0f} m of either threshold, so other snapping conventions give the same flags.
 
 ## File formats
 

@@ -306,7 +306,9 @@ def _decode_frame(prefix: str, data: dict[str, np.ndarray]) -> gpd.GeoDataFrame:
         if kind == "geometry":
             raw = data[f"{name}/bytes"].tobytes()
             off = data[f"{name}/offsets"]
-            wkb = [None if m else raw[a:b] for a, b, m in zip(off[:-1], off[1:], missing)]
+            wkb = [
+                None if m else raw[a:b] for a, b, m in zip(off[:-1], off[1:], missing, strict=True)
+            ]
             cols[col] = gpd.GeoSeries(shapely.from_wkb(wkb), crs=WGS84, index=index)
         elif kind == "Int64":
             vals = pd.array(data[f"{name}/values"], dtype="Int64")

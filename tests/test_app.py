@@ -26,7 +26,9 @@ def metrics(at) -> dict[str, str]:
 
 
 def village_rows(at):
-    return at.dataframe[0].value
+    """The village table (the one frame with a village-name column)."""
+    frames = [d.value for d in at.dataframe]
+    return next(f for f in frames if {"村庄", "Village"} & set(f.columns))
 
 
 def test_opens_on_the_demo_in_chinese_with_the_far_village_flagged(app):
@@ -114,3 +116,34 @@ def test_a_proposal_can_be_moved_to_another_village(app):
     app.button(key="move_P1").click().run()
     assert not app.exception
     assert int(metrics(app)["超标农户"]) > closed
+
+
+def test_adding_and_moving_a_household_on_the_map(app):
+    n = len(app.session_state["scenario"].households)
+    app.session_state["last_click"] = (113.25, 41.45)  # what a click on the map stores
+    app.run()
+    app.radio(key="edit_layer").set_value("households").run()
+    app.text_input(key="edit_new_id").input("新户1").run()
+    app.button(key="edit_add").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    hh = app.session_state["scenario"].households
+    assert len(hh) == n + 1 and "新户1" in hh.index
+    assert (hh.loc["新户1"].geometry.x, hh.loc["新户1"].geometry.y) == (113.25, 41.45)
+    # the same id again is refused with a message, and nothing changes
+    app.text_input(key="edit_new_id").input("新户1").run()
+    app.button(key="edit_add").click().run()
+    assert any("新户1" in e.value for e in app.error)
+    assert len(app.session_state["scenario"].households) == n + 1
+
+
+def test_adding_a_kindergarten_as_an_existing_service_reduces_the_gap(app):
+    before = int(metrics(app)["超标农户"])
+    scenario = app.session_state["scenario"]
+    far = scenario.villages[scenario.villages["village_name"] == FAR].iloc[0]
+    app.session_state["last_click"] = (far.geometry.x, far.geometry.y)
+    app.run()
+    app.radio(key="edit_layer").set_value("services").run()
+    app.text_input(key="edit_name").input("希乐图村幼儿园").run()
+    app.button(key="edit_add").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert int(metrics(app)["超标农户"]) == before - 15

