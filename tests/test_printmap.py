@@ -1,0 +1,440 @@
+"""The printable map: paper sizes, privacy, the true scale bar, Chinese fonts, file errors.
+
+The test area (metres on UTM 49N, see :mod:`tests.netbuild`): a 12 km secondary road along x
+(nodes every km) with a kindergarten at x=0 and a school at x=12 km, and a 2 km track going
+north from x=6 km. Kindergarten threshold 5 km.
+
+========  =============  =========================  ======================================
+village   point (m)      boundary                   kindergarten status
+========  =============  =========================  ======================================
+甲村       (2000, 0)      1500..2500 x -500..500     ok: 2 km
+丙村       (4500, 0)      4000..5500 x -500..500     warn: 4.5 km, its household 5.467 km
+乙村       (10400, 0)     none                       flag: 10.4 km
+========  =============  =========================  ======================================
+
+Households stand 137 m off the road, so none shares a coordinate with a road node, a village
+or a service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import re
+import struct
+import warnings
+
+import geopandas as gpd
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from matplotlib.collections import Collection
+from matplotlib.patches import Rectangle
+from matplotlib.text import Text
+
+from layers import i18n
+from layers.errors import InputError, SettingsError
+from layers.households import validate_households
+from layers.villages import validate_villages
+from mapping import printmap
+from mapping.analysis import run_analysis
+from mapping.printmap import (
+    GID_FULL_BANNER,
+    GID_HOUSEHOLDS,
+    GID_MAP,
+    GID_SCALE_RATIO,
+    GID_SCALEBAR,
+    GID_SCALEBAR_LABEL,
+    SCALEBAR_LENGTHS_M,
+    _nice_denominator,
+    _scalebar_length_m,
+    _wrap,
+    draw_print_map,
+    find_cjk_font,
+    write_print_map,
+)
+from mapping.scenario import Scenario
+from mapping.settings import AnalysisSettings
+from tests.netbuild import X0, Y0, lonlat, points, roads, services
+
+DAY = dt.date(2024, 5, 1)
+HH_IDS = ["HH-1", "HH-2", "HH-3", "HH-4"]
+HH_XY = [(1830.0, 137.0), (5330.0, -137.0), (11030.0, 137.0), (10630.0, -137.0)]
+REQUIRE_FONTS = os.environ.get("GAPMAPPER_REQUIRE_BROWSER") == "1"  # set in CI
+
+
+def box(x0, y0, x1, y1):
+    return shapely.Polygon([lonlat(x0, y0), lonlat(x1, y0), lonlat(x1, y1), lonlat(x0, y1)])
+
+
+def scenario(names=("甲村", "丙村", "乙村"), *, fictional: bool = True) -> Scenario:
+    nodes = {i: (1000.0 * i, 0.0) for i in range(13)}
+    nodes |= {20: (6000.0, 1000.0), 21: (6000.0, 2000.0)}
+    r = roads(nodes, [(1, list(range(13)), "secondary"), (2, [6, 20, 21], "track")])
+    vil = points({"A": (2000.0, 0.0), "C": (4500.0, 0.0), "B": (10400.0, 0.0)})
+    vil["village_id"] = vil.index
+    vil["village_name"] = list(names)
+    vil["boundary"] = gpd.GeoSeries(
+        [box(1500, -500, 2500, 500), box(4000, -500, 5500, 500), None],
+        index=vil.index,
+        crs="EPSG:4326",
+    )
+    vil["source"] = "file"
+    hh = points(dict(zip(HH_IDS, HH_XY, strict=True)))
+    hh["household_id"] = hh.index
+    hh["village_name"] = pd.array([None] * 4, dtype="str")
+    hh["name"] = pd.array(["张秘密甲", "李秘密乙", "王秘密丙", "赵秘密丁"], dtype="str")
+    hh["phone"] = pd.array(
+        ["13911110001", "13922220002", "13933330003", "13944440004"], dtype="str"
+    )
+    hh["children"] = pd.array([2, 1, 3, 1], dtype="Int64")
+    hh["source_row"] = pd.array([2, 3, 4, 5], dtype="Int64")
+    svc = services({"k": ("kindergarten", 0.0, 0.0), "s": ("school", 12000.0, 0.0)})
+    return Scenario(
+        roads=r,
+        villages=validate_villages(vil),
+        households=validate_households(hh),
+        services=svc,
+        boundaries=gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"),
+        title={"zh": "测试旗", "en": "Test Banner"},
+        fictional=fictional,
+    )
+
+
+SETTINGS = AnalysisSettings(mode="motorbike", thresholds_m={"kindergarten": 5000.0})
+
+
+@pytest.fixture(scope="module")
+def analysis():
+    return run_analysis(scenario(), SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def cjk_font():
+    name = find_cjk_font()
+    if name is None:
+        if REQUIRE_FONTS:
+            pytest.fail("no Chinese font installed (CI must install fonts-noto-cjk)")
+        pytest.skip("no Chinese font installed (apt install fonts-noto-cjk)")
+    return name
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height of a PNG from its IHDR chunk."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def media_box(data: bytes) -> list[float]:
+    found = re.findall(rb"/MediaBox\s*\[\s*([\d.\s-]+)\]", data)
+    assert len(found) == 1  # one page
+    return [float(v) for v in found[0].split()]
+
+
+def texts(fig) -> list[Text]:
+    return [t for t in fig.findobj(Text) if t.get_text()]
+
+
+def by_gid(fig, gid: str) -> list:
+    return [a for a in fig.findobj(lambda a: a.get_gid() == gid)]
+
+
+def household_xy(analysis) -> np.ndarray:
+    x, y = analysis.network.project_points(analysis.households)
+    return np.column_stack([x, y])
+
+
+# --------------------------------------------------------------------------------------------
+# Paper size
+
+
+@pytest.mark.parametrize(
+    ("paper", "orientation", "mm"),
+    [
+        ("A4", "landscape", (297, 210)),
+        ("A4", "portrait", (210, 297)),
+        ("A3", "landscape", (420, 297)),
+        ("a3", "portrait", (297, 420)),
+    ],
+)
+def test_png_pixels_are_the_paper_size_at_the_dpi(
+    analysis, cjk_font, tmp_path, paper, orientation, mm
+):
+    fig = draw_print_map(analysis, paper=paper, orientation=orientation, made_on=DAY)
+    path = write_print_map(fig, tmp_path / "map.png", dpi=100)
+    assert path == tmp_path / "map.png"
+    width, height = png_size(path.read_bytes())
+    # A4 landscape: 297 mm / 25.4 * 100 = 1169.3 px, 210 mm -> 826.8 px
+    assert abs(width - mm[0] / 25.4 * 100) <= 1
+    assert abs(height - mm[1] / 25.4 * 100) <= 1
+    if (paper, orientation) == ("A4", "landscape"):
+        assert (width, height) in {(1169, 827), (1169, 826), (1170, 827)}
+    assert [p.name for p in tmp_path.iterdir()] == ["map.png"]  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    ("paper", "orientation", "points"),
+    [("A4", "landscape", (841.89, 595.28)), ("A3", "portrait", (841.89, 1190.55))],
+)
+def test_pdf_page_is_the_paper_size_in_points(
+    analysis, cjk_font, tmp_path, paper, orientation, points
+):
+    fig = draw_print_map(analysis, paper=paper, orientation=orientation, made_on=DAY)
+    data = write_print_map(fig, tmp_path / "map.PDF").read_bytes()
+    assert data.startswith(b"%PDF")
+    x0, y0, x1, y1 = media_box(data)
+    assert (x0, y0) == (0.0, 0.0)
+    # 297 mm = 297 / 25.4 * 72 pt = 841.89 pt
+    assert x1 == pytest.approx(points[0], abs=0.05)
+    assert y1 == pytest.approx(points[1], abs=0.05)
+
+
+def test_a_png_replaces_an_existing_file(analysis, cjk_font, tmp_path):
+    target = tmp_path / "map.png"
+    target.write_bytes(b"old")
+    write_print_map(draw_print_map(analysis, made_on=DAY), target, dpi=50)
+    assert png_size(target.read_bytes()) == (584, 413)  # 297/25.4*50 = 584.6, 210 -> 413.4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.png"]
+
+
+# --------------------------------------------------------------------------------------------
+# Chinese text
+
+
+def test_chinese_draws_with_no_missing_glyph(analysis, cjk_font):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = draw_print_map(analysis, lang="zh", privacy="full", made_on=DAY)
+        for fmt in ("png", "pdf"):
+            fig.savefig(io.BytesIO(), format=fmt, dpi=60)
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert missing == []
+    shown = {t.get_text() for t in texts(fig)}
+    assert "测试旗" in shown
+    assert "制图日期：2024-05-01" in shown
+    assert "幼儿园：沿道路距离，标准 5 公里 · 出行方式：摩托车" in shown
+    assert all(t.get_fontfamily()[0] == cjk_font for t in texts(fig))
+
+
+def test_no_chinese_font_is_an_error_that_says_what_to_install(analysis, monkeypatch):
+    monkeypatch.setattr(printmap, "find_cjk_font", lambda: None)
+    with pytest.raises(SettingsError) as err:
+        draw_print_map(analysis, lang="zh", made_on=DAY)
+    assert err.value.key == "error.print.no_cjk_font"
+    assert "apt install fonts-noto-cjk" in str(err.value)
+    assert "Windows and macOS" in str(err.value)
+    assert "找不到能显示中文的字体" in err.value.message("zh")
+    assert "fonts-noto-cjk" in err.value.message("zh")
+    # English pages need a Chinese font too when a village name is Chinese
+    with pytest.raises(SettingsError) as err:
+        draw_print_map(analysis, lang="en", made_on=DAY)
+    assert "(Text that needs Chinese: 甲村)" in str(err.value)
+
+
+def test_an_english_page_without_chinese_text_needs_no_chinese_font(monkeypatch):
+    monkeypatch.setattr(printmap, "find_cjk_font", lambda: None)
+    a = run_analysis(scenario(("Alpha", "Charlie", "Bravo")), SETTINGS)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = draw_print_map(a, lang="en", made_on=DAY)
+        fig.savefig(io.BytesIO(), format="png", dpi=50)
+    assert not [w for w in caught if "missing from font" in str(w.message)]
+    assert {t.get_fontfamily()[0] for t in texts(fig)} == {"DejaVu Sans"}
+    assert "Bravo\n10.4 km" in {t.get_text() for t in texts(fig)}
+
+
+def test_wrapping_keeps_closing_punctuation_off_the_line_start():
+    # 10 pt CJK characters are 10 pt wide: 40 pt hold four
+    assert _wrap("一二三四，五六", 40.0, 10.0) == "一二三四，\n五六"
+    # Latin letters count 0.56 of the size: "one two" is 39.2 pt
+    assert _wrap("one two three", 40.0, 10.0) == "one two\nthree"
+
+
+# --------------------------------------------------------------------------------------------
+# Privacy
+
+
+def test_committee_page_draws_no_household_position(analysis, cjk_font):
+    fig = draw_print_map(analysis, lang="zh", privacy="committee", made_on=DAY)
+    hh = household_xy(analysis)
+    for coll in fig.findobj(Collection):
+        offsets = np.asarray(coll.get_offsets(), dtype=float).reshape(-1, 2)
+        if len(offsets):
+            gaps = np.hypot(*(offsets[:, None, :] - hh[None, :, :]).transpose(2, 0, 1))
+            assert gaps.min() > 100.0, coll.get_gid()  # 137 m off the road at least
+    assert by_gid(fig, GID_HOUSEHOLDS) == []
+    assert by_gid(fig, GID_FULL_BANNER) == []
+    shown = " ".join(t.get_text() for t in texts(fig))
+    assert not any(i in shown for i in HH_IDS) and "秘密" not in shown and "139" not in shown
+    assert "为保护隐私，图上不显示住户位置" in shown
+
+
+def test_committee_extent_ignores_households(cjk_font):
+    """A household far outside the villages and services does not widen a committee map."""
+    base = scenario()
+    far = base.households.copy()
+    far.loc["HH-4", "geometry"] = shapely.Point(*lonlat(10630.0, 9000.0))
+    moved = run_analysis(base.replace(households=far), SETTINGS)
+    same = run_analysis(base, SETTINGS)
+    limits = []
+    for a in (same, moved):
+        ax = by_gid(draw_print_map(a, made_on=DAY), GID_MAP)[0]
+        limits.append((ax.get_xlim(), ax.get_ylim()))
+    assert limits[0] == limits[1]
+    ax = by_gid(draw_print_map(moved, privacy="full", made_on=DAY), GID_MAP)[0]
+    assert ax.get_ylim()[1] > Y0 + 9000.0  # the team's map shows it
+
+
+def test_full_page_draws_households_by_distance_and_says_not_to_share(analysis, cjk_font):
+    fig = draw_print_map(analysis, lang="en", privacy="full", made_on=DAY)
+    (coll,) = by_gid(fig, GID_HOUSEHOLDS)
+    np.testing.assert_allclose(coll.get_offsets(), household_xy(analysis), atol=1e-6)
+    np.testing.assert_allclose(coll.get_offsets(), [(X0 + x, Y0 + y) for x, y in HH_XY], atol=1e-3)
+    # 1.967, 5.467, 11.167, 10.767 km: the 1-3, 5-10 and >10 km classes (maps.py colours)
+    colors = [matplotlib.colors.to_hex(c) for c in coll.get_facecolors()]
+    assert colors == ["#91cf60", "#fc8d59", "#d73027", "#d73027"]
+    banner = [t.get_text() for t in by_gid(fig, GID_FULL_BANNER) if isinstance(t, Text)]
+    assert banner == ["Full detail: for the team's own use, do not share"]
+
+
+# --------------------------------------------------------------------------------------------
+# Scale, extent, labels and notes
+
+
+def test_scale_bar_is_round_and_as_long_as_its_label(analysis, cjk_font):
+    fig = draw_print_map(analysis, lang="en", made_on=DAY)
+    (bar,) = [a for a in by_gid(fig, GID_SCALEBAR) if isinstance(a, Rectangle)]
+    (label,) = by_gid(fig, GID_SCALEBAR_LABEL)
+    km = float(re.fullmatch(r"(\d+) km", label.get_text()).group(1))
+    assert km in {1, 2, 5, 10, 20}
+    assert bar.get_width() == km * 1000.0  # data units are metres
+    ax = by_gid(fig, GID_MAP)[0]
+    width_m = np.diff(ax.get_xlim())[0]
+    # the longest round length that fits in a quarter of the map
+    assert km * 1000 <= width_m / 4 < SCALEBAR_LENGTHS_M[SCALEBAR_LENGTHS_M.index(km * 1000) + 1]
+
+
+def test_the_map_is_at_its_printed_scale_in_both_directions(analysis, cjk_font):
+    fig = draw_print_map(analysis, lang="en", made_on=DAY)
+    ax = by_gid(fig, GID_MAP)[0]
+    (ratio,) = by_gid(fig, GID_SCALE_RATIO)
+    found = re.fullmatch(r"Scale 1:([\d ]+) \(printed at A4\)", ratio.get_text())
+    denominator = int(found.group(1).replace(" ", ""))
+    pos = ax.get_position()
+    width_m = pos.width * fig.get_figwidth() * 0.0254  # the map box on paper, metres
+    height_m = pos.height * fig.get_figheight() * 0.0254
+    assert np.diff(ax.get_xlim())[0] / width_m == pytest.approx(denominator, rel=1e-9)
+    assert np.diff(ax.get_ylim())[0] / height_m == pytest.approx(denominator, rel=1e-9)
+    # every village, service and village boundary is inside the frame
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    assert x0 < X0 + 0.0 and X0 + 12000.0 < x1 and y0 < Y0 - 500.0 and Y0 + 500.0 < y1
+
+
+def test_nice_numbers():
+    assert _nice_denominator(263_412.0) == 270_000
+    assert _nice_denominator(600_000.0) == 600_000
+    assert _nice_denominator(1_001.0) == 1_100
+    assert _scalebar_length_m(60_000.0) == 10_000.0  # a quarter is 15 km
+    assert _scalebar_length_m(80_000.0) == 20_000.0
+    assert _scalebar_length_m(3_000.0) == 500.0
+
+
+def test_flagged_villages_are_labelled_and_listed(analysis, cjk_font):
+    fig = draw_print_map(analysis, lang="zh", made_on=DAY)
+    flags = [t.get_text() for t in by_gid(fig, "label-flag")]
+    assert flags == ["乙村\n10.4 公里"]
+    assert [t.get_text() for t in by_gid(fig, "gap-name")] == ["1. 乙村"]
+    assert [t.get_text() for t in by_gid(fig, "gap-dist")] == ["10.4 公里"]
+    shown = {t.get_text() for t in texts(fig)}
+    assert "超过标准的村庄（1 个）" in shown
+    assert "© OpenStreetMap contributors" in shown
+
+
+def test_fictional_note_only_for_fictional_data(cjk_font):
+    real = run_analysis(scenario(fictional=False), SETTINGS)
+    fig = draw_print_map(real, lang="en", made_on=DAY)
+    assert by_gid(fig, "note-fictional") == []
+    fig = draw_print_map(run_analysis(scenario(), SETTINGS), lang="en", made_on=DAY)
+    (note,) = by_gid(fig, "note-fictional")
+    assert "fictional" in note.get_text()
+
+
+def test_drawing_changes_no_global_matplotlib_setting(analysis, cjk_font):
+    before = dict(matplotlib.rcParams)
+    draw_print_map(analysis, made_on=DAY)
+    assert dict(matplotlib.rcParams) == before
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input
+
+
+def test_unsupported_suffix_names_the_supported_ones_and_writes_nothing(
+    analysis, cjk_font, tmp_path
+):
+    fig = draw_print_map(analysis, made_on=DAY)
+    with pytest.raises(InputError) as err:
+        write_print_map(fig, tmp_path / "map.jpg")
+    assert err.value.key == "error.print.suffix"
+    assert str(err.value) == (
+        "Cannot save the map map.jpg: the file type '.jpg' is not supported. Use one of these "
+        "suffixes: .png, .pdf."
+    )
+    assert "不支持的文件类型“.jpg”" in err.value.message("zh")
+    with pytest.raises(InputError, match=r"the file type '-' is not supported"):
+        write_print_map(fig, tmp_path / "map")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key", "text"),
+    [
+        (
+            {"paper": "Letter"},
+            "error.print.paper",
+            "Unknown paper size 'Letter'. Choose one of: A4, A3.",
+        ),
+        (
+            {"orientation": "sideways"},
+            "error.print.orientation",
+            "Unknown orientation 'sideways'. Choose one of: landscape, portrait.",
+        ),
+        ({"privacy": "public"}, "error.map.privacy", "Unknown privacy mode 'public'"),
+        ({"lang": "fr"}, "error.map.language", "Unknown language 'fr'. Choose one of: zh, en."),
+        ({"kind": "childcare"}, "error.settings.kind", "Unknown service kind 'childcare'"),
+    ],
+)
+def test_bad_settings_say_what_to_choose(analysis, kwargs, key, text):
+    with pytest.raises(SettingsError) as err:
+        draw_print_map(analysis, made_on=DAY, **kwargs)
+    assert err.value.key == key
+    assert str(err.value).startswith(text)
+
+
+def test_print_messages_have_both_languages_and_the_same_placeholders():
+    keys = [k for k in i18n.all_keys() if k.startswith(("print.", "error.print."))]
+    assert len(keys) >= 15
+    for key in keys:
+        texts_ = i18n.texts_for(key)
+        assert i18n.placeholders(texts_["zh"]) == i18n.placeholders(texts_["en"]), key
+
+
+def test_fonts_are_found_by_name(cjk_font):
+    assert cjk_font in printmap.CJK_FONT_FAMILIES
+
+
+def test_demo_page(cjk_font, tmp_path):
+    """The demo, as the workshop prints it: every flagged village named on the page."""
+    from mapping.scenario import load_demo
+
+    a = run_analysis(load_demo())
+    fig = draw_print_map(a, lang="zh", made_on=DAY)
+    flagged = set(a.villages.loc[a.villages["flag_kindergarten"], "village_name"])
+    labelled = {t.get_text().split("\n")[0] for t in by_gid(fig, "label-flag")}
+    assert labelled == flagged
+    write_print_map(fig, tmp_path / "demo.pdf")
+    assert media_box((tmp_path / "demo.pdf").read_bytes())[2] == pytest.approx(841.89, abs=0.05)
