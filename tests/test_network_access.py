@@ -277,3 +277,26 @@ def test_points_and_services_at_the_start_of_a_oneway_segment():
     at_b = Snap(np.array([ab]), np.array([1.0]), np.array([0.0]), net.x[:1], net.y[:1])
     cost, _ = point_costs(net, search_services(net, at_b), at_b)
     assert cost[0] == pytest.approx(0.0, abs=MM)
+
+
+def test_snapping_finds_the_exactly_nearest_segment():
+    # long and short segments mixed: a 5 km road with a comb of 30 m spurs, and a diagonal
+    nodes = {0: (0.0, 0.0), 1: (5000.0, 0.0), 2: (0.0, 800.0), 3: (5000.0, 2000.0)}
+    ways = [(1, [0, 1], "primary"), (2, [2, 3], "track")]
+    for i in range(40):
+        nodes[100 + i] = (120.0 * i, 0.0 + 30.0)
+        nodes[200 + i] = (120.0 * i, 0.0 + 60.0)
+        ways.append((10 + i, [100 + i, 200 + i], "service"))
+    net = net_of(roads(nodes, ways), snap_to="any")
+    rng = np.random.default_rng(5)
+    x = X0 + rng.uniform(-500, 5500, 2000)
+    y = Y0 + rng.uniform(-500, 2500, 2000)
+    snap = snap_points(net, x, y, snap_to="any")
+    # brute force over every segment
+    ax, ay = net.x[net.seg_u], net.y[net.seg_u]
+    dx, dy = net.x[net.seg_v] - ax, net.y[net.seg_v] - ay
+    t = np.clip(((x[:, None] - ax) * dx + (y[:, None] - ay) * dy) / (dx * dx + dy * dy), 0, 1)
+    brute = np.hypot(x[:, None] - (ax + t * dx), y[:, None] - (ay + t * dy)).min(axis=1)
+    np.testing.assert_allclose(snap.offroad_m, brute, atol=1e-6)
+    # the snapped point lies on the chosen segment, at the reported distance
+    np.testing.assert_allclose(np.hypot(x - snap.x, y - snap.y), snap.offroad_m, atol=1e-6)
