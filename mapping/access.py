@@ -242,10 +242,9 @@ def add_services(
     """Add services (e.g. a proposed kindergarten) without redoing the whole search.
 
     Adding sources can only shorten distances, so the new answer is the minimum of the old
-    one and a search from the new services alone. That search is bounded: it stops at the
-    largest current cost found in the new services' road pieces, since beyond it nothing can
-    improve (nodes in other pieces cannot be reached at all). With the usual handful of
-    proposals this is a small fraction of a full multi-source search.
+    one and a search from the new services alone. That search is bounded (see
+    :func:`_bounded_search`): it only explores the neighbourhood the new services win, which
+    for a proposed kindergarten is a small part of a county.
 
     Parameters
     ----------
@@ -265,11 +264,10 @@ def add_services(
     k_old = len(access.services)
     searches = []
     for old in (access.dist, access.time):
-        comps = np.unique(net.component[net.seg_u[snap.seg]])
-        in_reach = np.isin(net.component, comps)
-        reach_cost = old.node_cost[in_reach]
-        limit = float(reach_cost.max()) if len(reach_cost) else np.inf
-        fresh = search_services(net, snap, old.metric, limit=limit)
+        if old is None:
+            searches.append(None)
+            continue
+        fresh = _bounded_search(net, snap, old)
         better = fresh.node_cost < old.node_cost
         searches.append(
             ServiceSearch(
@@ -288,6 +286,45 @@ def add_services(
         dist=searches[0],
         time=searches[1],
     )
+
+
+def _bounded_search(net: RoadNetwork, snap: Snap, old: ServiceSearch) -> ServiceSearch:
+    """A search from new services that stops once nothing farther can beat the old costs.
+
+    The nodes a new service improves form a tree around it: if a node is improved, so is the
+    next node on its path to the service (else the old cost would be shorter through that
+    node). So with a search limit L, every improved node has been found unless some found,
+    improved node p has ``cost(p) + longest arc out of p > L``. Start with twice the old cost
+    at the new services' own roads and double until that holds; this is exact.
+    """
+    rg = net.rgraph(old.metric)
+    out_max = _max_out_arc(net, old.metric)
+    ends = np.concatenate([net.seg_u[snap.seg], net.seg_v[snap.seg]])
+    local = old.node_cost[ends]
+    local = local[np.isfinite(local)]
+    limit = 2.0 * float(local.max()) if len(local) and local.max() > 0 else np.inf
+    while True:
+        fresh = search_services(net, snap, old.metric, limit=limit)
+        if not np.isfinite(limit):
+            return fresh
+        improved = fresh.node_cost < old.node_cost
+        frontier = improved & (fresh.node_cost + out_max > limit)
+        if not frontier.any() or limit >= rg.data.sum():
+            return fresh
+        limit *= 2.0
+
+
+def _max_out_arc(net: RoadNetwork, metric: str) -> np.ndarray:
+    """Longest arc leaving each node of the reversed graph (0 for nodes with none), cached."""
+    key = ("max_out_arc", metric)
+    if key not in net._cache:
+        rg = net.rgraph(metric)
+        out = np.zeros(net.n_nodes)
+        has = np.diff(rg.indptr) > 0
+        if len(rg.data):
+            out[has] = np.maximum.reduceat(rg.data, rg.indptr[:-1][has])
+        net._cache[key] = out
+    return net._cache[key]
 
 
 def access_columns(kind: str) -> list[str]:

@@ -91,7 +91,7 @@ class RoadNetwork:
     component: np.ndarray
     main_component: int
     walk_speed_kmh: float
-    _trees: dict = field(default_factory=dict, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def n_nodes(self) -> int:
@@ -145,7 +145,7 @@ class RoadNetwork:
         than shapely's STRtree over line strings on large networks (measured in
         ``benchmarks/``).
         """
-        if snap_to not in self._trees:
+        if snap_to not in self._cache:
             if snap_to == "largest":
                 cand = np.flatnonzero(self.component[self.seg_u] == self.main_component)
             else:
@@ -160,8 +160,8 @@ class RoadNetwork:
             my = self.y[u] + t * (self.y[v] - self.y[u])
             # an unbalanced tree builds ~3x faster and answers these queries as fast
             tree = cKDTree(np.column_stack([mx, my]), balanced_tree=False, compact_nodes=False)
-            self._trees[snap_to] = (tree, seg)
-        return self._trees[snap_to]
+            self._cache[snap_to] = (tree, seg)
+        return self._cache[snap_to]
 
 
 def build_network(

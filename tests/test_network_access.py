@@ -300,3 +300,48 @@ def test_snapping_finds_the_exactly_nearest_segment():
     np.testing.assert_allclose(snap.offroad_m, brute, atol=1e-6)
     # the snapped point lies on the chosen segment, at the reported distance
     np.testing.assert_allclose(np.hypot(x - snap.x, y - snap.y), snap.offroad_m, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["walk", "car"])
+def test_bounded_incremental_search_equals_full_recompute_on_random_grids(mode):
+    from mapping.access import access_table, add_services, prepare_access
+
+    rng = np.random.default_rng(11 if mode == "walk" else 12)
+    side = 15
+    nodes = {
+        r * side + c: (150.0 * c + rng.uniform(-20, 20), 150.0 * r + rng.uniform(-20, 20))
+        for r in range(side)
+        for c in range(side)
+    }
+    ways, wid = [], 0
+    for r in range(side):
+        for c in range(side):
+            here = r * side + c
+            for nxt in ([here + 1] if c < side - 1 else []) + (
+                [here + side] if r < side - 1 else []
+            ):
+                if rng.random() < 0.15:
+                    continue
+                wid += 1
+                oneway = int(rng.choice([0, 0, 0, 1, -1]))
+                hw = str(rng.choice(["residential", "track", "primary"]))
+                ways.append((wid, [here, nxt], hw, oneway))
+    net = net_of(roads(nodes, ways), mode)
+    hh = points({f"h{i}": (rng.uniform(0, 2100), rng.uniform(0, 2100)) for i in range(300)})
+    snap = snap_points(net, *net.project_points(hh))
+    existing = services(
+        {f"k{i}": ("kindergarten", rng.uniform(0, 2100), rng.uniform(0, 2100)) for i in range(3)}
+    )
+    base = prepare_access(net, existing, "kindergarten")
+    for trial in range(8):
+        new = services(
+            {
+                f"P{trial}{j}": ("kindergarten", rng.uniform(0, 2100), rng.uniform(0, 2100))
+                for j in range(1 + trial % 3)
+            }
+        )
+        inc = access_table(net, add_services(net, base, new), hh, snap)
+        full = access_table(
+            net, prepare_access(net, pd.concat([existing, new]), "kindergarten"), hh, snap
+        )
+        pd.testing.assert_frame_equal(inc, full)
