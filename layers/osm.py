@@ -13,9 +13,9 @@ way, buildings included, into edges; we do not). Each consecutive node pair of a
 segment. Which modes may use it comes from :data:`MODE_FILTERS`, written in Overpass filter
 syntax and evaluated with Overpass semantics (see :func:`parse_overpass_filter`):
 
-* ``walk``: exactly osmnx's ``walk`` network filter, taken at import time from
-  ``osmnx._overpass._get_network_filter("walk")`` (a copy is kept in
-  :data:`OSMNX_FALLBACK_FILTERS` for an osmnx that no longer has that private function).
+* ``walk``: exactly osmnx's ``walk`` network filter, as ``osmnx._overpass._get_network_filter
+  ("walk")`` gives it, kept as text in :data:`OSMNX_FALLBACK_FILTERS` (a test checks the copy
+  against the installed osmnx, so importing osmnx is not needed at run time).
 * ``car``: osmnx's ``drive_service`` filter with ``track`` allowed (in rural Inner Mongolia the
   dirt tracks *are* the roads), plus ``vehicle=no`` and ``access=no|private`` excluded.
 * ``motorbike``: the car filter, but ``motorcycle=no`` excludes instead of ``motorcar=no``, and
@@ -225,15 +225,13 @@ def format_overpass_filter(clauses: tuple[TagPredicate, ...]) -> str:
 
 
 def _osmnx_filter(network_type: str) -> str:
-    """osmnx's Overpass filter for ``network_type``, or our copy if osmnx cannot give one."""
-    try:
-        from osmnx._overpass import _get_network_filter
+    """osmnx's Overpass filter for ``network_type``, from our copy of it.
 
-        text = _get_network_filter(network_type)
-        parse_overpass_filter(text)
-    except (ImportError, AttributeError, TypeError, ValueError):
-        return OSMNX_FALLBACK_FILTERS[network_type]
-    return text
+    Importing osmnx costs 1.5-2 s, which the app would pay at every start, so the filters are
+    kept as text in :data:`OSMNX_FALLBACK_FILTERS`; ``tests/test_osm.py`` checks that they
+    are still exactly what the installed osmnx uses, so the walk network stays osmnx's own.
+    """
+    return OSMNX_FALLBACK_FILTERS[network_type]
 
 
 def _drop_alternative(

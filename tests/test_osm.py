@@ -21,7 +21,6 @@ import shapely
 from shapely.geometry import Polygon, box
 
 from layers import i18n
-from layers import osm as osm_module
 from layers.errors import FileFormatError, InputError, NoDataError
 from layers.osm import (
     MODE_FILTERS,
@@ -37,7 +36,7 @@ from layers.osm import (
 from layers.roads import HIGHWAY_CLASSES, MODE_BITS
 from layers.services import validate_services
 from layers.villages import validate_villages
-from tests.conftest import FIXTURES, shared_file
+from tests.conftest import FIXTURES, ROOT, shared_file
 
 SMALL = FIXTURES / "osm" / "small.osm"
 W, M, C = MODE_BITS["walk"], MODE_BITS["motorbike"], MODE_BITS["car"]
@@ -115,19 +114,13 @@ def test_fallback_filters_equal_current_osmnx():
         assert _get_network_filter(network_type) == text
 
 
-def test_fallback_used_when_osmnx_private_function_is_gone(monkeypatch):
-    import osmnx._overpass
+def test_reading_osm_does_not_import_osmnx():
+    import subprocess
+    import sys
 
-    monkeypatch.delattr(osmnx._overpass, "_get_network_filter")
-    assert osm_module._osmnx_filter("walk") == OSMNX_FALLBACK_FILTERS["walk"]
-    assert osm_module._build_mode_filters() == MODE_FILTERS
-
-
-def test_fallback_used_when_osmnx_filter_unparsable(monkeypatch):
-    import osmnx._overpass
-
-    monkeypatch.setattr(osmnx._overpass, "_get_network_filter", lambda t: '["highway"~"x",i]')
-    assert osm_module._osmnx_filter("drive_service") == OSMNX_FALLBACK_FILTERS["drive_service"]
+    code = "import sys, layers.osm; print('osmnx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.strip() == "False", out.stderr
 
 
 def test_parse_overpass_filter_round_trips_and_understands_ops():
