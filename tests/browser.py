@@ -1,17 +1,34 @@
-"""Headless Chromium for tests: load a local HTML file with the network off, return the DOM.
+"""Headless Chromium for tests, with the network off.
+
+Two ways to use it: :func:`dump_dom` and :func:`screenshot` load a local HTML file in one
+Chromium run; :class:`DevTools` drives a live Chromium over the DevTools protocol (through the
+``websockets`` package Streamlit already depends on, so no browser driver is needed) for pages
+that keep running, such as the Streamlit app, and records every request and console message.
 
 Chromium is started with a proxy that does not exist and a host resolver that resolves
 nothing, so a page that tries to load anything from the internet fails to do so (and the
 test sees the consequence) instead of quietly fetching it.
+
+Browser tests skip when Chromium is missing, unless ``GAPMAPPER_REQUIRE_BROWSER=1`` is set
+(as CI does): then a missing browser fails the test.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import inspect
+import json
+import os
 import shutil
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -23,6 +40,13 @@ OFFLINE_FLAGS = (
     "--host-resolver-rules=MAP * ~NOTFOUND",
     "--proxy-server=127.0.0.1:9",
     "--proxy-bypass-list=<-loopback>",
+)
+# The same for a page served from this machine (the Streamlit app): loopback is not sent to the
+# dead proxy (Chromium's implicit bypass list) and "localhost" still resolves; everything else
+# fails as above.
+LOOPBACK_OK_FLAGS = (
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+    "--proxy-server=127.0.0.1:9",
 )
 BASE_FLAGS = (
     "--headless",
@@ -67,11 +91,30 @@ def chromium_path() -> str | None:
     return None
 
 
+#: Set to 1 to make a missing browser fail the test instead of skipping it (CI sets it).
+REQUIRE_ENV = "GAPMAPPER_REQUIRE_BROWSER"
+
+
+def browser_required() -> bool:
+    """Whether browser tests must run (``GAPMAPPER_REQUIRE_BROWSER=1``) rather than skip."""
+    return os.environ.get(REQUIRE_ENV, "").strip() == "1"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip the calling test with ``reason``; fail it instead when the browser is required."""
+    if browser_required():
+        pytest.fail(f"{reason} ({REQUIRE_ENV}=1, so browser tests may not be skipped)")
+    pytest.skip(reason)
+
+
 def require_chromium() -> str:
-    """The Chromium executable; skips the calling test (with the reason) when there is none."""
+    """The Chromium executable; skips the calling test (with the reason) when there is none.
+
+    With ``GAPMAPPER_REQUIRE_BROWSER=1`` a missing Chromium fails the test instead.
+    """
     exe = chromium_path()
     if exe is None:
-        pytest.skip("headless Chromium not installed (apt-get install chromium)")
+        skip_or_fail("headless Chromium not installed (apt-get install chromium)")
     return exe
 
 
@@ -127,3 +170,322 @@ def screenshot(
     if proc.returncode != 0 or not png_path.exists():
         raise RuntimeError(f"chromium screenshot failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return png_path
+
+
+# --------------------------------------------------------------------------------------------
+# A live Chromium over the DevTools protocol
+
+#: URL schemes that never leave the machine.
+LOCAL_SCHEMES = ("data", "blob")
+#: Host names that are this machine.
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def is_local_url(url: str) -> bool:
+    """Whether loading ``url`` stays on this machine (loopback, ``data:`` or ``blob:``)."""
+    parts = urlsplit(url)
+    if parts.scheme in LOCAL_SCHEMES:
+        return True
+    return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname in LOCAL_HOSTS
+
+
+@dataclass(frozen=True)
+class ConsoleMessage:
+    """One message of the page's console or log.
+
+    ``source`` is ``console`` (``console.*`` calls), ``exception`` (an uncaught error) or the
+    DevTools log source (``network`` for a failed load, ``javascript``, ``security``, ...).
+    """
+
+    level: str
+    text: str
+    source: str
+    url: str = ""
+
+
+#: ``session`` default of :meth:`DevTools.send`: the page's session (None is the browser's).
+_PAGE = object()
+
+
+def _remote_object_text(obj: dict) -> str:
+    if "value" in obj:
+        return str(obj["value"])
+    return str(obj.get("description") or obj.get("unserializableValue") or obj.get("type", ""))
+
+
+class DevTools:
+    """A headless Chromium with the internet cut, driven over the DevTools protocol.
+
+    Only this machine is reachable (``127.0.0.1``, ``localhost``): pages served by a local
+    server load; any other host fails to resolve and would go to a dead proxy.
+
+    Use it as a context manager; it starts Chromium on a free loopback port, opens one page of
+    ``size`` CSS pixels and follows that page, its frames and its workers: every requested
+    URL lands in :attr:`requests` (HTTP, ``data:``, ``blob:`` and websockets), every failed
+    load in :attr:`failed`, and every console message, uncaught exception and log entry in
+    :attr:`console`. Closing stops Chromium and deletes its profile.
+
+    Parameters
+    ----------
+    size
+        Viewport width and height, CSS pixels.
+    timeout_s
+        Real-time limit for starting Chromium and for each protocol command, seconds.
+    """
+
+    def __init__(self, size: tuple[int, int] = (1400, 1000), timeout_s: float = 30.0) -> None:
+        self.size = size
+        self.timeout_s = timeout_s
+        #: Every URL the page, its frames and workers asked for, in order.
+        self.requests: list[str] = []
+        #: (URL, Chromium's error text) of every load that failed.
+        self.failed: list[tuple[str, str]] = []
+        #: Console messages, uncaught exceptions and log entries, in order.
+        self.console: list[ConsoleMessage] = []
+        self._proc: subprocess.Popen | None = None
+        self._profile: str | None = None
+        self._log_text = ""
+        self._stack = contextlib.ExitStack()
+        self._ws = None
+        self._next_id = 0
+        self._session: str | None = None
+        self._url_of: dict[str, str] = {}
+
+    # -- lifecycle
+
+    def __enter__(self) -> DevTools:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start Chromium, open the page and start recording."""
+        exe = require_chromium()
+        try:
+            from websockets.sync.client import connect
+        except ImportError:
+            skip_or_fail("the websockets package is missing (it comes with streamlit)")
+        self._profile = tempfile.mkdtemp(prefix="gm-devtools-")
+        profile = Path(self._profile)
+        w, h = self.size
+        cmd = [
+            exe,
+            *BASE_FLAGS,
+            *LOOPBACK_OK_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--window-size={w},{h}",
+            "--remote-debugging-address=127.0.0.1",
+            "--remote-debugging-port=0",  # Chromium picks a free port and writes it down
+            "about:blank",
+        ]
+        with open(profile / "chromium.log", "wb") as log:
+            self._proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + self.timeout_s
+        lines: list[str] = []
+        while len(lines) < 2:
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"chromium did not open its DevTools port: {self.log[-2000:]}")
+            time.sleep(0.05)
+            if port_file.exists():
+                lines = port_file.read_text().split()
+        options: dict[str, Any] = {"max_size": None, "open_timeout": self.timeout_s}
+        if "proxy" in inspect.signature(connect).parameters:
+            # websockets >= 15 honours HTTP(S)_PROXY; this connection is to loopback
+            options["proxy"] = None
+        url = f"ws://127.0.0.1:{lines[0]}{lines[1]}"
+        self._ws = self._stack.enter_context(connect(url, ping_interval=None, **options))
+        target = self.send("Target.createTarget", {"url": "about:blank"}, session=None)
+        attached = self.send(
+            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}, session=None
+        )
+        self._session = attached["sessionId"]
+        self._follow(self._session, wait=False)
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": w, "height": h, "deviceScaleFactor": 1, "mobile": False},
+        )
+
+    def close(self) -> None:
+        """Stop Chromium (politely, then by force) and delete its profile."""
+        if self._ws is not None:
+            from websockets.exceptions import WebSocketException
+
+            try:
+                self._post("Browser.close", session=None)
+                self._stack.close()
+            except (OSError, WebSocketException):
+                pass  # the browser is already gone
+            self._ws = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._proc.pid, 9)
+                self._proc.wait(timeout=5)
+            self._proc = None
+        if self._profile is not None:
+            self._log_text = self.log
+            shutil.rmtree(self._profile, ignore_errors=True)
+            self._profile = None
+
+    @property
+    def log(self) -> str:
+        """Chromium's own log (stderr)."""
+        if self._profile is None:
+            return self._log_text
+        path = Path(self._profile) / "chromium.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    # -- protocol
+
+    def _post(self, method: str, params: dict | None = None, *, session: Any = _PAGE) -> int:
+        """Send a command without waiting for its answer; returns its id."""
+        self._next_id += 1
+        msg: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        session = self._session if session is _PAGE else session
+        if session is not None:
+            msg["sessionId"] = session
+        self._ws.send(json.dumps(msg))
+        return self._next_id
+
+    def send(
+        self,
+        method: str,
+        params: dict | None = None,
+        *,
+        session: Any = _PAGE,
+        timeout_s: float | None = None,
+    ) -> dict:
+        """Run a DevTools command (on the page unless ``session`` says otherwise); its result.
+
+        Events that arrive meanwhile are recorded.
+        """
+        msg_id = self._post(method, params, session=session)
+        deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        while True:
+            msg = self._receive(deadline, method)
+            if msg.get("id") == msg_id:
+                if "error" in msg:
+                    raise RuntimeError(f"DevTools {method} failed: {msg['error']}")
+                return msg.get("result", {})
+            self._record(msg)
+
+    def pump(self, seconds: float) -> None:
+        """Record events for ``seconds`` of real time."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                msg = self._receive(deadline, "pump")
+            except TimeoutError:
+                return
+            self._record(msg)
+
+    def _receive(self, deadline: float, what: str) -> dict:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"no DevTools answer to {what} in time")
+        return json.loads(self._ws.recv(timeout=remaining))
+
+    def _follow(self, session: str, *, wait: bool) -> None:
+        """Record a page, frame or worker session; and its own frames and workers."""
+        for method in ("Network.enable", "Log.enable", "Runtime.enable", "Page.enable"):
+            self._post(method, session=session)
+        # children start paused, so their first request is seen too
+        self._post(
+            "Target.setAutoAttach",
+            {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True},
+            session=session,
+        )
+        if wait:
+            self._post("Runtime.runIfWaitingForDebugger", session=session)
+
+    def _record(self, msg: dict) -> None:
+        method, p = msg.get("method"), msg.get("params", {})
+        if method == "Target.attachedToTarget":
+            self._follow(p["sessionId"], wait=p.get("waitingForDebugger", False))
+        elif method == "Network.requestWillBeSent":
+            self._url_of[p["requestId"]] = p["request"]["url"]
+            self.requests.append(p["request"]["url"])
+        elif method == "Network.webSocketCreated":
+            self.requests.append(p["url"])
+        elif method == "Network.loadingFailed":
+            self.failed.append((self._url_of.get(p["requestId"], "?"), p.get("errorText", "")))
+        elif method == "Runtime.consoleAPICalled":
+            text = " ".join(_remote_object_text(a) for a in p.get("args", []))
+            self.console.append(ConsoleMessage(p["type"], text, "console"))
+        elif method == "Runtime.exceptionThrown":
+            d = p["exceptionDetails"]
+            text = _remote_object_text(d["exception"]) if "exception" in d else d["text"]
+            self.console.append(ConsoleMessage("error", text, "exception", d.get("url", "")))
+        elif method == "Log.entryAdded":
+            e = p["entry"]
+            self.console.append(
+                ConsoleMessage(e["level"], e["text"], e["source"], e.get("url", ""))
+            )
+
+    # -- page
+
+    def navigate(self, url: str) -> None:
+        """Open ``url`` in the page (returns once the navigation has started)."""
+        result = self.send("Page.navigate", {"url": url})
+        if result.get("errorText"):
+            raise RuntimeError(f"could not open {url}: {result['errorText']}")
+
+    def evaluate(self, expression: str) -> Any:
+        """The JSON value of a JavaScript expression in the page's main frame."""
+        result = self.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+        )
+        if "exceptionDetails" in result:
+            d = result["exceptionDetails"]
+            raise RuntimeError(f"page script failed: {d.get('exception', d).get('description')}")
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout_s: float, *, poll_s: float = 0.25) -> Any:
+        """Evaluate ``expression`` until its value is truthy; that value.
+
+        Raises
+        ------
+        TimeoutError
+            After ``timeout_s`` seconds, with the last value in the message.
+        """
+        deadline = time.monotonic() + timeout_s
+        value = None
+        while time.monotonic() < deadline:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            self.pump(poll_s)
+        raise TimeoutError(f"waited {timeout_s:g} s for {expression!r}; last value {value!r}")
+
+    def set_viewport(self, width: int, height: int) -> None:
+        """Resize the page's viewport (CSS pixels)."""
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
+
+    def screenshot(self, path: str | Path) -> Path:
+        """Save the viewport as a PNG file."""
+        data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
+        path = Path(path)
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+    def console_errors(self, keep: Callable[[ConsoleMessage], bool] | None = None) -> list[str]:
+        """Errors on the console: uncaught exceptions, ``console.error`` and failed loads."""
+        return [
+            f"[{m.source}] {m.text} {m.url}".strip()
+            for m in self.console
+            if m.level == "error" and (keep is None or keep(m))
+        ]

@@ -1,0 +1,301 @@
+"""The running workshop app in headless Chromium, with the internet cut.
+
+The real app is started with ``python -m streamlit run app.py`` (so the project's
+``.streamlit/config.toml`` applies) on a free loopback port, and opened in Chromium driven over
+the DevTools protocol (:class:`tests.browser.DevTools`). Chromium cannot resolve any host name
+but ``localhost``/``127.0.0.1`` and sends everything else to a dead proxy, and every URL the
+page, its frames and its workers ask for is recorded: the test proves both that the app draws
+its map with no internet and that it does not even try to reach it.
+
+One app run serves all the browser tests of this module (start-up and the first analysis take
+most of the time); the tests then read what that run recorded.
+
+Set ``GAPMAPPER_SCREENSHOTS=<folder>`` to keep the screenshots (``app.png``: the first
+1400x1000 pixels a workshop user sees; ``app-full.png``: the whole page).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests import browser
+from tests.conftest import ROOT
+
+#: Real-time limits, seconds: the server answering its health check, and the first page render
+#: (loading the demo, building the road network, the analysis, the map).
+STARTUP_S = 60.0
+RENDER_S = 60.0
+VIEWPORT = (1400, 1000)
+FAR = "希乐图村"  # the demo's far village: flagged for kindergartens at the default 5 km
+FOLIUM_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
+
+# What the app shows, read in the page once it has rendered. The map lives in the
+# streamlit-folium component iframe (same origin, so its document is reachable from the page);
+# the village features are read from the Leaflet map, which streamlit-folium keeps in that
+# frame's window.map.
+READ_PAGE = """
+(() => {
+  const h1 = document.querySelector("h1");
+  const frame = document.querySelector('FOLIUM_FRAME');
+  const doc = frame && frame.contentDocument;
+  const win = frame && frame.contentWindow;
+  const out = {
+    title: h1 ? h1.innerText : null,
+    text: document.body ? document.body.innerText : "",
+    running: !!document.querySelector('[data-testid="stSpinner"]'),
+    chart: Array.from(document.querySelectorAll('[data-testid="stVegaLiteChart"] svg'))
+      .map(function (svg) { return svg.textContent; }).join(" "),
+    frame: !!doc, leaflet: !!(win && win.L), containers: 0, markers: 0, villages: [],
+  };
+  if (!doc || !win || !win.L) { return out; }
+  out.containers = doc.querySelectorAll(".leaflet-container").length;
+  out.markers = doc.querySelectorAll(".gm-village").length;
+  out.frameText = doc.body.innerText;
+  if (win.map instanceof win.L.Map) {
+    win.map.eachLayer(function (layer) {
+      const cls = (layer.options && layer.options.className) || "";
+      if (layer.feature && cls.split(" ").indexOf("gm-village") >= 0) {
+        out.villages.push({tip: layer.feature.properties.tip, status: layer.feature.properties.s});
+      }
+    });
+  }
+  return out;
+})()
+""".replace("FOLIUM_FRAME", FOLIUM_FRAME)
+
+# True once the title, the map's village markers and the bar chart's labels are on the page
+# and no spinner is showing (the map and the chart draw independently, in either order).
+RENDERED = f"""
+(() => {{
+  const p = {READ_PAGE.strip()};
+  return !!(p.title && p.markers > 0 && p.chart && !p.running);
+}})()
+"""
+
+
+@dataclass(frozen=True)
+class AppServer:
+    """A running ``streamlit run app.py``: its URL, process and combined stdout/stderr."""
+
+    url: str
+    proc: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class AppRun:
+    """What one visit of the app (at ``url``) produced in the browser."""
+
+    url: str
+    page: dict
+    requests: list[str]
+    failed: list[tuple[str, str]]
+    console_errors: list[str]
+    server_log: str
+    screenshots: tuple[Path, Path]
+    expected_villages: int
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def is_healthy(url: str) -> bool:
+    # no proxy: an HTTP(S)_PROXY from the environment must not see a loopback request
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url + "_stcore/health", timeout=2) as answer:
+            return answer.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop the server and whatever it started (its whole process group)."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory) -> Iterator[AppServer]:
+    browser.require_chromium()  # skip (or fail, in CI) before starting anything
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("app-server") / "streamlit.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+    ]
+    env = dict(os.environ, GAPMAPPER_OFFLINE="1")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    server = AppServer(url=f"http://127.0.0.1:{port}/", proc=proc, log_path=log_path)
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        while not is_healthy(server.url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                state = "exited" if proc.poll() is not None else f"silent for {STARTUP_S:g} s"
+                pytest.fail(f"streamlit {state}; its output:\n{server.log()[-4000:]}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="module")
+def app_run(app_server, tmp_path_factory) -> AppRun:
+    from mapping.scenario import load_demo
+
+    expected = len(load_demo().villages)
+    shots = Path(os.environ.get("GAPMAPPER_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    with browser.DevTools(size=VIEWPORT, timeout_s=30) as chromium:
+        chromium.navigate(app_server.url)
+        try:
+            chromium.wait_for(RENDERED, RENDER_S)
+        except TimeoutError:
+            chromium.screenshot(shots / "app-timeout.png")
+            page = chromium.evaluate(READ_PAGE)
+            seen = {k: page[k] for k in ("title", "running", "frame", "leaflet", "markers")}
+            pytest.fail(
+                f"the app did not render in {RENDER_S:g} s: {seen}, chart text "
+                f"{page['chart'][:200]!r}\nconsole: {chromium.console_errors()}\n"
+                f"server output:\n{app_server.log()[-4000:]}"
+            )
+        chromium.pump(1.0)  # late requests (fonts, chart data) are recorded too
+        page = chromium.evaluate(READ_PAGE)
+        first = chromium.screenshot(shots / "app.png")
+        # Streamlit scrolls inside its main area, so "the whole page" is a taller viewport
+        height = chromium.evaluate(
+            "document.querySelector('[data-testid=\"stMain\"]').scrollHeight"
+        )
+        chromium.set_viewport(VIEWPORT[0], min(int(height), 6000))
+        chromium.pump(1.0)
+        full = chromium.screenshot(shots / "app-full.png")
+        return AppRun(
+            url=app_server.url,
+            page=page,
+            requests=list(chromium.requests),
+            failed=list(chromium.failed),
+            console_errors=chromium.console_errors(),
+            server_log=app_server.log(),
+            screenshots=(first, full),
+            expected_villages=expected,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# In the browser
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_app_opens_on_the_demo_in_chinese(app_run):
+    from mapping.scenario import load_demo
+
+    page = app_run.page
+    assert page["title"] == load_demo().title["zh"]
+    assert page["title"].startswith("示例：")
+    assert FAR in page["chart"] and FAR in page["text"]  # the chart's village axis
+    assert "超标村庄" in page["text"] and "示例数据：旗县边界和村名真实" in page["text"]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_map_draws_in_its_frame_with_every_village(app_run):
+    page = app_run.page
+    assert page["frame"] and page["leaflet"]
+    assert page["containers"] == 1
+    assert page["markers"] == app_run.expected_villages
+    assert len(page["villages"]) == app_run.expected_villages
+    far = [v for v in page["villages"] if v["tip"].startswith(f"<b>{FAR}</b>")]
+    assert [v["status"] for v in far] == ["flag"]
+    assert "© OpenStreetMap contributors" in page["frameText"]
+    assert "完整信息：仅供工作团队内部使用，请勿外传" in page["frameText"]  # the app's map is full
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_no_request_leaves_the_machine(app_run):
+    outside = [url for url in app_run.requests if not browser.is_local_url(url)]
+    assert outside == []
+    assert app_run.failed == []
+    # the recording saw the page, its websocket, the map's frame and Leaflet as a data: URI
+    assert app_run.requests[0] == app_run.url
+    assert app_run.url.replace("http", "ws", 1) + "_stcore/stream" in app_run.requests
+    assert any("/component/streamlit_folium.st_folium/" in url for url in app_run.requests)
+    assert any(url.startswith("data:text/javascript;base64,") for url in app_run.requests)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_no_console_errors_and_no_server_traceback(app_run):
+    assert app_run.console_errors == []
+    assert "Traceback" not in app_run.server_log
+    assert "checkip.amazonaws.com" not in app_run.server_log  # no public-IP lookup
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_screenshots_are_taken(app_run):
+    first, full = app_run.screenshots
+    for png in (first, full):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert first.stat().st_size > 50_000  # a blank 1400x1000 page compresses to a few kB
+
+
+# --------------------------------------------------------------------------------------------
+# Without a browser: the server defaults
+
+
+def test_streamlit_config_keeps_the_app_local_and_quiet():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["server"]["address"] == "localhost"
+    assert config["server"]["maxUploadSize"] == 200
+    assert config["server"]["showEmailPrompt"] is False
+    assert config["browser"]["gatherUsageStats"] is False
+    assert config["browser"]["serverAddress"] == "localhost"
+    assert config["client"]["toolbarMode"] == "minimal"
+    assert config["global"]["developmentMode"] is False
+
+
+def test_every_streamlit_config_key_is_a_real_option():
+    from streamlit import config as st_config
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    keys = {f"{section}.{name}" for section, values in config.items() for name in values}
+    unknown = keys - set(st_config._config_options_template)
+    assert unknown == set()
