@@ -130,6 +130,16 @@ i18n.register(
             "en": "Chosen place: lon {lon}, lat {lat}",
         },
         "app.whatif.none": {"zh": "还没有选位置。", "en": "No place chosen yet."},
+        "app.whatif.no_village": {
+            "zh": "（不选村，用地图上点的位置）",
+            "en": "(none: use the clicked place)",
+        },
+        "app.map.full_detail": {
+            "zh": "本页地图显示农户位置，仅供工作团队使用；要分享请导出“村委会版地图”。",
+            "en": "This map shows household positions, for the team only; to share, export "
+            "the committee map.",
+        },
+        "app.summary": {"zh": "文字摘要", "en": "Summary in words"},
         "app.whatif.village": {"zh": "或选一个村", "en": "or pick a village"},
         "app.whatif.add": {"zh": "添加拟建{kind}", "en": "Add a proposed {kind}"},
         "app.whatif.list": {"zh": "拟建点", "en": "Proposals"},
@@ -464,10 +474,11 @@ def render_map(analysis: Analysis, kind: str) -> None:
     from streamlit_folium import st_folium
 
     lang = st.session_state.get(KEY_LANG, "zh")
-    m = use_embedded_assets(draw_map(analysis, lang=lang, kind=kind, privacy="full"))
+    m = use_embedded_assets(draw_map(analysis, lang=lang, kind=kind, privacy="full", compact=True))
     out = st_folium(
         m, height=620, use_container_width=True, key="map", returned_objects=["last_clicked"]
     )
+    st.caption(t("app.map.full_detail"))
     clicked = (out or {}).get("last_clicked")
     if clicked:
         st.session_state[KEY_CLICK] = (float(clicked["lng"]), float(clicked["lat"]))
@@ -488,7 +499,9 @@ def render_whatif(analysis: Analysis) -> None:
     vid = st.selectbox(
         t("app.whatif.village"),
         options,
-        format_func=lambda v: "" if v == "" else str(villages.loc[v, "village_name"]),
+        format_func=lambda v: (
+            t("app.whatif.no_village") if v == "" else str(villages.loc[v, "village_name"])
+        ),
         key=KEY_PROPOSAL_VILLAGE,
     )
     where = None
@@ -620,10 +633,45 @@ def render_table(analysis: Analysis, kind: str) -> None:
             t("app.col.reason"): table[f"reason_{kind}"],
         }
     )
-    st.dataframe(shown, hide_index=True, key="village_table")
+    st.dataframe(
+        shown,
+        hide_index=True,
+        key="village_table",
+        height=380,
+        column_config={
+            t("app.col.village"): st.column_config.TextColumn(width="small"),
+            t("app.col.dist"): st.column_config.NumberColumn(width="small", format="%.1f"),
+            t("app.col.flag"): st.column_config.CheckboxColumn(width="small"),
+            t("app.col.households"): st.column_config.NumberColumn(width="small"),
+            t("app.col.reason"): st.column_config.TextColumn(width="large"),
+        },
+    )
+    render_chart(shown, analysis.settings.threshold_m(kind) / 1000, kind)
+
+
+def render_chart(shown: pd.DataFrame, limit_km: float, kind: str) -> None:
+    """The farthest villages as horizontal bars, with the threshold as a line."""
+    import altair as alt
+
     st.caption(t("app.chart", kind=t(f"kind.{kind}")))
-    chart = pd.Series(shown[t("app.col.dist")].to_numpy(), index=shown[t("app.col.village")])
-    st.bar_chart(chart)
+    name, dist, flag = t("app.col.village"), t("app.col.dist"), t("app.col.flag")
+    top = shown.dropna(subset=[dist]).nlargest(15, dist)
+    bars = (
+        alt.Chart(top)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{dist}:Q", title=dist),
+            y=alt.Y(f"{name}:N", sort="-x", title=None),
+            color=alt.Color(
+                f"{flag}:N",
+                scale=alt.Scale(domain=[True, False], range=["#d7191c", "#1a9641"]),
+                legend=None,
+            ),
+            tooltip=[name, dist],
+        )
+    )
+    rule = alt.Chart(pd.DataFrame({"x": [limit_km]})).mark_rule(strokeDash=[4, 3]).encode(x="x:Q")
+    st.altair_chart(bars + rule, use_container_width=True)
 
 
 def render_exports(analysis: Analysis, kind: str) -> None:
@@ -710,14 +758,14 @@ def main() -> None:
     if scenario.fictional:
         st.info(t("app.fictional"))
     render_metrics(base, after, kind)
-    col_map, col_side = st.columns([3, 2])
+    col_map, col_side = st.columns([2, 1])
     with col_map:
         render_map(after, kind)
         render_whatif(after)
         render_editing()
     with col_side:
         render_table(after, kind)
-        with st.expander(summarize(after, lang).splitlines()[0]):
+        with st.expander(t("app.summary")):
             st.text(summarize(after, lang))
     render_exports(after, kind)
 

@@ -718,6 +718,7 @@ _CSS = """
 #gm-fictional { background: #fff3cd; color: #7a4b00; border: 1px solid #e0b040; }
 #gm-legend { position: fixed; bottom: 36px; left: 10px; z-index: 1000; max-width: 280px; }
 #gm-legend h4 { margin: 0 0 4px; font-size: 14px; }
+#gm-legend summary { cursor: pointer; font-size: 13px; }
 #gm-legend .gm-sec { margin-top: 6px; font-weight: bold; }
 #gm-legend .gm-row { display: flex; align-items: center; gap: 6px; margin: 2px 0; }
 #gm-legend .gm-dot { display: inline-block; width: 12px; height: 12px; border-radius: 50%;
@@ -791,6 +792,18 @@ def _legend_html(
     return "".join(parts)
 
 
+def _folded(legend: str) -> str:
+    """The legend as a ``<details>`` element whose summary is its title."""
+    head_end = legend.index("</h4>") + len("</h4>")
+    head = legend[:head_end]
+    title = head[head.index("<h4>") + 4 : -5]
+    return (
+        f'<details id="gm-legend" class="gm-box"><summary><b>{title}</b></summary>'
+        + legend[head_end : -len("</div>")]
+        + "</details>"
+    )
+
+
 def _top_html(
     title: str, subtitle: str, made_on: str, fictional: str | None, banner: str | None
 ) -> str:
@@ -819,6 +832,7 @@ def draw_map(
     privacy: str = "committee",
     tiles: bool = False,
     made_on: dt.date | None = None,
+    compact: bool = False,
 ) -> folium.Map:
     """Draw an analysis on a folium map that needs no internet.
 
@@ -840,6 +854,9 @@ def draw_map(
         map never needs them).
     made_on
         The date printed in the title (default: today).
+    compact
+        For a small map inside the app: no title box or notes on the map (the page shows
+        them), the legend and layer list folded away until clicked.
 
     Returns
     -------
@@ -883,7 +900,7 @@ def draw_map(
     if privacy == "full":
         bounds.append(_add_households(m, analysis.households, kind, lang))
     bounds.append(_add_services(m, analysis.services, kind, lang))
-    folium.LayerControl(collapsed=False).add_to(m)
+    folium.LayerControl(collapsed=compact).add_to(m)
     _MetricScale().add_to(m)
 
     # Committee maps must not reveal a household's position, not even as the map's edge: the
@@ -896,8 +913,8 @@ def draw_map(
         # padding keeps the edge villages clear of the title box and the layer control
         m.fit_bounds(
             [[round(south, 4), round(west, 4)], [round(north, 4), round(east, 4)]],
-            padding_top_left=(20, 110),
-            padding_bottom_right=(20, 20),
+            padding_top_left=(10, 10) if compact else (20, 110),
+            padding_bottom_right=(10, 10) if compact else (20, 20),
         )
 
     title = analysis.scenario.title.get(lang) or i18n.t("map.default_title", lang)
@@ -908,21 +925,23 @@ def draw_map(
     root = m.get_root()
     root.title = _esc(f"{title} · {kind_name}")
     root.header.add_child(Element(_CSS), name="gm_css")
-    root.html.add_child(
-        Element(
-            _top_html(
-                title,
-                subtitle,
-                i18n.t("map.made_on", lang, date=made_on.isoformat()),
-                fictional,
-                banner,
-            )
-        ),
-        name="gm_top",
-    )
-    root.html.add_child(
-        Element(_legend_html(analysis, kind, lang, privacy, kinds_present)), name="gm_legend"
-    )
+    if not compact:  # inside the app the page itself carries title, date and notes
+        root.html.add_child(
+            Element(
+                _top_html(
+                    title,
+                    subtitle,
+                    i18n.t("map.made_on", lang, date=made_on.isoformat()),
+                    fictional,
+                    banner,
+                )
+            ),
+            name="gm_top",
+        )
+    legend = _legend_html(analysis, kind, lang, privacy, kinds_present)
+    if compact:  # a small map in the app: the legend folds away, closed at first
+        legend = _folded(legend)
+    root.html.add_child(Element(legend), name="gm_legend")
     return m
 
 

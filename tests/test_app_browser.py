@@ -244,7 +244,9 @@ def test_the_map_draws_in_its_frame_with_every_village(app_run):
     far = [v for v in page["villages"] if v["tip"].startswith(f"<b>{FAR}</b>")]
     assert [v["status"] for v in far] == ["flag"]
     assert "© OpenStreetMap contributors" in page["frameText"]
-    assert "完整信息：仅供工作团队内部使用，请勿外传" in page["frameText"]  # the app's map is full
+    # the app's map shows households (full detail): the page says so beside it
+    assert "本页地图显示农户位置，仅供工作团队使用" in page["text"]
+    assert "图例" in page["frameText"]  # the folded legend's summary
 
 
 @pytest.mark.browser

@@ -403,3 +403,13 @@ def test_demo_map_is_small_and_draws(tmp_path):
     assert run.console_errors() == []
     png = browser.screenshot(path, tmp_path / "demo.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def test_compact_map_for_the_app_folds_the_legend_and_drops_the_title_box(analysis):
+    from mapping.maps import draw_map, render_map_html
+
+    html = render_map_html(draw_map(analysis, compact=True, privacy="full"))
+    assert '<details id="gm-legend"' in html
+    assert 'id="gm-top"' not in html and 'id="gm-banner"' not in html
+    full = render_map_html(draw_map(analysis, privacy="full"))
+    assert 'id="gm-top"' in full and '<details id="gm-legend"' not in full
