@@ -47,6 +47,7 @@ KEY_BBOX = "bbox"
 KEY_MESSAGE = "message"
 KEY_EXPORT = "export_html"
 KEY_SAVED = "saved_project"
+KEY_PRINT = "printed_map"
 KEY_PROPOSAL_VILLAGE = "proposal_village"
 KINDS = ("kindergarten", "school")
 LANG_LABELS = {"zh": "中文", "en": "English"}
@@ -172,6 +173,9 @@ i18n.register(
         "app.export.make": {"zh": "生成地图文件", "en": "Make the map file"},
         "app.export.download": {"zh": "下载 {file}", "en": "Download {file}"},
         "app.export.mode": {"zh": "导出模式", "en": "Export mode"},
+        "app.print.paper": {"zh": "打印纸张", "en": "Paper"},
+        "app.print.format": {"zh": "文件格式", "en": "Format"},
+        "app.print.make": {"zh": "生成打印版地图", "en": "Make the printable map"},
         "app.save": {
             "zh": "保存项目（全部图层、拟建点和设置）",
             "en": "Save project (all layers, proposals, settings)",
@@ -224,6 +228,7 @@ def set_scenario(scenario: Scenario, token: str, proposals=None, *, roads_token=
     st.session_state[KEY_PROPOSALS] = proposals
     st.session_state.pop(KEY_EXPORT, None)
     st.session_state.pop(KEY_SAVED, None)
+    st.session_state.pop(KEY_PRINT, None)
 
 
 def saved_upload(uploaded) -> Path:
@@ -695,6 +700,28 @@ def render_exports(analysis: Analysis, kind: str) -> None:
                 file_name=name,
                 mime="text/html",
                 key="download_map",
+            )
+        c1, c2 = st.columns(2)
+        paper = c1.selectbox(t("app.print.paper"), ("A4", "A3"), key="print_paper")
+        fmt = c2.selectbox(t("app.print.format"), ("pdf", "png"), key="print_format")
+        if st.button(t("app.print.make"), key="make_print"):
+            from mapping.printmap import draw_print_map, write_print_map
+
+            try:
+                fig = draw_print_map(analysis, lang=lang, kind=kind, paper=paper, privacy=privacy)
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = write_print_map(fig, Path(tmp) / f"map-{paper}.{fmt}")
+                    st.session_state[KEY_PRINT] = (path.name, path.read_bytes())
+            except GapMapperError as err:
+                show_error(err)
+                st.rerun()
+        printed = st.session_state.get(KEY_PRINT)
+        if printed:
+            st.download_button(
+                t("app.export.download", file=printed[0]),
+                printed[1],
+                file_name=printed[0],
+                key="download_print",
             )
         if st.button(t("app.save"), key="save_project"):
             with tempfile.TemporaryDirectory() as tmp:

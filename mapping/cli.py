@@ -12,10 +12,14 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from layers import i18n
 from layers.coords import COORD_SYSTEMS
 from layers.errors import GapMapperError, InputError
 from layers.roads import MODES
+from layers.services import SERVICE_KINDS
+from mapping.planning import OBJECTIVES, WEIGHTS
 from mapping.settings import DEFAULT_THRESHOLDS_M, AnalysisSettings, parse_distance_m
 
 i18n.register(
@@ -34,6 +38,16 @@ i18n.register(
             "en": "Speed '{value}' is not of the form CLASS=KMH, e.g. track=15.",
         },
         "cli.written": {"zh": "已写入：{files}", "en": "Written: {files}"},
+        "plan.summary": {
+            "zh": "建议新增 {n} 处{kind}：{km} 公里以内的住户由 {before} 户增至 {after} 户"
+            "（共 {total} 户）。",
+            "en": "{n} new {kind} site(s) suggested: households within {km} km go from "
+            "{before} to {after} (of {total}).",
+        },
+        "plan.site": {
+            "zh": "{site}：{name}（经度 {lon}，纬度 {lat}），新增覆盖 {n} 户",
+            "en": "{site}: {name} (lon {lon}, lat {lat}), {n} households newly covered",
+        },
     }
 )
 
@@ -82,6 +96,68 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     a = sub.add_parser("analyze", help="distances, village gaps, tables and a map")
+    _add_data_options(a)
+    a.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="KIND=DIST",
+        help="e.g. kindergarten=10km (repeatable)",
+    )
+    a.add_argument(
+        "--kinds",
+        default="kindergarten,school",
+        help="service kinds, comma separated (kindergarten,school,childcare)",
+    )
+    a.add_argument(
+        "--privacy",
+        choices=("committee", "full"),
+        default="committee",
+        help="map detail: committee (no household positions or names) or full",
+    )
+    a.add_argument("--no-map", action="store_true", help="skip map.html")
+    a.add_argument(
+        "--print",
+        dest="paper",
+        choices=("A4", "A3"),
+        default=None,
+        help="also write a printable map (map-A4.pdf and map-A4.png) on this paper size",
+    )
+
+    p = sub.add_parser("plan", help="where new services should go, and coverage before/after")
+    _add_data_options(p)
+    p.add_argument(
+        "--service",
+        choices=SERVICE_KINDS,
+        default="kindergarten",
+        help="the kind of service to plan (default kindergarten)",
+    )
+    p.add_argument("--add", type=int, required=True, metavar="K", help="number of new sites")
+    p.add_argument(
+        "--objective",
+        choices=OBJECTIVES,
+        default="coverage",
+        help="coverage: most households newly within the threshold; "
+        "distance: least total road distance",
+    )
+    p.add_argument(
+        "--threshold",
+        default=None,
+        metavar="DIST",
+        help="coverage threshold, e.g. 5km (default: the service's usual threshold)",
+    )
+    p.add_argument(
+        "--grid",
+        default=None,
+        metavar="DIST",
+        help="also consider road points on a grid of this spacing, e.g. 2km",
+    )
+    p.add_argument("--weight", choices=WEIGHTS, default="households", help="what to count")
+    return parser
+
+
+def _add_data_options(a: argparse.ArgumentParser) -> None:
+    """The options that say where the data comes from and how to travel (shared)."""
     src = a.add_mutually_exclusive_group()
     src.add_argument("--demo", action="store_true", help="the built-in demo Banner (fictional)")
     src.add_argument(
@@ -99,18 +175,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="coordinate system of lon/lat in your tables (default wgs84)",
     )
     a.add_argument("--mode", choices=MODES, default="motorbike", help="travel mode")
-    a.add_argument(
-        "--threshold",
-        action="append",
-        default=[],
-        metavar="KIND=DIST",
-        help="e.g. kindergarten=10km (repeatable)",
-    )
-    a.add_argument(
-        "--kinds",
-        default="kindergarten,school",
-        help="service kinds, comma separated (kindergarten,school,childcare)",
-    )
     a.add_argument(
         "--walk-speed",
         type=float,
@@ -132,15 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="snap points to the largest road piece (default) or any road",
     )
     a.add_argument("--lang", choices=i18n.LANGUAGES, default="zh", help="language of outputs")
-    a.add_argument(
-        "--privacy",
-        choices=("committee", "full"),
-        default="committee",
-        help="map detail: committee (no household positions or names) or full",
-    )
     a.add_argument("--out", type=Path, default=Path("out"), help="output folder")
-    a.add_argument("--no-map", action="store_true", help="skip map.html")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,26 +209,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.perf_counter() - started:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
     try:
+        if args.command == "plan":
+            return _plan(args, progress)
         return _analyze(args, progress)
     except GapMapperError as err:
         print(err.message(lang), file=sys.stderr)
         return 2
 
 
-def _analyze(args: argparse.Namespace, progress) -> int:
-    from mapping.analysis import run_analysis
-    from mapping.export import summarize, write_geopackage, write_tables
-    from mapping.scenario import load_demo, load_scenario, replace_layers
-
-    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
-    settings = AnalysisSettings(
+def _settings(args: argparse.Namespace, thresholds_m: dict[str, float], kinds) -> AnalysisSettings:
+    return AnalysisSettings(
         mode=args.mode,
-        thresholds_m=_thresholds(args.threshold),
-        kinds=kinds,
+        thresholds_m=thresholds_m,
+        kinds=tuple(kinds),
         snap_to=args.snap_to,
         speeds_kmh=_speeds(args.speed),
         **({"walk_speed_kmh": args.walk_speed} if args.walk_speed is not None else {}),
     )
+
+
+def _load(args: argparse.Namespace, kinds, progress):
+    """The scenario the data options name (the demo, an OSM source, the user's files)."""
+    from mapping.scenario import load_demo, load_scenario, replace_layers
+
     if args.demo:
         progress("loading the demo scenario")
         scenario = load_demo()
@@ -196,6 +255,16 @@ def _analyze(args: argparse.Namespace, progress) -> int:
             services=args.services,
             coords=args.coords,
         )
+    return scenario
+
+
+def _analyze(args: argparse.Namespace, progress) -> int:
+    from mapping.analysis import run_analysis
+    from mapping.export import summarize, write_geopackage, write_tables
+
+    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    settings = _settings(args, _thresholds(args.threshold), kinds)
+    scenario = _load(args, kinds, progress)
     analysis = run_analysis(scenario, settings, progress=progress)
     progress("writing results")
     files = write_tables(analysis, args.out, args.lang)
@@ -205,6 +274,94 @@ def _analyze(args: argparse.Namespace, progress) -> int:
 
         m = draw_map(analysis, lang=args.lang, kind=kinds[0], privacy=args.privacy)
         files.append(write_map_html(m, args.out / "map.html"))
+    if args.paper:
+        from mapping.printmap import draw_print_map, write_print_map
+
+        progress("drawing the printable map")
+        fig = draw_print_map(
+            analysis, lang=args.lang, kind=kinds[0], paper=args.paper, privacy=args.privacy
+        )
+        for suffix in (".pdf", ".png"):
+            files.append(write_print_map(fig, args.out / f"map-{args.paper}{suffix}"))
     print(summarize(analysis, args.lang))
     progress(i18n.t("cli.written", args.lang, files=", ".join(str(f) for f in files)))
     return 0
+
+
+def _plan(args: argparse.Namespace, progress) -> int:
+    from mapping.analysis import apply_proposals, run_analysis
+    from mapping.coverage import coverage_table
+    from mapping.export import atomic_path
+    from mapping.planning import sites_to_proposals, suggest_sites
+
+    kind = args.service
+    if args.add < 1:
+        raise InputError("error.planning.k", k=args.add)
+    thresholds = dict(DEFAULT_THRESHOLDS_M)
+    if args.threshold is not None:
+        thresholds[kind] = parse_distance_m(args.threshold, kind)
+    grid_m = parse_distance_m(args.grid, "grid") if args.grid is not None else None
+    settings = _settings(args, thresholds, (kind,))
+    scenario = _load(args, (kind,), progress)
+    before = run_analysis(scenario, settings, progress=progress)
+    sites = suggest_sites(
+        before,
+        kind,
+        args.add,
+        objective=args.objective,
+        candidates="villages+grid" if grid_m else "villages",
+        grid_m=grid_m,
+        weight=args.weight,
+        progress=progress,
+    )
+    after = apply_proposals(before, sites_to_proposals(sites, kind, args.lang))
+    bands = sorted({1000.0, 3000.0, 5000.0, 10000.0, settings.threshold_m(kind)})
+    table = pd.concat(
+        [
+            coverage_table(before, kind, bands, by="overall", after=after),
+            coverage_table(before, kind, bands, by="village", after=after),
+        ],
+        ignore_index=True,
+    )
+    progress("writing results")
+    files = []
+    for name, frame in (
+        ("sites.csv", pd.DataFrame(sites.drop(columns="geometry"))),
+        ("coverage.csv", table),
+    ):
+        with atomic_path(args.out / name) as tmp:
+            frame.to_csv(tmp, index=name == "sites.csv", encoding="utf-8-sig")
+        files.append(args.out / name)
+    print(_plan_summary(sites, table, kind, settings.threshold_m(kind), args.lang))
+    progress(i18n.t("cli.written", args.lang, files=", ".join(str(f) for f in files)))
+    return 0
+
+
+def _plan_summary(sites, table, kind: str, threshold_m: float, lang: str) -> str:
+    overall = table[(table["scope"] == "overall") & (table["band_m"] == threshold_m)].iloc[0]
+    kind_name = i18n.t(f"kind.{kind}", lang)
+    lines = [
+        i18n.t(
+            "plan.summary",
+            lang,
+            n=len(sites),
+            kind=kind_name,
+            km=f"{threshold_m / 1000:g}",
+            before=int(overall["hh_within_before"]),
+            after=int(overall["hh_within_after"]),
+            total=int(overall["n_households"]),
+        )
+    ]
+    for site_id, row in sites.iterrows():
+        lines.append(
+            i18n.t(
+                "plan.site",
+                lang,
+                site=site_id,
+                name=row["name"] or row["candidate"],
+                lon=f"{row['lon']:.5f}",
+                lat=f"{row['lat']:.5f}",
+                n=int(row["newly_covered_households"]),
+            )
+        )
+    return "\n".join(lines)

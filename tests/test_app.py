@@ -147,3 +147,18 @@ def test_adding_a_kindergarten_as_an_existing_service_reduces_the_gap(app):
     app.button(key="edit_add").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert int(metrics(app)["超标农户"]) == before - 15
+
+
+def test_exports_a_committee_map_a_printable_map_and_a_project(app):
+    app.button(key="make_export").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    privacy, html = app.session_state["export_html"]
+    assert privacy == "committee" and "<html" in html.lower()
+    for hid in app.session_state["scenario"].households.index:
+        assert hid not in html
+    app.button(key="make_print").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    name, data = app.session_state["printed_map"]
+    assert name == "map-A4.pdf" and data.startswith(b"%PDF")
+    app.button(key="save_project").click().run()
+    assert app.session_state["saved_project"][:16] == b"SQLite format 3\x00"

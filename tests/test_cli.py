@@ -240,3 +240,10 @@ def test_speed_options_change_the_times(tmp_path, capsys):
     pd.testing.assert_series_equal(a["dist_kindergarten_m"], b["dist_kindergarten_m"].loc[a.index])
     code = main(["analyze", "--demo", "--speed", "track:10", "--out", str(tmp_path / "x")])
     assert code == 2 and "track=15" in capsys.readouterr().err
+
+
+def test_printable_map_is_written_on_request(tmp_path):
+    assert main(["analyze", "--demo", "--no-map", "--print", "A4", "--out", str(tmp_path)]) == 0
+    png = (tmp_path / "map-A4.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"/MediaBox" in (tmp_path / "map-A4.pdf").read_bytes()
