@@ -198,18 +198,23 @@ class KindAccess:
     svc_xy
         Their projected positions (network CRS, m), for straight-line distances.
     dist, time
-        The distance (m) and time (s) searches.
+        The distance (m) and time (s) searches; ``time`` is None when not asked for.
     """
 
     kind: str
     services: gpd.GeoDataFrame
     svc_xy: np.ndarray
     dist: ServiceSearch
-    time: ServiceSearch
+    time: ServiceSearch | None
 
 
 def prepare_access(
-    net: RoadNetwork, services: gpd.GeoDataFrame, kind: str, *, snap_to: str = "largest"
+    net: RoadNetwork,
+    services: gpd.GeoDataFrame,
+    kind: str,
+    *,
+    snap_to: str = "largest",
+    with_time: bool = True,
 ) -> KindAccess:
     """Snap the services of ``kind`` and run the distance and time searches towards them.
 
@@ -223,6 +228,9 @@ def prepare_access(
         Service kind.
     snap_to
         Which road segments services may snap to.
+    with_time
+        Also run the travel-time search (a second Dijkstra); without it
+        :func:`access_table` gives no ``time_<kind>_min`` column.
     """
     svc = services[services["kind"] == kind]
     x, y = net.project_points(svc)
@@ -232,7 +240,7 @@ def prepare_access(
         services=svc,
         svc_xy=np.column_stack([x, y]),
         dist=search_services(net, svc_snap, "len"),
-        time=search_services(net, svc_snap, "time"),
+        time=search_services(net, svc_snap, "time") if with_time else None,
     )
 
 
@@ -346,7 +354,6 @@ def access_table(
     """The access columns of ``points`` (see :func:`compute_service_access`)."""
     kind = access.kind
     dist, who = point_costs(net, access.dist, point_snap)
-    secs, _ = point_costs(net, access.time, point_snap)
     reachable = np.isfinite(dist)
     found = who >= 0
     safe = np.where(found, who, 0)
@@ -354,7 +361,9 @@ def access_table(
     names = access.services["name"].to_numpy(dtype=object)
     out = pd.DataFrame(index=points.index)
     out[f"dist_{kind}_m"] = np.where(reachable, dist, np.nan)
-    out[f"time_{kind}_min"] = np.where(np.isfinite(secs), secs / 60.0, np.nan)
+    if access.time is not None:
+        secs, _ = point_costs(net, access.time, point_snap)
+        out[f"time_{kind}_min"] = np.where(np.isfinite(secs), secs / 60.0, np.nan)
     if len(ids):
         out[f"nearest_{kind}_id"] = pd.array(np.where(found, ids[safe], None), dtype="str")
         out[f"nearest_{kind}"] = pd.array(np.where(found, names[safe], None), dtype="str")
@@ -376,6 +385,7 @@ def compute_service_access(
     *,
     snap_to: str = "largest",
     point_snap: Snap | None = None,
+    with_time: bool = True,
 ) -> pd.DataFrame:
     """Road distance and time from every point to the nearest service of ``kind``.
 
@@ -393,6 +403,8 @@ def compute_service_access(
         Which road segments points may snap to (see :func:`mapping.network.snap_points`).
     point_snap
         The points' snaps when already computed (saves snapping again for each kind).
+    with_time
+        Also compute ``time_<kind>_min`` (a second search, by travel time).
 
     Returns
     -------
@@ -408,7 +420,7 @@ def compute_service_access(
     """
     if point_snap is None:
         point_snap = snap_points(net, *net.project_points(points), snap_to=snap_to)
-    access = prepare_access(net, services, kind, snap_to=snap_to)
+    access = prepare_access(net, services, kind, snap_to=snap_to, with_time=with_time)
     return access_table(net, access, points, point_snap)
 
 
