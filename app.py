@@ -20,7 +20,7 @@ from mapping.analysis import Analysis, apply_proposals, rethreshold, run_analysi
 from mapping.export import household_table, summarize, village_table
 from mapping.maps import draw_map, render_map_html, use_embedded_assets
 from mapping.network import build_network
-from mapping.project import open_project, save_project
+from mapping.project import autosave_path, is_project, open_project, save_project
 from mapping.scenario import Scenario, load_demo, load_scenario
 from mapping.settings import CAR_SPEEDS_KMH, MOTORBIKE_SPEEDS_KMH, AnalysisSettings
 from mapping.whatif import compare_gaps, make_proposal, move_proposal, remove_proposal
@@ -48,6 +48,9 @@ KEY_MESSAGE = "message"
 KEY_EXPORT = "export_html"
 KEY_SAVED = "saved_project"
 KEY_PRINT = "printed_map"
+KEY_AUTOSAVED = "autosaved_state"
+KEY_RESTORE_OFFER = "restore_offer"
+KEY_PENDING = "pending_settings"
 KEY_PROPOSAL_VILLAGE = "proposal_village"
 KINDS = ("kindergarten", "school")
 LANG_LABELS = {"zh": "中文", "en": "English"}
@@ -173,6 +176,12 @@ i18n.register(
         "app.export.make": {"zh": "生成地图文件", "en": "Make the map file"},
         "app.export.download": {"zh": "下载 {file}", "en": "Download {file}"},
         "app.export.mode": {"zh": "导出模式", "en": "Export mode"},
+        "app.restore.offer": {
+            "zh": "发现上次未保存的工作（自动保存于 {when}）。要恢复吗？",
+            "en": "Unsaved work from last time was found (autosaved at {when}). Restore it?",
+        },
+        "app.restore.yes": {"zh": "恢复上次的工作", "en": "Restore it"},
+        "app.restore.no": {"zh": "不用，重新开始", "en": "No, start afresh"},
         "app.print.paper": {"zh": "打印纸张", "en": "Paper"},
         "app.print.format": {"zh": "文件格式", "en": "Format"},
         "app.print.make": {"zh": "生成打印版地图", "en": "Make the printable map"},
@@ -276,7 +285,7 @@ def render_data_source() -> None:
             path = saved_upload(up) if up is not None else Path(typed.strip())
             with st.spinner(t("app.load")):
                 try:
-                    set_scenario(load_scenario(osm=path), f"osm:{path.name}")
+                    set_scenario(load_scenario(osm=path), f"osm:{file_token(path)}")
                 except GapMapperError as err:
                     show_error(err)
     elif source == "download":
@@ -303,6 +312,7 @@ def render_data_source() -> None:
             else:
                 set_scenario(scenario, f"project:{file_token(path)}", proposals)
                 restore_settings(settings, extra)
+                st.rerun()
 
     with sb.expander(t("app.layers")):
         st.radio(
@@ -362,6 +372,19 @@ def apply_layer_files(files: dict[str, tuple[Path, str]]) -> None:
 
 
 def restore_settings(settings: AnalysisSettings, extra: dict) -> None:
+    """Ask for a project's settings to be put into the widgets on the next run.
+
+    Streamlit forbids changing a widget's value once it is drawn in a run, so the values
+    wait in the session and :func:`apply_pending_settings` sets them before any widget.
+    """
+    st.session_state[KEY_PENDING] = (settings, extra)
+
+
+def apply_pending_settings() -> None:
+    pending = st.session_state.pop(KEY_PENDING, None)
+    if pending is None:
+        return
+    settings, extra = pending
     st.session_state[KEY_MODE] = settings.mode
     st.session_state[KEY_WALK_SPEED] = settings.walk_speed_kmh
     for kind in KINDS:
@@ -757,10 +780,66 @@ def render_exports(analysis: Analysis, kind: str) -> None:
         )
 
 
+def autosave(settings: AnalysisSettings) -> None:
+    """Keep the workshop's own work (uploads, edits, proposals) in the autosave file.
+
+    Only when there is work of the user's in it (not for the untouched demo), and only when
+    it changed since the last autosave. The save is atomic, so a crash mid-save keeps the
+    previous autosave.
+    """
+    proposals = st.session_state.get(KEY_PROPOSALS)
+    n_props = 0 if proposals is None else len(proposals)
+    token = st.session_state[KEY_TOKEN]
+    if token == "demo" and n_props == 0:
+        return
+    state = (token, None if proposals is None else proposals.to_json(), repr(settings))
+    if st.session_state.get(KEY_AUTOSAVED) == state:
+        return
+    try:
+        save_project(
+            autosave_path(),
+            st.session_state[KEY_SCENARIO],
+            settings,
+            proposals,
+            extra={"lang": st.session_state.get(KEY_LANG, "zh"), "token": token},
+        )
+    except OSError:
+        return  # a read-only home folder must not stop the workshop; nothing else is lost
+    st.session_state[KEY_AUTOSAVED] = state
+
+
+def render_restore_offer() -> None:
+    """After a crash (a new session finding an autosave), offer to bring the work back."""
+    if not st.session_state.get(KEY_RESTORE_OFFER):
+        return
+    path = autosave_path()
+    import datetime as dt
+
+    when = dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    st.warning(t("app.restore.offer", when=when))
+    c1, c2 = st.columns(2)
+    if c1.button(t("app.restore.yes"), key="restore_yes"):
+        try:
+            scenario, settings, proposals, extra = open_project(path)
+        except GapMapperError as err:
+            show_error(err)
+        else:
+            token = extra.get("token") or f"autosave:{when}"
+            set_scenario(scenario, token, proposals, roads_token=token.split("+")[0])
+            restore_settings(settings, extra)
+        st.session_state[KEY_RESTORE_OFFER] = False
+        st.rerun()
+    if c2.button(t("app.restore.no"), key="restore_no"):
+        st.session_state[KEY_RESTORE_OFFER] = False
+        st.rerun()
+
+
 def main() -> None:
     st.set_page_config(page_title="服务缺口地图 / Service-gap mapper", layout="wide")
     if KEY_SCENARIO not in st.session_state:
         set_scenario(cached_demo(), "demo")
+        st.session_state[KEY_RESTORE_OFFER] = is_project(autosave_path())
+    apply_pending_settings()
     render_language()
     render_data_source()
     settings = render_settings()
@@ -772,6 +851,7 @@ def main() -> None:
         horizontal=True,
     )
     render_message()
+    render_restore_offer()
     try:
         with st.spinner(t("app.load")):
             base, after = current_analysis(settings)
@@ -795,6 +875,7 @@ def main() -> None:
         with st.expander(t("app.summary")):
             st.text(summarize(after, lang))
     render_exports(after, kind)
+    autosave(settings)
 
 
 main()

@@ -84,7 +84,7 @@ def search_services(
         return ServiceSearch(
             metric, np.full(n, np.inf), np.full(n, -1, dtype=np.int64), svc_snap, svc_off
         )
-    graph = _with_virtual_sources(net, svc_snap, svc_off, metric)
+    graph = with_virtual_sources(net, svc_snap, svc_off, metric)
     dist, _, sources = dijkstra(
         graph,
         directed=True,
@@ -97,7 +97,7 @@ def search_services(
     return ServiceSearch(metric, dist[:n], node_service, svc_snap, svc_off)
 
 
-def _with_virtual_sources(
+def with_virtual_sources(
     net: RoadNetwork, svc_snap: Snap, svc_off: np.ndarray, metric: str
 ) -> sp.csr_matrix:
     """The reversed graph plus one virtual node per service, appended as the last rows.

@@ -277,3 +277,14 @@ def is_project(path: str | Path) -> bool:
         return bool(row and row[0])
     except sqlite3.Error:
         return False
+
+
+def autosave_path(folder: str | Path | None = None) -> Path:
+    """Where the app keeps its autosave: ``folder``, else ``$GAPMAPPER_AUTOSAVE_DIR``, else
+    ``~/.local/share/service-gap-mapper``; the file is ``autosave.gpkg`` in it."""
+    import os
+
+    base = folder or os.environ.get("GAPMAPPER_AUTOSAVE_DIR")
+    if not base:
+        base = Path.home() / ".local" / "share" / "service-gap-mapper"
+    return Path(base) / "autosave.gpkg"

@@ -41,6 +41,15 @@ def no_internet(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
 
 
+@pytest.fixture(autouse=True)
+def private_folders(tmp_path_factory, monkeypatch):
+    """Caches and autosaves of a test go to its own folders, never the user's home."""
+    base = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("GAPMAPPER_CACHE_DIR", str(base / "cache"))
+    monkeypatch.setenv("GAPMAPPER_AUTOSAVE_DIR", str(base / "autosave"))
+    return base
+
+
 def shared_file(*parts: str) -> Path:
     """A file in ``../shared/data``; skips the test (with the reason) when it is absent."""
     path = SHARED_DATA.joinpath(*parts)

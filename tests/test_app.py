@@ -162,3 +162,24 @@ def test_exports_a_committee_map_a_printable_map_and_a_project(app):
     assert name == "map-A4.pdf" and data.startswith(b"%PDF")
     app.button(key="save_project").click().run()
     assert app.session_state["saved_project"][:16] == b"SQLite format 3\x00"
+
+
+def test_work_is_autosaved_and_offered_back_after_a_crash(app, private_folders):
+    from mapping.project import autosave_path
+
+    assert not autosave_path().exists()  # the untouched demo is not autosaved
+    picker = app.selectbox(key="proposal_village")
+    picker.select_index(picker.options.index(FAR)).run()
+    app.button(key="add_kindergarten").click().run()
+    assert autosave_path().exists()
+    closed = metrics(app)
+    # a new session (the browser tab after a crash) is offered the autosave
+    st.cache_resource.clear()
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    again.run()
+    assert any("自动保存" in w.value for w in again.warning)
+    assert metrics(again) != closed  # not restored until asked
+    again.button(key="restore_yes").click().run()
+    assert not again.exception, [e.value for e in again.exception]
+    assert metrics(again) == closed
+    assert len(again.session_state["proposals"]) == 1
