@@ -51,6 +51,7 @@ KEY_PRINT = "printed_map"
 KEY_AUTOSAVED = "autosaved_state"
 KEY_RESTORE_OFFER = "restore_offer"
 KEY_PENDING = "pending_settings"
+KEY_SITES = "suggested_sites"
 KEY_PROPOSAL_VILLAGE = "proposal_village"
 KINDS = ("kindergarten", "school")
 LANG_LABELS = {"zh": "中文", "en": "English"}
@@ -182,6 +183,42 @@ i18n.register(
         },
         "app.restore.yes": {"zh": "恢复上次的工作", "en": "Restore it"},
         "app.restore.no": {"zh": "不用，重新开始", "en": "No, start afresh"},
+        "app.plan": {
+            "zh": "规划：新址建议、学位与覆盖",
+            "en": "Planning: new sites, places, coverage",
+        },
+        "app.plan.k": {"zh": "建议几个新址", "en": "How many new sites"},
+        "app.plan.objective": {"zh": "目标", "en": "Objective"},
+        "app.plan.obj.coverage": {"zh": "覆盖最多农户", "en": "Cover the most households"},
+        "app.plan.coverage": {
+            "zh": "各距离范围内的农户（拟建前后）",
+            "en": "Households within each distance (before / after)",
+        },
+        "app.plan.obj.distance": {"zh": "总距离最短", "en": "Shortest total distance"},
+        "app.plan.weight": {"zh": "按……计", "en": "Count"},
+        "app.plan.w.households": {"zh": "农户", "en": "households"},
+        "app.plan.w.children": {"zh": "儿童", "en": "children"},
+        "app.plan.grid": {
+            "zh": "另加道路网格候选点，间距（公里，0 = 只用村点）",
+            "en": "Also road grid candidates every (km, 0 = village points only)",
+        },
+        "app.plan.run": {"zh": "计算{kind}新址建议", "en": "Suggest sites for a {kind}"},
+        "app.plan.running": {"zh": "正在计算……", "en": "Working…"},
+        "app.plan.accept": {
+            "zh": "采纳这些建议为拟建点",
+            "en": "Accept these suggestions as proposals",
+        },
+        "app.plan.site_name": {"zh": "建议{kind}（{place}）", "en": "Suggested {kind} ({place})"},
+        "app.plan.capacity": {
+            "zh": "学位是否够用（两步移动搜索法）",
+            "en": "Are there enough places (2SFCA)",
+        },
+        "app.col.site": {"zh": "建议地点", "en": "Suggested site"},
+        "app.col.newly": {"zh": "新覆盖农户", "en": "Newly covered households"},
+        "app.col.service": {"zh": "设施", "en": "Service"},
+        "app.col.capacity": {"zh": "学位", "en": "Places"},
+        "app.col.demand": {"zh": "范围内需求", "en": "Demand in reach"},
+        "app.col.over": {"zh": "超员", "en": "Over-subscribed"},
         "app.print.paper": {"zh": "打印纸张", "en": "Paper"},
         "app.print.format": {"zh": "文件格式", "en": "Format"},
         "app.print.make": {"zh": "生成打印版地图", "en": "Make the printable map"},
@@ -238,6 +275,7 @@ def set_scenario(scenario: Scenario, token: str, proposals=None, *, roads_token=
     st.session_state.pop(KEY_EXPORT, None)
     st.session_state.pop(KEY_SAVED, None)
     st.session_state.pop(KEY_PRINT, None)
+    st.session_state.pop(KEY_SITES, None)
 
 
 def saved_upload(uploaded) -> Path:
@@ -648,6 +686,92 @@ def render_editing() -> None:
             st.rerun()
 
 
+def render_planning(base: Analysis, after: Analysis, kind: str) -> None:
+    """Suggest new sites, show capacity and coverage, and accept suggestions as proposals."""
+    from mapping.capacity import compute_2sfca
+    from mapping.coverage import coverage_table
+    from mapping.planning import OBJECTIVES, WEIGHTS, suggest_sites
+
+    lang = st.session_state.get(KEY_LANG, "zh")
+    with st.expander(t("app.plan")):
+        c1, c2, c3 = st.columns(3)
+        k = c1.number_input(t("app.plan.k"), 1, 20, 1, key="plan_k")
+        objective = c2.radio(
+            t("app.plan.objective"),
+            OBJECTIVES,
+            format_func=lambda o: t(f"app.plan.obj.{o}"),
+            key="plan_objective",
+        )
+        weight = c3.radio(
+            t("app.plan.weight"),
+            WEIGHTS,
+            format_func=lambda w: t(f"app.plan.w.{w}"),
+            key="plan_weight",
+        )
+        grid_km = st.number_input(t("app.plan.grid"), 0.0, 20.0, 0.0, 0.5, key="plan_grid")
+        if st.button(t("app.plan.run", kind=t(f"kind.{kind}")), key="plan_run"):
+            with st.status(t("app.plan.running")) as status:
+                try:
+                    sites = suggest_sites(
+                        after,
+                        kind,
+                        int(k),
+                        objective=objective,
+                        weight=weight,
+                        candidates="villages+grid" if grid_km > 0 else "villages",
+                        grid_m=grid_km * 1000 if grid_km > 0 else None,
+                        progress=status.write,
+                    )
+                except GapMapperError as err:
+                    show_error(err)
+                    st.rerun()
+                st.session_state[KEY_SITES] = (kind, sites)
+                status.update(state="complete")
+        made = st.session_state.get(KEY_SITES)
+        if made and made[0] == kind and len(made[1]):
+            sites = made[1]
+            shown = pd.DataFrame(
+                {
+                    t("app.col.site"): sites["name"],
+                    t("app.col.newly"): sites["newly_covered_households"],
+                }
+            )
+            st.dataframe(shown, hide_index=True, key="sites_table")
+            if st.button(t("app.plan.accept"), key="plan_accept"):
+                props = st.session_state.get(KEY_PROPOSALS)
+                for _, site in sites.sort_values("order").iterrows():
+                    props = make_proposal(
+                        props,
+                        kind,
+                        site["lon"],
+                        site["lat"],
+                        name=i18n.t(
+                            "app.plan.site_name", lang, kind=t(f"kind.{kind}"), place=site["name"]
+                        ),
+                        lang=lang,
+                    )
+                st.session_state[KEY_PROPOSALS] = props
+                st.session_state.pop(KEY_SITES, None)
+                st.rerun()
+        st.write(t("app.plan.capacity"))
+        try:
+            _, per_service = compute_2sfca(after, kind)
+            table = pd.DataFrame(
+                {
+                    t("app.col.service"): after.services.loc[per_service.index, "name"],
+                    t("app.col.capacity"): per_service["capacity"],
+                    t("app.col.demand"): per_service["demand_in_catchment"].round(0),
+                    t("app.col.over"): per_service["over_subscribed"],
+                }
+            )
+            st.dataframe(table, hide_index=True, key="capacity_table")
+        except GapMapperError as err:
+            st.info(err.message(lang))
+        st.write(t("app.plan.coverage"))
+        cov = coverage_table(base, kind, by="overall", after=after if after is not base else None)
+        st.dataframe(cov, hide_index=True, key="coverage_table")
+
+
 def render_table(analysis: Analysis, kind: str) -> None:
     lang = st.session_state.get(KEY_LANG, "zh")
     st.subheader(t("app.table"))
@@ -699,7 +823,7 @@ def render_chart(shown: pd.DataFrame, limit_km: float, kind: str) -> None:
         )
     )
     rule = alt.Chart(pd.DataFrame({"x": [limit_km]})).mark_rule(strokeDash=[4, 3]).encode(x="x:Q")
-    st.altair_chart(bars + rule, use_container_width=True)
+    st.altair_chart(bars + rule, width="stretch")
 
 
 def render_exports(analysis: Analysis, kind: str) -> None:
@@ -870,6 +994,7 @@ def main() -> None:
         render_map(after, kind)
         render_whatif(after)
         render_editing()
+        render_planning(base, after, kind)
     with col_side:
         render_table(after, kind)
         with st.expander(t("app.summary")):

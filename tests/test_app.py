@@ -183,3 +183,19 @@ def test_work_is_autosaved_and_offered_back_after_a_crash(app, private_folders):
     assert not again.exception, [e.value for e in again.exception]
     assert metrics(again) == closed
     assert len(again.session_state["proposals"]) == 1
+
+
+def test_planning_suggests_a_site_that_can_be_accepted(app):
+    before = int(metrics(app)["超标农户"])
+    app.button(key="plan_run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    sites = app.session_state["suggested_sites"][1]
+    assert len(sites) == 1 and int(sites["newly_covered_households"].iloc[0]) == 15
+    app.button(key="plan_accept").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert int(metrics(app)["超标农户"]) == before - 15
+    assert app.session_state["proposals"]["name"].iloc[0].startswith("建议幼儿园")
+    frames = [d.value for d in app.dataframe]
+    capacity = next(f for f in frames if "超员" in f.columns)
+    small = capacity[capacity["设施"] == "贲红镇中心幼儿园（示例）"].iloc[0]
+    assert small["学位"] == 30 and small["范围内需求"] >= 28  # 温家村's children, at least
