@@ -19,6 +19,7 @@ from layers.errors import GapMapperError
 from mapping.analysis import Analysis, apply_proposals, rethreshold, run_analysis
 from mapping.export import household_table, summarize, village_table
 from mapping.maps import draw_map, render_map_html, use_embedded_assets
+from mapping.netcache import build_network_cached
 from mapping.network import build_network
 from mapping.project import autosave_path, is_project, open_project, save_project
 from mapping.scenario import Scenario, load_demo, load_scenario
@@ -249,6 +250,11 @@ def cached_demo() -> Scenario:
 @st.cache_resource(show_spinner=False, max_entries=8)
 def cached_network(token: str, mode: str, speeds: tuple, walk: float, _scenario: Scenario):
     settings = AnalysisSettings(mode=mode, speeds_kmh=dict(speeds), walk_speed_kmh=walk)
+    if _scenario.osm_source is not None:  # reopen from the disk cache when it is there
+        path, clip, childcare = _scenario.osm_source
+        return build_network_cached(
+            path, _scenario.roads, settings, clip=clip, include_childcare=childcare
+        )
     return build_network(_scenario.roads, settings)
 
 

@@ -87,7 +87,15 @@ def run_analysis(
     """
     settings = settings or AnalysisSettings()
     say = progress or (lambda _msg: None)
-    if network is None:
+    if network is None and scenario.osm_source is not None:
+        from mapping.netcache import build_network_cached
+
+        say("building the road network (or reopening it from the cache)")
+        path, clip, childcare = scenario.osm_source
+        network = build_network_cached(
+            path, scenario.roads, settings, clip=clip, include_childcare=childcare
+        )
+    elif network is None:
         say("building the road network")
         network = build_network(scenario.roads, settings)
 

@@ -126,23 +126,67 @@ def load_network_cached(
     The errors of :func:`layers.osm.read_osm` and :func:`mapping.network.build_network`
     (never because of the cache itself).
     """
-    settings = settings or AnalysisSettings()
-    source = Path(osm_path)
-    folder = resolve_cache_dir(cache_dir)
-    if not source.is_file():  # let the reader raise its own message
-        extract = read_osm(osm_path, clip=clip, include_childcare=include_childcare)
-        return extract, build_network(extract.roads, settings)
+    extract = read_osm_cached(
+        osm_path, cache_dir=cache_dir, clip=clip, include_childcare=include_childcare
+    )
+    network = build_network_cached(
+        osm_path,
+        extract.roads,
+        settings,
+        cache_dir=cache_dir,
+        clip=clip,
+        include_childcare=include_childcare,
+    )
+    return extract, network
+
+
+def _entry(source: Path, clip: Clip, include_childcare: bool) -> tuple[str, dict, str]:
+    """The file stem and key of a source file's extract entry."""
     path_hash, state, options = _keys(source, clip, include_childcare)
     ext_key = {"path": path_hash, "state": state, "options": options}
     stem = f"{path_hash[:16]}-{_digest(state)[:16]}-{_digest(options)[:16]}"
-    ext_file = folder / f"{stem}.extract.npz"
+    return stem, ext_key, path_hash
 
+
+def read_osm_cached(
+    osm_path: str | PathLike[str],
+    *,
+    cache_dir: str | PathLike[str] | None = None,
+    clip: Clip = None,
+    include_childcare: bool = False,
+) -> OSMExtract:
+    """:func:`layers.osm.read_osm`, or its result reopened from the cache."""
+    source = Path(osm_path)
+    if not source.is_file():  # let the reader raise its own message
+        return read_osm(osm_path, clip=clip, include_childcare=include_childcare)
+    folder = resolve_cache_dir(cache_dir)
+    stem, ext_key, path_hash = _entry(source, clip, include_childcare)
+    ext_file = folder / f"{stem}.extract.npz"
     extract = _read_extract(ext_file, ext_key, str(osm_path))
     if extract is None:
         extract = read_osm(osm_path, clip=clip, include_childcare=include_childcare)
-        _forget_older_states(folder, path_hash[:16], _digest(state)[:16])
+        _forget_older_states(folder, path_hash[:16], _digest(ext_key["state"])[:16])
         _write(ext_file, _encode_extract(extract, ext_key))
+    return extract
 
+
+def build_network_cached(
+    osm_path: str | PathLike[str],
+    roads: RoadEdges,
+    settings: AnalysisSettings | None = None,
+    *,
+    cache_dir: str | PathLike[str] | None = None,
+    clip: Clip = None,
+    include_childcare: bool = False,
+) -> RoadNetwork:
+    """:func:`mapping.network.build_network` of ``roads`` read from ``osm_path``, or the network
+    reopened from the cache. ``roads`` must be what that file (with ``clip``) gave."""
+    settings = settings or AnalysisSettings()
+    source = Path(osm_path)
+    if not source.is_file():
+        return build_network(roads, settings)
+    folder = resolve_cache_dir(cache_dir)
+    stem, ext_key, _ = _entry(source, clip, include_childcare)
     speeds = settings.class_speeds_kmh()
     net_key = {
         **ext_key,
@@ -153,9 +197,9 @@ def load_network_cached(
     net_file = folder / f"{stem}-{_digest(net_key)[:16]}.{settings.mode}.network.npz"
     network = _read_network(net_file, net_key)
     if network is None:
-        network = build_network(extract.roads, settings)
+        network = build_network(roads, settings)
         _write(net_file, _encode_network(network, net_key))
-    return extract, network
+    return network
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,10 +17,10 @@ import shapely
 from layers import i18n
 from layers.errors import InputError
 from layers.households import empty_households, read_households
-from layers.osm import read_osm
 from layers.roads import RoadEdges
 from layers.services import read_services
 from layers.villages import read_villages
+from mapping.netcache import read_osm_cached
 
 #: The built-in demo scenario (fictional roads, households and services in a real Banner).
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
@@ -61,6 +61,9 @@ class Scenario:
         True for the demo: every map and export then says the data is fictional.
     sources
         Where the layers came from, for attribution.
+    osm_source
+        ``(path, clip, include_childcare)`` of the local OSM file the roads came from, so the
+        routing network can be reopened from the disk cache; None otherwise.
     """
 
     roads: RoadEdges
@@ -72,9 +75,12 @@ class Scenario:
     title: dict[str, str] = field(default_factory=lambda: {"zh": "", "en": ""})
     fictional: bool = False
     sources: tuple[str, ...] = ()
+    osm_source: tuple | None = None
 
     def replace(self, **changes) -> Scenario:
-        """A copy with some layers replaced."""
+        """A copy with some layers replaced (new roads are no longer those of ``osm_source``)."""
+        if "roads" in changes and "osm_source" not in changes:
+            changes["osm_source"] = None
         return replace(self, **changes)
 
 
@@ -117,7 +123,7 @@ def load_scenario(
     say = progress or (lambda _msg: None)
     if osm is not None:
         say(f"reading {osm}")
-        extract = read_osm(osm, clip=clip, include_childcare=include_childcare)
+        extract = read_osm_cached(osm, clip=clip, include_childcare=include_childcare)
         name = Path(str(osm)).name
     elif place is not None or bbox is not None:
         from layers.overpass import read_osm_online  # the only module that uses the network
@@ -144,6 +150,7 @@ def load_scenario(
         study_area=study_area,
         title={lang: i18n.t("scenario.osm_title", lang, name=name) for lang in ("zh", "en")},
         sources=("© OpenStreetMap contributors",),
+        osm_source=(str(osm), clip, include_childcare) if osm is not None else None,
     )
     return replace_layers(
         base,

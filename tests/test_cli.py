@@ -247,3 +247,17 @@ def test_printable_map_is_written_on_request(tmp_path):
     png = (tmp_path / "map-A4.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"/MediaBox" in (tmp_path / "map-A4.pdf").read_bytes()
+
+
+def test_a_second_run_reopens_the_network_from_the_disk_cache(tmp_path, private_folders):
+    cache = private_folders / "cache" / "networks"
+    assert main(["analyze", "--demo", "--no-map", "--out", str(tmp_path / "a")]) == 0
+    entries = sorted(p.name for p in cache.iterdir())
+    assert any(n.endswith(".extract.npz") for n in entries)
+    assert any(n.endswith(".motorbike.network.npz") for n in entries)
+    stamps = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    assert main(["analyze", "--demo", "--no-map", "--out", str(tmp_path / "b")]) == 0
+    assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == stamps  # reused
+    a = pd.read_csv(tmp_path / "a" / "villages.csv", encoding="utf-8-sig")
+    b = pd.read_csv(tmp_path / "b" / "villages.csv", encoding="utf-8-sig")
+    pd.testing.assert_frame_equal(a, b)
