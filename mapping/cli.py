@@ -165,6 +165,9 @@ def _add_data_options(a: argparse.ArgumentParser) -> None:
     )
     src.add_argument("--place", help="download this place from OpenStreetMap (needs internet once)")
     src.add_argument("--bbox", help="download W,S,E,N (degrees) from OpenStreetMap")
+    a.add_argument(
+        "--clip", help="with --osm: keep only W,S,E,N (degrees) of the extract", metavar="W,S,E,N"
+    )
     a.add_argument("--villages", type=Path, help="villages file (replaces OSM villages)")
     a.add_argument("--households", type=Path, help="households file")
     a.add_argument("--services", type=Path, help="services file (replaces OSM services)")
@@ -245,6 +248,7 @@ def _load(args: argparse.Namespace, kinds, progress):
             services=args.services,
             coords=args.coords,
             include_childcare="childcare" in kinds,
+            clip=parse_bbox(args.clip),
             progress=progress,
         )
     if args.demo and (args.villages or args.households or args.services):

@@ -261,3 +261,29 @@ def test_a_second_run_reopens_the_network_from_the_disk_cache(tmp_path, private_
     a = pd.read_csv(tmp_path / "a" / "villages.csv", encoding="utf-8-sig")
     b = pd.read_csv(tmp_path / "b" / "villages.csv", encoding="utf-8-sig")
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_clip_keeps_part_of_an_extract(tmp_path, capsys):
+    from mapping.scenario import load_demo
+
+    v = load_demo().villages
+    far = v[v["village_name"] == FAR_VILLAGE].geometry.iloc[0]
+    osm = ROOT / "data" / "demo" / "banner.osm"
+    clip = f"{far.x - 0.2},{far.y - 0.2},{far.x + 0.2},{far.y + 0.2}"
+    code = main(
+        [
+            "analyze",
+            "--osm",
+            str(osm),
+            "--clip",
+            clip,
+            "--no-map",
+            "--out",
+            str(tmp_path),
+            "--lang",
+            "en",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    names = pd.read_csv(tmp_path / "villages.csv", encoding="utf-8-sig")["village_name"]
+    assert FAR_VILLAGE in set(names) and len(names) < len(v)
