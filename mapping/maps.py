@@ -1,15 +1,19 @@
 """Folium maps of an analysis, and their export as one offline, self-contained HTML file.
 
 :func:`draw_map` draws the roads from the network's own vectors (so the map has a basemap with
-no internet), the villages coloured by their gap for one service kind, the services, and -- in
-``full`` privacy mode only -- the households. :func:`render_map_html` and
-:func:`write_map_html` turn the map into a single HTML file in which Leaflet's JavaScript, CSS
-and images are inlined from the ``xstatic-leaflet`` package: it opens in a browser on a laptop
-with no network, and it can be e-mailed or copied as one file.
+no internet), the villages coloured by their gap for one service kind, the services (proposed
+ones, ``source == "proposed"``, as a pale dashed symbol with a gold star), optionally the
+service areas of :func:`mapping.coverage.service_areas`, and -- in ``full`` privacy mode
+only -- the households, with the ones a proposal would newly cover ringed.
+:func:`render_map_html` and :func:`write_map_html` turn the map into a single HTML file in
+which Leaflet's JavaScript, CSS and images are inlined from the ``xstatic-leaflet`` package:
+it opens in a browser on a laptop with no network, and it can be e-mailed or copied as one
+file.
 
 Privacy: in ``committee`` mode (the default, for sharing with village committees) the HTML
 holds no household point, id, name, phone or exact position; households appear only as counts
-and distances per village. ``full`` mode is for the team's own use and says so on the map.
+and distances per village (service areas are drawn from the roads and services alone).
+``full`` mode is for the team's own use and says so on the map.
 
 Every map coordinate is WGS84 lon/lat in degrees, rounded to 6 decimals (about 0.1 m), which
 keeps files small without moving anything visibly.
@@ -26,12 +30,13 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import branca.colormap
 import folium
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -123,6 +128,60 @@ _SERVICE_SVG = {
 }
 _SERVICE_SIZE = {"kindergarten": 22, "school": 20, "childcare": 20}
 
+#: Fill colour of each kind's symbol (the inline SVGs above; the printable map uses the same).
+SERVICE_COLORS = {"kindergarten": "#7b3294", "school": "#2166ac", "childcare": "#01665e"}
+
+#: The ``source`` of proposed services (:mod:`mapping.whatif`, :mod:`mapping.planning`).
+PROPOSED_SOURCE = "proposed"
+
+# The kind symbols' outlines without their style, for the proposed variants.
+_SERVICE_SHAPE = {
+    "kindergarten": '<path d="M11 1.5 L20.5 10 L17 10 L17 20.5 L5 20.5 L5 10 L1.5 10 Z" {style}/>',
+    "school": '<rect x="1.5" y="1.5" width="17" height="17" {style}/>',
+    "childcare": '<path d="M10 1 L19 10 L10 19 L1 10 Z" {style}/>',
+}
+# A proposal: its kind's symbol, pale with a dashed outline (not built yet), and a gold star
+# at the upper right. The symbol sits 1 px right and 5 px down in a 28 px box.
+_PROPOSED_BOX = 28
+_PROPOSED_SHIFT = (1, 5)
+
+
+def _star_points(cx: float, cy: float, outer: float, inner: float) -> str:
+    """SVG ``points`` of a five-pointed star, one point up (pixels)."""
+    pts = []
+    for i in range(10):
+        r = outer if i % 2 == 0 else inner
+        a = math.pi / 2 - i * math.pi / 5
+        pts.append(f"{cx + r * math.cos(a):.2f},{cy - r * math.sin(a):.2f}")
+    return " ".join(pts)
+
+
+def _proposed_svg(kind: str) -> str:
+    color = SERVICE_COLORS[kind]
+    style = (
+        f'fill="{color}" fill-opacity="0.35" stroke="{color}" stroke-width="2.2" '
+        'stroke-dasharray="3 2"'
+    )
+    box, (dx, dy) = _PROPOSED_BOX, _PROPOSED_SHIFT
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{box}" height="{box}" '
+        f'viewBox="0 0 {box} {box}"><g transform="translate({dx} {dy})">'
+        + _SERVICE_SHAPE[kind].format(style=style)
+        + f'</g><polygon points="{_star_points(21.5, 6.5, 6.0, 2.6)}" fill="#ffd700" '
+        'stroke="#5a4500" stroke-width="0.9"/></svg>'
+    )
+
+
+_PROPOSED_SVG = {kind: _proposed_svg(kind) for kind in _SERVICE_SVG}
+
+#: Fill colours of the service-area bands, nearest band first (ColorBrewer Blues: apart from
+#: the red-to-green gap colours); bands beyond the fifth take the last colour.
+SERVICE_AREA_COLORS = ("#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef")
+
+#: Ring around households a proposal would newly bring within the threshold (``full`` only):
+#: cyan, which no distance class, gap status or service uses.
+HIGHLIGHT_COLOR = "#00bcd4"
+
 i18n.register(
     {
         "map.default_title": {"zh": "服务可达性地图", "en": "Service access map"},
@@ -202,6 +261,24 @@ i18n.register(
         "map.popup.distance": {"zh": "到{kind}的道路距离", "en": "Road distance to {kind}"},
         "map.popup.nearest": {"zh": "最近的{kind}", "en": "Nearest {kind}"},
         "map.popup.capacity": {"zh": "学位", "en": "Places"},
+        "map.layer.proposed": {"zh": "拟建{kind}", "en": "Proposed {kind}"},
+        "map.legend.proposed": {"zh": "拟建{kind}", "en": "Proposed {kind}"},
+        "map.tip.proposed": {"zh": "{name}（拟建）", "en": "{name} (proposed)"},
+        "map.popup.proposed": {
+            "zh": "拟建{kind}（规划方案，尚未建成）",
+            "en": "Proposed {kind} (a plan, not built yet)",
+        },
+        "map.layer.service_areas": {"zh": "服务范围（沿道路）", "en": "Service areas (by road)"},
+        "map.legend.service_areas": {
+            "zh": "服务范围：沿道路到服务设施",
+            "en": "Service areas: road distance to a service",
+        },
+        "map.area.band": {"zh": "{km} 公里以内", "en": "Within {km} km"},
+        "map.layer.highlight": {"zh": "新覆盖的住户", "en": "Newly covered households"},
+        "map.legend.highlight": {
+            "zh": "拟建点新覆盖的住户（{n} 户）",
+            "en": "Households a proposal would newly cover ({n})",
+        },
         "error.map.privacy": {
             "zh": "未知的隐私模式“{privacy}”。可选：{choices}（committee 为可对外分享的汇总版）。",
             "en": "Unknown privacy mode '{privacy}'. Choose one of: {choices} (committee is the "
@@ -210,6 +287,27 @@ i18n.register(
         "error.map.language": {
             "zh": "未知的语言“{lang}”。可选：{choices}。",
             "en": "Unknown language '{lang}'. Choose one of: {choices}.",
+        },
+        "error.map.highlight": {
+            "zh": "要突出显示的住户中有 {n} 个编号在本次分析的住户表里找不到：{ids}。"
+            "请使用同一次分析的住户编号（住户表改过后请重新计算建议点）。",
+            "en": "{n} of the households to highlight are not in this analysis' households "
+            "table: {ids}. Use the household ids of the same analysis (after editing the "
+            "households, compute the suggestions again).",
+        },
+        "error.map.service_areas": {
+            "zh": "服务范围图层缺少以下列：{columns}，无法画出。"
+            "请使用 mapping.coverage.service_areas 的结果（含 band_m 和 geometry 列）。",
+            "en": "The service areas layer lacks the column(s) {columns}, so it cannot be "
+            "drawn. Use the result of mapping.coverage.service_areas (with the columns band_m "
+            "and geometry).",
+        },
+        "error.map.service_areas_crs": {
+            "zh": "服务范围图层没有坐标系，无法确定位置。请使用 mapping.coverage.service_areas "
+            "的结果（EPSG:4326），或先用 set_crs 设定坐标系。",
+            "en": "The service areas layer has no coordinate system, so its shapes cannot be "
+            "placed. Use the result of mapping.coverage.service_areas (EPSG:4326), or set its "
+            "CRS first (set_crs).",
         },
         "error.map.no_folder": {
             "zh": "无法保存地图 {file}：文件夹 {folder} 不存在。请先创建该文件夹或选择其他位置。",
@@ -618,53 +716,222 @@ def _add_households(
     return [min(lat), min(lon), max(lat), max(lon)]
 
 
+def _proposed_mask(services: pd.DataFrame) -> np.ndarray:
+    """Which services are proposals (``source == "proposed"``), as a boolean array."""
+    if "source" not in services:
+        return np.zeros(len(services), dtype=bool)
+    return services["source"].eq(PROPOSED_SOURCE).fillna(False).to_numpy(dtype=bool)
+
+
 def _add_services(
     m: folium.Map, services: pd.DataFrame, focus: str, lang: str
 ) -> list[float] | None:
     """Add one layer of services per kind, with inline-SVG symbols; return their bounds.
 
     The ``focus`` kind is added last so that its symbols are drawn on top (kindergartens often
-    share a town centre with a school).
+    share a town centre with a school). Proposals (``source == "proposed"``) get layers of
+    their own, over the existing services, with a pale dashed symbol and a gold star
+    (class ``gm-proposed``) and "proposed" in their tooltip and popup.
     """
     if len(services) == 0:
         return None
-    for kind in sorted(SERVICE_KINDS, key=lambda k: k == focus):
-        sub = services[services["kind"] == kind]
-        if len(sub) == 0:
-            continue
-        kind_name = i18n.t(f"kind.{kind}", lang)
-        features = []
-        for i, (_, row) in enumerate(sub.iterrows()):
-            rows = []
-            if "capacity" in row and not _missing(row["capacity"]):
-                rows.append((_esc(i18n.t("map.popup.capacity", lang)), str(int(row["capacity"]))))
-            popup = (
-                f'<div class="gm-popup"><b class="gm-name">{_esc(row["name"])}</b><br>'
-                f"{_esc(kind_name)}{_table(rows) if rows else ''}</div>"
+    proposed = _proposed_mask(services)
+    for is_proposal in (False, True):
+        for kind in sorted(SERVICE_KINDS, key=lambda k: k == focus):
+            sub = services[(services["kind"] == kind).to_numpy() & (proposed == is_proposal)]
+            if len(sub) == 0:
+                continue
+            _add_service_layer(m, sub, kind, lang, proposal=is_proposal)
+    xy = np.column_stack([services.geometry.x, services.geometry.y])
+    return [xy[:, 1].min(), xy[:, 0].min(), xy[:, 1].max(), xy[:, 0].max()]
+
+
+def _add_service_layer(
+    m: folium.Map, services: pd.DataFrame, kind: str, lang: str, *, proposal: bool
+) -> None:
+    """One layer of services of one kind: existing ones, or proposals."""
+    kind_name = i18n.t(f"kind.{kind}", lang)
+    features = []
+    for i, (_, row) in enumerate(services.iterrows()):
+        rows = []
+        if "capacity" in row and not _missing(row["capacity"]):
+            rows.append((_esc(i18n.t("map.popup.capacity", lang)), str(int(row["capacity"]))))
+        if proposal:
+            what = (
+                '<span class="gm-proposed-tag">'
+                f"{_esc(i18n.t('map.popup.proposed', lang, kind=kind_name))}</span>"
             )
-            features.append(
-                {
-                    "type": "Feature",
-                    "id": i,
-                    "properties": {"popup": popup, "tip": _esc(row["name"])},
-                    "geometry": _round_geometry(row.geometry),
-                }
-            )
-        size = _SERVICE_SIZE[kind]
+            tip = _esc(i18n.t("map.tip.proposed", lang, name=row["name"]))
+        else:
+            what, tip = _esc(kind_name), _esc(row["name"])
+        popup = (
+            f'<div class="gm-popup"><b class="gm-name">{_esc(row["name"])}</b><br>'
+            f"{what}{_table(rows) if rows else ''}</div>"
+        )
+        features.append(
+            {
+                "type": "Feature",
+                "id": i,
+                "properties": {"popup": popup, "tip": tip},
+                "geometry": _round_geometry(row.geometry),
+            }
+        )
+    size = _SERVICE_SIZE[kind]
+    if proposal:
+        dx, dy = _PROPOSED_SHIFT
+        icon = folium.DivIcon(
+            html=_PROPOSED_SVG[kind],
+            icon_size=(_PROPOSED_BOX, _PROPOSED_BOX),
+            icon_anchor=(dx + size // 2, dy + size // 2),  # the symbol's centre, not the box's
+            class_name=f"gm-service gm-proposed gm-proposed-{kind}",
+        )
+        name = i18n.t("map.layer.proposed", lang, kind=kind_name)
+    else:
         icon = folium.DivIcon(
             html=_SERVICE_SVG[kind],
             icon_size=(size, size),
             icon_anchor=(size // 2, size // 2),
             class_name=f"gm-service gm-service-{kind}",
         )
-        folium.GeoJson(
-            _feature_collection(features),
-            name=i18n.t("map.layer.services", lang, kind=kind_name),
-            marker=folium.Marker(icon=icon),
-            on_each_feature=_BIND_JS,
-        ).add_to(m)
-    xy = np.column_stack([services.geometry.x, services.geometry.y])
-    return [xy[:, 1].min(), xy[:, 0].min(), xy[:, 1].max(), xy[:, 0].max()]
+        name = i18n.t("map.layer.services", lang, kind=kind_name)
+    folium.GeoJson(
+        _feature_collection(features),
+        name=name,
+        marker=folium.Marker(icon=icon),
+        on_each_feature=_BIND_JS,
+    ).add_to(m)
+
+
+def _check_service_areas(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The service areas in EPSG:4326, checked for what the maps need.
+
+    Raises
+    ------
+    InputError
+        ``error.map.service_areas`` without a ``band_m`` column or a geometry,
+        ``error.map.service_areas_crs`` without a CRS.
+    """
+    missing = [c for c in ("band_m",) if c not in areas.columns]
+    if not isinstance(areas, gpd.GeoDataFrame) or areas.active_geometry_name is None:
+        missing.append("geometry")
+    if missing:
+        raise InputError("error.map.service_areas", columns=", ".join(missing))
+    if areas.crs is None:
+        raise InputError("error.map.service_areas_crs")
+    return areas.to_crs("EPSG:4326")
+
+
+def _area_bands(areas: gpd.GeoDataFrame) -> list[float]:
+    """The distinct bands (m) of service areas with a shape, nearest first."""
+    usable = np.array([_has_shape(g) for g in areas.geometry], dtype=bool)
+    if not usable.any():
+        return []
+    return sorted({float(b) for b in areas["band_m"].to_numpy()[usable]})
+
+
+def _area_color(rank: int) -> str:
+    return SERVICE_AREA_COLORS[min(rank, len(SERVICE_AREA_COLORS) - 1)]
+
+
+def _area_label(band_m: float, lang: str) -> str:
+    return i18n.t("map.area.band", lang, km=f"{band_m / 1000:g}")
+
+
+def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame, lang: str) -> list[float]:
+    """Add the service areas (EPSG:4326) as one translucent layer; return its bands (m).
+
+    Farther bands are drawn first, so the nearer ones (darker) lie on top; the layer takes no
+    clicks, so the villages and services under and over it stay clickable. Empty shapes (a
+    service that reaches nothing within a band) are left out.
+    """
+    bands = _area_bands(areas)
+    if not bands:
+        return []
+    rank = {b: i for i, b in enumerate(bands)}
+    features = []
+    rows = [(float(b), g) for b, g in zip(areas["band_m"], areas.geometry, strict=True)]
+    for band, geom in sorted(rows, key=lambda r: -r[0]):
+        if not _has_shape(geom):
+            continue
+        features.append(
+            {
+                "type": "Feature",
+                "id": len(features),
+                "properties": {"s": str(rank[band]), "band_m": band},
+                "geometry": _round_geometry(geom),
+            }
+        )
+    styles = {
+        str(i): {
+            "color": _area_color(i),
+            "weight": 1.0,
+            "opacity": 0.6,
+            "fillColor": _area_color(i),
+            "fillOpacity": 0.2,
+        }
+        for i in range(len(bands))
+    }
+    folium.GeoJson(
+        _feature_collection(features),
+        name=i18n.t("map.layer.service_areas", lang),
+        style_function=_styled(styles),
+        interactive=False,
+        class_name="gm-service-area",
+    ).add_to(m)
+    return bands
+
+
+def _check_highlight(households: pd.DataFrame, ids: Sequence[str]) -> list[str]:
+    """The ids to highlight, each once, in order; all must be households of the analysis.
+
+    Raises
+    ------
+    InputError
+        ``error.map.highlight`` naming (up to five of) the unknown ids.
+    """
+    if isinstance(ids, str):  # one id, not a sequence of its characters
+        ids = [ids]
+    wanted = list(dict.fromkeys(str(i) for i in ids))
+    known = set(households.index.astype(str))
+    unknown = [i for i in wanted if i not in known]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
+        raise InputError("error.map.highlight", n=len(unknown), ids=shown)
+    return wanted
+
+
+def _add_highlight(m: folium.Map, households: pd.DataFrame, ids: list[str], lang: str) -> None:
+    """Ring the households ``ids`` (``full`` privacy only); the ring takes no clicks, so the
+    household point inside it keeps its popup."""
+    if not ids:
+        return
+    sub = households.loc[households.index.astype(str).isin(ids)]
+    lon, lat = _round(sub.geometry.x).tolist(), _round(sub.geometry.y).tolist()
+    features = [
+        {
+            "type": "Feature",
+            "id": i,
+            "properties": {},
+            "geometry": {"type": "Point", "coordinates": [x, y]},
+        }
+        for i, (x, y) in enumerate(zip(lon, lat, strict=True))
+    ]
+    folium.GeoJson(
+        _feature_collection(features),
+        name=i18n.t("map.layer.highlight", lang),
+        style_function=lambda _f: {
+            "radius": 9,
+            "color": HIGHLIGHT_COLOR,
+            "weight": 3,
+            "opacity": 1.0,
+            "fill": False,
+            "className": "gm-highlight",
+            # folium builds point markers from the style, not from the layer's options
+            "interactive": False,
+        },
+        marker=folium.CircleMarker(radius=9, fill=False),
+        interactive=False,
+    ).add_to(m)
 
 
 def _add_study_area(
@@ -737,7 +1004,15 @@ _CSS = """
 
 
 def _legend_html(
-    analysis: Analysis, kind: str, lang: str, privacy: str, services_kinds: list[str]
+    analysis: Analysis,
+    kind: str,
+    lang: str,
+    privacy: str,
+    services_kinds: list[str],
+    *,
+    proposed_kinds: Sequence[str] = (),
+    area_bands: Sequence[float] = (),
+    n_highlight: int = 0,
 ) -> str:
     limit = _limit_km(analysis.settings.threshold_m(kind))
     kind_name = i18n.t(f"kind.{kind}", lang)
@@ -768,11 +1043,31 @@ def _legend_html(
                 f'<div class="gm-row"><span class="gm-dot" style="background:{color};'
                 f'width:9px;height:9px;border-width:1px"></span>{_esc(label)}</div>'
             )
-    if services_kinds:
+        if n_highlight:
+            parts.append(
+                '<div class="gm-row gm-legend-highlight"><span class="gm-dot" '
+                f'style="background:none;border:3px solid {HIGHLIGHT_COLOR}"></span>'
+                f"{_esc(i18n.t('map.legend.highlight', lang, n=n_highlight))}</div>"
+            )
+    if services_kinds or proposed_kinds:
         parts.append(f'<div class="gm-sec">{_esc(i18n.t("map.legend.services", lang))}</div>')
         for k in services_kinds:
             parts.append(
                 f'<div class="gm-row">{_SERVICE_SVG[k]}{_esc(i18n.t(f"kind.{k}", lang))}</div>'
+            )
+        for k in proposed_kinds:
+            label = i18n.t("map.legend.proposed", lang, kind=i18n.t(f"kind.{k}", lang))
+            parts.append(
+                f'<div class="gm-row gm-legend-proposed">{_PROPOSED_SVG[k]}{_esc(label)}</div>'
+            )
+    if area_bands:
+        parts.append(f'<div class="gm-sec">{_esc(i18n.t("map.legend.service_areas", lang))}</div>')
+        for i, band in enumerate(area_bands):
+            color = _area_color(i)
+            parts.append(
+                '<div class="gm-row gm-legend-area"><span class="gm-line" style="height:10px;'
+                f'border:1px solid {color};background:{color}59"></span>'
+                f"{_esc(_area_label(band, lang))}</div>"
             )
     parts.append(f'<div class="gm-sec">{_esc(i18n.t("map.legend.roads", lang))}</div>')
     for group, key in (
@@ -833,6 +1128,8 @@ def draw_map(
     tiles: bool = False,
     made_on: dt.date | None = None,
     compact: bool = False,
+    service_areas: gpd.GeoDataFrame | None = None,
+    highlight_households: Sequence[str] | None = None,
 ) -> folium.Map:
     """Draw an analysis on a folium map that needs no internet.
 
@@ -857,19 +1154,35 @@ def draw_map(
     compact
         For a small map inside the app: no title box or notes on the map (the page shows
         them), the legend and layer list folded away until clicked.
+    service_areas
+        Optional service areas from :func:`mapping.coverage.service_areas` (one row per
+        service and band, or dissolved per band; any CRS, drawn in EPSG:4326): one
+        translucent layer, a colour per band (``band_m``, metres by road), nearest darkest,
+        and a legend entry per band. They describe services, not households, so committee
+        maps show them too.
+    highlight_households
+        Optional household ids (index of ``analysis.households``) to ring, e.g. those a
+        suggested site would newly bring within the threshold. Drawn in ``full`` mode only:
+        committee maps never show households; they are checked in both modes.
 
     Returns
     -------
     folium.Map
         Roads (from the network's vectors, EPSG:4326), village boundaries and points
-        coloured by gap status, services, optionally households; a title, legend, notes and
-        a layer control. Export it with :func:`write_map_html`.
+        coloured by gap status, services (proposals, ``source == "proposed"``, with a pale
+        dashed symbol and a star, class ``gm-proposed``, in layers of their own),
+        optionally service areas and households; a title, legend, notes and a layer
+        control. Export it with :func:`write_map_html`.
 
     Raises
     ------
     SettingsError
         ``error.map.language``, ``error.settings.kind`` (a kind the analysis did not compute)
         or ``error.map.privacy``.
+    InputError
+        ``error.map.service_areas`` (no ``band_m`` or geometry),
+        ``error.map.service_areas_crs`` (no CRS) or ``error.map.highlight`` (ids that are
+        not households of the analysis).
     """
     if lang not in i18n.LANGUAGES:
         raise SettingsError("error.map.language", lang=lang, choices=", ".join(i18n.LANGUAGES))
@@ -879,6 +1192,12 @@ def draw_map(
         )
     if privacy not in PRIVACY_MODES:
         raise SettingsError("error.map.privacy", privacy=privacy, choices=", ".join(PRIVACY_MODES))
+    areas = None if service_areas is None else _check_service_areas(service_areas)
+    highlight = (
+        []
+        if highlight_households is None
+        else _check_highlight(analysis.households, highlight_households)
+    )
     made_on = made_on or dt.date.today()
     limit_m = analysis.settings.threshold_m(kind)
     kind_name = i18n.t(f"kind.{kind}", lang)
@@ -894,11 +1213,16 @@ def draw_map(
         folium.TileLayer(
             "OpenStreetMap", name=i18n.t("map.layer.osm_tiles", lang), overlay=True, show=True
         ).add_to(m)
+    # the areas first: everything else is drawn over their translucent fills
+    area_bands = [] if areas is None else _add_service_areas(m, areas, lang)
     bounds = [_add_roads(m, analysis.network, lang)]
     bounds.append(_add_study_area(m, analysis.scenario.study_area, lang))
     bounds.append(_add_villages(m, analysis.villages, kind, limit_m, lang))
     if privacy == "full":
         bounds.append(_add_households(m, analysis.households, kind, lang))
+        _add_highlight(m, analysis.households, highlight, lang)
+    else:
+        highlight = []  # committee maps never show a household, not even as a ring
     bounds.append(_add_services(m, analysis.services, kind, lang))
     folium.LayerControl(collapsed=compact).add_to(m)
     _MetricScale().add_to(m)
@@ -921,7 +1245,10 @@ def draw_map(
     subtitle = i18n.t("map.subtitle", lang, kind=kind_name, limit=_limit_km(limit_m))
     fictional = i18n.t("map.fictional", lang) if analysis.scenario.fictional else None
     banner = i18n.t("map.full_banner", lang) if privacy == "full" else None
-    kinds_present = [k for k in SERVICE_KINDS if (analysis.services["kind"] == k).any()]
+    svc_kind = analysis.services["kind"].to_numpy()
+    proposed = _proposed_mask(analysis.services)
+    kinds_present = [k for k in SERVICE_KINDS if ((svc_kind == k) & ~proposed).any()]
+    proposed_kinds = [k for k in SERVICE_KINDS if ((svc_kind == k) & proposed).any()]
     root = m.get_root()
     root.title = _esc(f"{title} · {kind_name}")
     root.header.add_child(Element(_CSS), name="gm_css")
@@ -938,7 +1265,16 @@ def draw_map(
             ),
             name="gm_top",
         )
-    legend = _legend_html(analysis, kind, lang, privacy, kinds_present)
+    legend = _legend_html(
+        analysis,
+        kind,
+        lang,
+        privacy,
+        kinds_present,
+        proposed_kinds=proposed_kinds,
+        area_bands=area_bands,
+        n_highlight=len(highlight),
+    )
     if compact:  # a small map in the app: the legend folds away, closed at first
         legend = _folded(legend)
     root.html.add_child(Element(legend), name="gm_legend")

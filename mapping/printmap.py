@@ -1,8 +1,9 @@
 """A printable map of an analysis (A4 or A3, PNG or PDF), drawn with matplotlib.
 
 :func:`draw_print_map` draws what the interactive map (:mod:`mapping.maps`) shows -- roads,
-the study area, village boundaries and points coloured by their gap, services and, in
-``full`` privacy mode only, households -- on a page of exact paper size, with a title, a
+the study area, village boundaries and points coloured by their gap, services (proposals as a
+pale dashed symbol with a gold star), optionally service areas and, in ``full`` privacy mode
+only, households -- on a page of exact paper size, with a title, a
 legend, the list of villages beyond the threshold, a scale bar, a north arrow and the notes a
 printed map needs (OpenStreetMap attribution, "demo data is fictional", "for the team's own
 use"). :func:`write_print_map` saves it as PNG or PDF.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,9 +54,14 @@ from mapping.maps import (
     OSM_ATTRIBUTION,
     PRIVACY_MODES,
     STATUS_COLORS,
+    _area_bands,
+    _area_color,
+    _area_label,
+    _check_service_areas,
     _household_bins,
     _household_class,
     _limit_km,
+    _proposed_mask,
     _village_status,
 )
 
@@ -112,6 +119,22 @@ _HOUSE = MplPath(
     [MplPath.MOVETO] + [MplPath.LINETO] * 6 + [MplPath.CLOSEPOLY],
 )  # fmt: skip
 SERVICE_MARKERS = {"kindergarten": _HOUSE, "school": "s", "childcare": "D"}
+
+
+def _star_path(cx: float, cy: float, outer: float, inner: float) -> MplPath:
+    angles = np.pi / 2 - np.arange(10) * np.pi / 5
+    radius = np.where(np.arange(10) % 2 == 0, outer, inner)
+    xy = np.column_stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)])
+    return MplPath(
+        np.vstack([xy, xy[:1]]), [MplPath.MOVETO] + [MplPath.LINETO] * 9 + [MplPath.CLOSEPOLY]
+    )
+
+
+# A proposed service: its kind's symbol, pale with a dashed edge, and this gold star at the
+# symbol's upper right. Markers are scaled by their largest coordinate, 1 for the house and
+# the star alike, so drawn at the same size the star sits on the symbol's corner.
+_PROPOSED_STAR = _star_path(0.55, 0.55, 0.45, 0.19)
+_STAR_COLOR, _STAR_EDGE = "#ffd700", "#5a4500"
 
 # Road line widths on paper (points); colours and dashes come from the interactive map.
 _ROAD_WIDTH_PT = {
@@ -430,6 +453,7 @@ def draw_print_map(
     orientation: str = "landscape",
     privacy: str = "committee",
     made_on: dt.date | None = None,
+    service_areas: gpd.GeoDataFrame | None = None,
 ) -> Figure:
     """Draw an analysis as a printable map of exact paper size.
 
@@ -451,6 +475,11 @@ def draw_print_map(
         team's own use, do not share" line.
     made_on
         The date printed under the title (default: today).
+    service_areas
+        Optional service areas from :func:`mapping.coverage.service_areas` (per service and
+        band, or dissolved; any CRS): translucent fills by band (``band_m``, metres by road),
+        under the roads and villages, and a legend entry per band. They do not set the
+        map's extent.
 
     Returns
     -------
@@ -459,7 +488,10 @@ def draw_print_map(
         ``analysis.network.crs`` (metres) at a round scale; the scale bar is the
         :class:`~matplotlib.patches.Rectangle` with ``gid="scalebar"`` (its width is its length
         in metres) and the households, in ``full`` mode, the collection with
-        ``gid="households"``. Save it with :func:`write_print_map`.
+        ``gid="households"``. Proposed services (``source == "proposed"``) are the
+        collections ``gid="proposed-<kind>"`` (pale symbol, dashed edge) and
+        ``gid="proposed-star"``; service areas are patches with ``gid="service-area"``.
+        Save it with :func:`write_print_map`.
 
     Raises
     ------
@@ -467,6 +499,9 @@ def draw_print_map(
         ``error.map.language``, ``error.settings.kind``, ``error.map.privacy``,
         ``error.print.paper``, ``error.print.orientation``; ``error.print.no_cjk_font`` when
         the page holds Chinese text and no Chinese font is installed.
+    InputError
+        ``error.map.service_areas`` when ``service_areas`` has no ``band_m`` or geometry,
+        ``error.map.service_areas_crs`` when it has no CRS.
     """
     if lang not in i18n.LANGUAGES:
         raise SettingsError("error.map.language", lang=lang, choices=", ".join(i18n.LANGUAGES))
@@ -483,6 +518,7 @@ def draw_print_map(
         raise SettingsError(
             "error.print.orientation", orientation=orientation, choices=", ".join(ORIENTATIONS)
         )
+    areas = None if service_areas is None else _check_service_areas(service_areas)
     made_on = made_on or dt.date.today()
     full = privacy == "full"
     title = analysis.scenario.title.get(lang) or i18n.t("map.default_title", lang)
@@ -509,7 +545,7 @@ def draw_print_map(
         draw.banner(i18n.t("map.full_banner", lang))
 
     crs = pyproj.CRS.from_user_input(analysis.network.crs)
-    layers = _MapLayers.build(analysis, kind, crs, full)
+    layers = _MapLayers.build(analysis, kind, crs, full, areas)
     denominator = page.fit_map(layers.extent(full))
     ax = fig.add_axes(page.frac(page.map_box), gid=GID_MAP)
     _set_extent(ax, page)
@@ -520,12 +556,14 @@ def draw_print_map(
         spine.set_linewidth(0.8)
         spine.set_color("#333333")
 
+    draw.service_areas(ax, layers.areas)
     draw.roads(ax, layers.roads)
     draw.study_area(ax, layers.study_area)
     draw.boundaries(ax, layers.boundaries, layers.boundary_status)
     if full:
         draw.households(ax, layers.hh_xy, layers.hh_class)
     draw.services(ax, layers.services, kind)
+    draw.proposed(ax, layers.proposed, kind)
     draw.villages(ax, layers.vil_xy, layers.vil_status)
     fixed = [
         draw.scalebar(ax, canvas.get_renderer(), denominator, lang),
@@ -534,7 +572,9 @@ def draw_print_map(
     ]
     draw.village_labels(ax, canvas, analysis.villages, layers, kind, lang, fixed)
 
-    panel = _Panel(analysis, kind, lang, full, layers.kinds_present)
+    panel = _Panel(
+        analysis, kind, lang, full, layers.kinds_present, layers.proposed_kinds, layers.area_bands
+    )
     draw.panel(canvas, panel, crs)
     return fig
 
@@ -566,12 +606,23 @@ class _MapLayers:
         self.vil_index: list[object] = []
         self.services: dict[str, np.ndarray] = {}
         self.kinds_present: list[str] = []
+        self.proposed: dict[str, np.ndarray] = {}
+        self.proposed_kinds: list[str] = []
+        self.areas: list[tuple[MplPath, int]] = []  # (shape, band rank), farthest band first
+        self.area_bands: list[float] = []
         self.hh_xy = np.empty((0, 2))
         self.hh_class: list[str] = []
         self.road_bounds: tuple[float, float, float, float] | None = None
 
     @classmethod
-    def build(cls, analysis: Analysis, kind: str, crs: pyproj.CRS, full: bool) -> _MapLayers:
+    def build(
+        cls,
+        analysis: Analysis,
+        kind: str,
+        crs: pyproj.CRS,
+        full: bool,
+        service_areas: gpd.GeoDataFrame | None = None,
+    ) -> _MapLayers:
         out = cls()
         net = analysis.network
         if net.n_segments:
@@ -620,11 +671,26 @@ class _MapLayers:
         svc = analysis.services
         if len(svc):
             xy = shapely.get_coordinates(_project(gpd.GeoSeries(svc.geometry.values), crs).values)
+            proposed = _proposed_mask(svc)
             for k in SERVICE_KINDS:
                 sel = (svc["kind"] == k).to_numpy()
-                if sel.any():
-                    out.services[k] = xy[sel]
+                if (sel & ~proposed).any():
+                    out.services[k] = xy[sel & ~proposed]
                     out.kinds_present.append(k)
+                if (sel & proposed).any():
+                    out.proposed[k] = xy[sel & proposed]
+                    out.proposed_kinds.append(k)
+
+        sa = service_areas
+        if sa is not None and len(sa):
+            out.area_bands = _area_bands(sa)
+            rank = {b: i for i, b in enumerate(out.area_bands)}
+            shapes = _project(gpd.GeoSeries(sa.geometry.values, crs=sa.crs), crs)
+            rows = sorted(zip(sa["band_m"].astype(float), shapes, strict=True), key=lambda r: -r[0])
+            for band, geom in rows:
+                path = _polygon_path(geom) if _usable(geom) else None
+                if path is not None:
+                    out.areas.append((path, rank[band]))
 
         hh = analysis.households
         if full and len(hh):
@@ -640,7 +706,7 @@ class _MapLayers:
         Roads set it only when nothing else does (an extract's roads may run far beyond).
         """
         boxes = [b for b in (self.study_area_bounds,) if b is not None] + self.boundary_bounds
-        points = [self.vil_xy, *self.services.values()]
+        points = [self.vil_xy, *self.services.values(), *self.proposed.values()]
         if full:
             points.append(self.hh_xy)
         for xy in points:
@@ -669,13 +735,22 @@ class _Panel:
     """The side panel's content: legend entries, the list of villages with a gap, notes."""
 
     def __init__(
-        self, analysis: Analysis, kind: str, lang: str, full: bool, kinds_present: list[str]
+        self,
+        analysis: Analysis,
+        kind: str,
+        lang: str,
+        full: bool,
+        kinds_present: list[str],
+        proposed_kinds: Sequence[str] = (),
+        area_bands: Sequence[float] = (),
     ) -> None:
         v = analysis.villages
         self.lang = lang
         self.full = full
         self.kind = kind
         self.kinds_present = kinds_present
+        self.proposed_kinds = list(proposed_kinds)
+        self.area_bands = list(area_bands)
         self.limit = _limit_km(analysis.settings.threshold_m(kind))
         flagged = v[v[f"flag_{kind}"].astype(bool)]
         dist = flagged[f"dist_{kind}_m"].astype(float)
@@ -814,6 +889,34 @@ class _Drawer:
                 gid=f"services-{k}",
             )  # fmt: skip
 
+    def proposed(self, ax, proposed: dict[str, np.ndarray], focus: str) -> None:
+        """Proposals over the existing services: pale symbol, dashed edge, a gold star."""
+        for k in sorted(proposed, key=lambda k: k == focus):
+            xy = proposed[k]
+            # larger than an existing service's symbol: the dashes and the star must show
+            size = self.page.fs(1.6 * (70 if k == focus else 42))
+            ax.scatter(
+                xy[:, 0], xy[:, 1], marker=SERVICE_MARKERS[k], s=size,
+                facecolors=[(*_rgb(SERVICE_COLORS[k]), 0.35)], edgecolors=SERVICE_COLORS[k],
+                linewidths=self.page.fs(1.2), linestyles=(0, (2.5, 1.2)), zorder=6.2,
+                gid=f"proposed-{k}",
+            )  # fmt: skip
+            ax.scatter(
+                xy[:, 0], xy[:, 1], marker=_PROPOSED_STAR, s=size, c=_STAR_COLOR,
+                edgecolors=_STAR_EDGE, linewidths=0.5, zorder=6.3, gid="proposed-star",
+            )  # fmt: skip
+
+    def service_areas(self, ax, areas: list[tuple[MplPath, int]]) -> None:
+        """Service areas under everything else (farthest band first, so nearer ones show)."""
+        for path, rank in areas:
+            color = _area_color(rank)
+            ax.add_patch(
+                PathPatch(
+                    path, facecolor=(*_rgb(color), 0.2), edgecolor=(*_rgb(color), 0.6),
+                    linewidth=self.page.fs(0.4), zorder=0.5, gid="service-area",
+                )
+            )  # fmt: skip
+
     def villages(self, ax, xy: np.ndarray, status: list[str]) -> None:
         arr = np.array(status, dtype=object)
         for s in ("ok", "warn", "flag"):
@@ -948,6 +1051,7 @@ class _Drawer:
         to_px = ax.transData
         pts = [to_px.transform(layers.vil_xy)]
         pts += [to_px.transform(xy) for xy in layers.services.values()]
+        pts += [to_px.transform(xy) for xy in layers.proposed.values()]
         if len(layers.hh_xy):
             pts.append(to_px.transform(layers.hh_xy))
         r = 4.5 * self.page.s * self.fig.dpi / 72.0  # a symbol's half size, pixels
@@ -1187,7 +1291,7 @@ class _Drawer:
                     )
                 )  # fmt: skip
                 labels.append(label)
-        if panel.kinds_present:
+        if panel.kinds_present or panel.proposed_kinds:
             header(i18n.t("map.legend.services", lang))
             for k in panel.kinds_present:
                 handles.append(
@@ -1198,6 +1302,36 @@ class _Drawer:
                     )
                 )  # fmt: skip
                 labels.append(i18n.t(f"kind.{k}", lang))
+            for k in panel.proposed_kinds:
+                size = math.sqrt(1.6 * (70 if k == panel.kind else 42)) * s
+                # a tuple is drawn as its artists on top of each other: symbol, then star
+                handles.append(
+                    (
+                        Line2D(
+                            [], [], linestyle="none", marker=SERVICE_MARKERS[k],
+                            markerfacecolor=(*_rgb(SERVICE_COLORS[k]), 0.35),
+                            markeredgecolor=SERVICE_COLORS[k], markeredgewidth=1.1 * s,
+                            markersize=size,
+                        ),
+                        Line2D(
+                            [], [], linestyle="none", marker=_PROPOSED_STAR,
+                            markerfacecolor=_STAR_COLOR, markeredgecolor=_STAR_EDGE,
+                            markeredgewidth=0.4, markersize=size,
+                        ),
+                    )
+                )  # fmt: skip
+                labels.append(i18n.t("map.legend.proposed", lang, kind=i18n.t(f"kind.{k}", lang)))
+        if panel.area_bands:
+            header(i18n.t("map.legend.service_areas", lang))
+            for i, band in enumerate(panel.area_bands):
+                color = _area_color(i)
+                handles.append(
+                    Patch(
+                        facecolor=(*_rgb(color), 0.35), edgecolor=(*_rgb(color), 0.6),
+                        linewidth=0.4 * s,
+                    )
+                )  # fmt: skip
+                labels.append(_area_label(band, lang))
         header(i18n.t("map.legend.roads", lang))
         for group, key in (
             ("major", "map.legend.road_major"),

@@ -20,21 +20,26 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from html import escape
 from pathlib import Path
 
 import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
 
+from layers import i18n
 from layers.errors import InputError, SettingsError
 from layers.households import validate_households
 from layers.villages import validate_villages
-from mapping.analysis import run_analysis
-from mapping.maps import _road_lines, draw_map, render_map_html, write_map_html
+from mapping.analysis import apply_proposals, run_analysis
+from mapping.coverage import service_areas
+from mapping.maps import PRIVACY_MODES, _road_lines, draw_map, render_map_html, write_map_html
 from mapping.scenario import DEMO_DIR, Scenario
 from mapping.settings import AnalysisSettings
+from mapping.whatif import make_proposal
 from tests import browser
 from tests.netbuild import lonlat, points, roads, services
 
@@ -413,3 +418,303 @@ def test_compact_map_for_the_app_folds_the_legend_and_drops_the_title_box(analys
     assert 'id="gm-top"' not in html and 'id="gm-banner"' not in html
     full = render_map_html(draw_map(analysis, privacy="full"))
     assert 'id="gm-top"' in full and '<details id="gm-legend"' not in full
+
+
+# --------------------------------------------------------------------------------------------
+# Planning results: proposals, service areas, newly covered households
+#
+# P1, a proposed kindergarten on the road at x=9 km, brings HH-BRAVO-02 (5.467 -> 3.807 km),
+# HH-CHARLIE-03 (11.167 -> 2.167 km) and HH-DELTA-04 (10.767 -> 1.767 km) within 5 km;
+# HH-ALPHA-01 stays at 1.967 km from the kindergarten at x=0. P2 is a proposed school at
+# x=3 km with a hostile name. Service areas of the two kindergartens (k and P1) in the bands
+# 1 and 3 km: 4 shapes, none empty.
+
+AREA_BANDS_M = (1000.0, 3000.0)
+NEWLY_COVERED = ["HH-BRAVO-02", "HH-CHARLIE-03", HH_IDS[3]]
+
+
+@pytest.fixture(scope="module")
+def proposals():
+    p = make_proposal(None, "kindergarten", *lonlat(9000.0, 0.0), lang="zh")
+    return make_proposal(p, "school", *lonlat(3000.0, 0.0), name=HOSTILE_SCRIPT)
+
+
+@pytest.fixture(scope="module")
+def planned(analysis, proposals):
+    return apply_proposals(analysis, proposals)
+
+
+@pytest.fixture(scope="module")
+def areas(planned):
+    return service_areas(planned, "kindergarten", AREA_BANDS_M)
+
+
+def newly_covered(before, after, kind: str = "kindergarten") -> list[str]:
+    """Households within the threshold after the proposals and not before (mm precision)."""
+    limit = before.settings.threshold_m(kind)
+    d0 = before.households[f"dist_{kind}_m"].round(3)
+    d1 = after.households[f"dist_{kind}_m"].round(3)
+    return list(after.households.index[(d1 <= limit) & ~(d0 <= limit)])
+
+
+def legend_of(text: str) -> str:
+    """The legend element of a map's HTML (plain HTML, not JSON-escaped)."""
+    start = text.index('id="gm-legend"')
+    return text[start : text.index("</div></div>", start)]
+
+
+def drawn_lonlat(text: str) -> list[tuple[float, float]]:
+    """Every [lon, lat] pair in the map's GeoJSON data."""
+    return [(float(a), float(b)) for a, b in re.findall(r"\[(\d+\.\d+), (\d+\.\d+)\]", text)]
+
+
+def test_the_plan_covers_the_households_the_map_rings(analysis, planned, proposals):
+    assert list(proposals.index) == ["P1", "P2"]
+    assert proposals.loc["P1", "name"] == "拟建幼儿园 1"
+    assert newly_covered(analysis, planned) == NEWLY_COVERED
+    assert planned.households["dist_kindergarten_m"].round(3).tolist() == [
+        1967.0,
+        3807.0,
+        2167.0,
+        1767.0,
+    ]
+
+
+def test_proposals_are_drawn_apart_from_existing_services(planned):
+    text = render_map_html(draw_map(planned, lang="zh", made_on=DAY))
+    # the existing services keep their symbols, each proposal gets the proposed one
+    assert text.count('"className": "gm-service gm-service-kindergarten"') == 1
+    assert text.count('"className": "gm-service gm-service-school"') == 1
+    assert text.count('"className": "gm-service gm-proposed gm-proposed-kindergarten"') == 1
+    assert text.count('"className": "gm-service gm-proposed gm-proposed-school"') == 1
+    assert text.count('stroke-dasharray=\\"3 2\\"') >= 2  # the dashed outline, in the icons
+    # "proposed" in tooltip, popup and layer list
+    assert as_json("拟建幼儿园 1（拟建）") in text
+    assert as_json('<span class="gm-proposed-tag">拟建幼儿园（规划方案，尚未建成）</span>') in text
+    assert as_json("拟建学校") in text  # the school proposals' layer
+    legend = legend_of(text)
+    assert legend.count('class="gm-row gm-legend-proposed"') == 2
+    assert "拟建幼儿园</div>" in legend and "拟建学校</div>" in legend
+    # the hostile name is text, in the popup and in the tooltip
+    assert HOSTILE_SCRIPT not in text
+    assert as_json(f'<b class="gm-name">{escape(HOSTILE_SCRIPT)}</b>') in text
+    assert as_json(escape(f"{HOSTILE_SCRIPT}（拟建）")) in text
+    english = render_map_html(draw_map(planned, lang="en", made_on=DAY))
+    assert "Proposed kindergarten</div>" in legend_of(english)
+    assert as_json("拟建幼儿园 1 (proposed)") in english
+
+
+def test_without_proposals_nothing_says_proposed(committee_html, full_html):
+    for text in (committee_html, full_html):
+        assert "gm-proposed" not in text and "gm-legend-proposed" not in text
+    assert "拟建" not in committee_html
+    assert "Proposed" not in full_html and "proposed" not in legend_of(full_html)
+
+
+def test_service_areas_are_a_layer_with_a_legend_by_band(planned, areas, committee_html):
+    assert len(areas) == 4 and not areas.geometry.is_empty.any()
+    text = render_map_html(draw_map(planned, made_on=DAY, service_areas=areas))
+    # one feature per shape, the farther band first (drawn under the nearer one)
+    found = re.findall(r'"band_m": ([\d.]+), "s": "(\d)"', text)
+    assert found == [("3000.0", "1"), ("3000.0", "1"), ("1000.0", "0"), ("1000.0", "0")]
+    assert '"className": "gm-service-area"' in text
+    assert as_json("服务范围（沿道路）") in text  # in the layer list
+    legend = legend_of(text)
+    assert legend.count('class="gm-row gm-legend-area"') == 2
+    assert "1 公里以内</div>" in legend and "3 公里以内</div>" in legend
+    assert "服务范围：沿道路到服务设施" in legend
+    # nearest band darkest
+    assert legend.index("#08519c") < legend.index("1 公里以内") < legend.index("#3182bd")
+    # without areas: no layer, no legend entry
+    assert "gm-service-area" not in committee_html and "服务范围" not in committee_html
+
+
+def test_dissolved_and_empty_service_areas(planned, areas):
+    merged = service_areas(planned, "kindergarten", AREA_BANDS_M, dissolve=True)
+    text = render_map_html(draw_map(planned, made_on=DAY, service_areas=merged))
+    assert re.findall(r'"band_m": ([\d.]+)', text) == ["3000.0", "1000.0"]
+    # an empty shape (a service that reaches nothing within a band) is left out
+    holed = areas.copy()
+    holed.loc[holed.index[0], "geometry"] = shapely.Polygon()
+    text = render_map_html(draw_map(planned, made_on=DAY, service_areas=holed))
+    assert re.findall(r'"band_m": ([\d.]+)', text) == ["3000.0", "3000.0", "1000.0"]
+    # nothing left to draw: neither a layer nor a legend entry
+    gone = areas.copy()
+    gone["geometry"] = [shapely.Polygon()] * len(gone)
+    text = render_map_html(draw_map(planned, made_on=DAY, service_areas=gone))
+    assert "gm-service-area" not in text and "gm-legend-area" not in text
+
+
+def test_service_areas_in_another_crs_are_drawn_in_lon_lat(planned, areas):
+    utm = areas.to_crs("EPSG:32649")
+    a = render_map_html(draw_map(planned, made_on=DAY, service_areas=areas))
+    b = render_map_html(draw_map(planned, made_on=DAY, service_areas=utm))
+    pairs_a, pairs_b = np.array(drawn_lonlat(a)), np.array(drawn_lonlat(b))
+    assert pairs_a.shape == pairs_b.shape and len(pairs_a) > 100
+    # the same shapes, to the rounding of a round trip through UTM (0.1 m)
+    assert np.abs(pairs_a - pairs_b).max() <= 2e-6
+
+
+def test_bad_service_areas_are_refused_with_a_message(planned, areas):
+    with pytest.raises(InputError) as err:
+        draw_map(planned, service_areas=areas.drop(columns="band_m"))
+    assert err.value.key == "error.map.service_areas"
+    assert str(err.value).startswith("The service areas layer lacks the column(s) band_m,")
+    assert "mapping.coverage.service_areas" in str(err.value)
+    assert "服务范围图层缺少以下列：band_m" in err.value.message("zh")
+    with pytest.raises(InputError) as err:
+        draw_map(planned, service_areas=pd.DataFrame({"band_m": [1000.0]}))
+    assert "lacks the column(s) geometry" in str(err.value)
+    no_crs = gpd.GeoDataFrame(
+        {"band_m": [1000.0]}, geometry=[shapely.box(111.0, 41.5, 111.1, 41.6)]
+    )
+    with pytest.raises(InputError) as err:
+        draw_map(planned, service_areas=no_crs)
+    assert err.value.key == "error.map.service_areas_crs"
+    assert "has no coordinate system" in str(err.value) and "set_crs" in str(err.value)
+
+
+def test_newly_covered_households_are_ringed_only_in_full_mode(analysis, planned):
+    ids = newly_covered(analysis, planned)
+    full = render_map_html(
+        draw_map(planned, lang="en", privacy="full", made_on=DAY, highlight_households=ids)
+    )
+    assert full.count('"className": "gm-highlight"') == 1  # one style for every ring
+    hh = planned.households
+    for hid, point in zip(hh.index, hh.geometry, strict=True):
+        pair = json.dumps([round(point.x, 6), round(point.y, 6)])
+        # a ringed household's position is drawn twice: its point and its ring
+        assert full.count(pair) == (2 if hid in ids else 1), hid
+    assert "Households a proposal would newly cover (3)" in legend_of(full)
+    assert as_json("Newly covered households") in full  # the layer list
+    committee = render_map_html(draw_map(planned, lang="zh", made_on=DAY, highlight_households=ids))
+    assert "gm-highlight" not in committee and "新覆盖的住户" not in committee
+    # without ids, no ring and no legend entry in full mode either
+    plain = render_map_html(draw_map(planned, lang="en", privacy="full", made_on=DAY))
+    assert "gm-highlight" not in plain and "newly cover" not in plain
+
+
+def test_unknown_households_to_highlight_are_refused(planned):
+    for privacy in PRIVACY_MODES:
+        with pytest.raises(InputError) as err:
+            draw_map(planned, privacy=privacy, highlight_households=["HH-BRAVO-02", "HH-NOPE-99"])
+        assert err.value.key == "error.map.highlight"
+        assert str(err.value).startswith(
+            "1 of the households to highlight are not in this analysis' households table: "
+            "HH-NOPE-99."
+        )
+        assert "有 1 个编号在本次分析的住户表里找不到：HH-NOPE-99" in err.value.message("zh")
+    # a single id is one id, not its characters
+    text = render_map_html(
+        draw_map(planned, privacy="full", made_on=DAY, highlight_households="HH-BRAVO-02")
+    )
+    assert "Households a proposal" not in text and "拟建点新覆盖的住户（1 户）" in text
+
+
+def test_a_committee_map_of_a_plan_holds_no_household_values(analysis, planned, areas):
+    text = render_map_html(
+        draw_map(
+            planned,
+            lang="zh",
+            made_on=DAY,
+            service_areas=areas,
+            highlight_households=NEWLY_COVERED,
+        )
+    )
+    for secret in (*HH_IDS, *HH_NAMES, *HH_PHONES):
+        assert secret not in text and as_json(secret) not in text
+    assert "gm-household" not in text and "gm-highlight" not in text
+    # No drawn point -- service area vertices included -- lies within 20 m of a household
+    # (they stand 137 m off the road; the areas reach 200 m off it). Single coordinates are
+    # not searched for as text: among hundreds of vertices, "41.55036" is part of 41.550368.
+    hh = np.array([(p.x, p.y) for p in planned.households.geometry])
+    drawn = np.array(drawn_lonlat(text))
+    assert len(drawn) > 100
+    dx = (drawn[:, None, 0] - hh[None, :, 0]) * 111_320.0 * np.cos(np.radians(hh[None, :, 1]))
+    dy = (drawn[:, None, 1] - hh[None, :, 1]) * 110_574.0
+    assert np.hypot(dx, dy).min() > 20.0
+
+
+def classes_with(dom: str, *classes: str) -> int:
+    """How many elements carry every one of ``classes``."""
+    return sum(
+        all(c in attr.split() for c in classes) for attr in re.findall(r'class="([^"]*)"', dom)
+    )
+
+
+@pytest.mark.browser
+def test_a_plan_draws_in_the_browser(analysis, planned, areas, tmp_path):
+    ids = newly_covered(analysis, planned)
+    m = draw_map(
+        planned,
+        lang="zh",
+        privacy="full",
+        made_on=DAY,
+        service_areas=areas,
+        highlight_households=ids,
+    )
+    run = run_in_browser(m, tmp_path / "full.html", open_popup="拟建幼儿园（规划方案")
+    dom = run.dom
+    assert count_class(dom, "gm-proposed") == 2
+    assert count_class(dom, "gm-proposed-kindergarten") == 1
+    assert count_class(dom, "gm-proposed-school") == 1
+    assert count_class(dom, "gm-service-kindergarten") == 1  # the existing one only
+    assert count_class(dom, "gm-service-school") == 1
+    assert count_class(dom, "gm-service-area") == 4
+    assert count_class(dom, "gm-household") == 4
+    assert count_class(dom, "gm-highlight") == 3
+    # areas and rings take no clicks: the villages and households keep their popups
+    assert classes_with(dom, "gm-service-area", "leaflet-interactive") == 0
+    assert classes_with(dom, "gm-highlight", "leaflet-interactive") == 0
+    popup = popup_text(dom)
+    assert '<b class="gm-name">拟建幼儿园 1</b>' in popup
+    assert "拟建幼儿园（规划方案，尚未建成）" in popup
+    assert "拟建幼儿园 1（拟建）" in dom  # its tooltip
+    assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;（拟建）" in dom
+    assert "pwned</title>" not in dom
+    assert run.console_errors() == []
+
+    committee = draw_map(planned, made_on=DAY, service_areas=areas, highlight_households=ids)
+    dom = run_in_browser(committee, tmp_path / "committee.html").dom
+    assert count_class(dom, "gm-proposed") == 2
+    assert count_class(dom, "gm-service-area") == 4
+    assert count_class(dom, "gm-household") == 0 and count_class(dom, "gm-highlight") == 0
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_demo_suggestions_draw_on_the_map(tmp_path):
+    if not (DEMO_DIR / "scenario.json").exists():
+        pytest.skip(f"demo scenario not generated: {DEMO_DIR / 'scenario.json'}")
+    from mapping.planning import sites_to_proposals, suggest_sites
+    from mapping.scenario import load_demo
+
+    before = run_analysis(load_demo())
+    sites = suggest_sites(before, "kindergarten", 2)
+    props = sites_to_proposals(sites, "kindergarten")
+    after = apply_proposals(before, props)
+    ids = newly_covered(before, after)
+    # the map rings exactly the households the suggestion counts
+    assert len(ids) == int(sites["newly_covered_households"].sum()) > 0
+    shapes = service_areas(after, "kindergarten")
+    n_shapes = int((~shapes.geometry.is_empty).sum())
+    n_kindergartens = int((after.services["kind"] == "kindergarten").sum())
+    assert len(shapes) == 4 * n_kindergartens  # the four default bands
+    m = draw_map(after, privacy="full", made_on=DAY, service_areas=shapes, highlight_households=ids)
+    path = write_map_html(m, tmp_path / "plan.html")
+    run = browser.dump_dom(path)
+    assert count_class(run.dom, "gm-proposed") == len(props) == len(sites)
+    assert count_class(run.dom, "gm-proposed-kindergarten") == len(props)
+    assert count_class(run.dom, "gm-service-area") == n_shapes
+    assert count_class(run.dom, "gm-highlight") == len(ids)
+    assert count_class(run.dom, "gm-household") == len(after.households)
+    assert run.console_errors() == []
+
+
+def test_map_messages_have_both_languages_and_the_same_placeholders():
+    keys = [k for k in i18n.all_keys() if k.startswith(("map.", "error.map."))]
+    assert {"map.layer.proposed", "map.legend.service_areas", "map.legend.highlight"} <= set(keys)
+    for key in keys:
+        texts = i18n.texts_for(key)
+        assert texts["zh"] and texts["en"], key
+        assert i18n.placeholders(texts["zh"]) == i18n.placeholders(texts["en"]), key

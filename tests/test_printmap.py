@@ -40,7 +40,8 @@ from layers.errors import InputError, SettingsError
 from layers.households import validate_households
 from layers.villages import validate_villages
 from mapping import printmap
-from mapping.analysis import run_analysis
+from mapping.analysis import apply_proposals, run_analysis
+from mapping.coverage import service_areas
 from mapping.printmap import (
     GID_FULL_BANNER,
     GID_HOUSEHOLDS,
@@ -50,6 +51,8 @@ from mapping.printmap import (
     GID_SCALEBAR_LABEL,
     SCALEBAR_LENGTHS_M,
     _nice_denominator,
+    _project,
+    _rgb,
     _scalebar_length_m,
     _wrap,
     draw_print_map,
@@ -58,6 +61,7 @@ from mapping.printmap import (
 )
 from mapping.scenario import Scenario
 from mapping.settings import AnalysisSettings
+from mapping.whatif import make_proposal
 from tests.netbuild import X0, Y0, lonlat, points, roads, services
 
 DAY = dt.date(2024, 5, 1)
@@ -438,3 +442,126 @@ def test_demo_page(cjk_font, tmp_path):
     assert labelled == flagged
     write_print_map(fig, tmp_path / "demo.pdf")
     assert media_box((tmp_path / "demo.pdf").read_bytes())[2] == pytest.approx(841.89, abs=0.05)
+
+
+# --------------------------------------------------------------------------------------------
+# Planning results: proposals and service areas
+#
+# P1, a proposed kindergarten on the road at x=9 km, and P2, a proposed school at x=3 km.
+# Service areas of the kindergartens k (x=0) and P1 in the bands 1 and 3 km. The 1 km area of
+# k, a pencil check: the road reaches x=1000 m, widened by 200 m (the off-road allowance) while
+# at least 200 m of the budget is left, i.e. up to x=800 m, then narrowing to nothing at
+# x=1000 m; around the service, a 200 m circle (the road ends there). Its box is
+# -200..1000 x -200..200 m.
+
+AREA_BANDS_M = (1000.0, 3000.0)
+
+
+@pytest.fixture(scope="module")
+def planned(analysis):
+    p = make_proposal(None, "kindergarten", *lonlat(9000.0, 0.0), lang="zh")
+    p = make_proposal(p, "school", *lonlat(3000.0, 0.0), lang="zh")
+    return apply_proposals(analysis, p)
+
+
+@pytest.fixture(scope="module")
+def areas(planned):
+    return service_areas(planned, "kindergarten", AREA_BANDS_M)
+
+
+def legend_texts(fig) -> list[str]:
+    return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().texts]
+
+
+def test_proposals_are_drawn_apart_from_existing_services(planned, cjk_font):
+    fig = draw_print_map(planned, lang="en", made_on=DAY)
+    (existing,) = by_gid(fig, "services-kindergarten")
+    np.testing.assert_allclose(existing.get_offsets(), [(X0, Y0)], atol=1e-3)
+    (proposed,) = by_gid(fig, "proposed-kindergarten")
+    np.testing.assert_allclose(proposed.get_offsets(), [(X0 + 9000.0, Y0)], atol=1e-3)
+    (school,) = by_gid(fig, "proposed-school")
+    np.testing.assert_allclose(school.get_offsets(), [(X0 + 3000.0, Y0)], atol=1e-3)
+    # pale (35 % of the kind's colour), with a dashed edge in the kind's colour
+    np.testing.assert_allclose(proposed.get_facecolors()[0], [*_rgb("#7b3294"), 0.35])
+    assert matplotlib.colors.to_hex(proposed.get_edgecolors()[0]) == "#7b3294"
+    ((_, dashes),) = proposed.get_linestyle()
+    assert dashes is not None and len(dashes) == 2
+    # and a gold star on each
+    stars = by_gid(fig, "proposed-star")
+    assert sorted(len(s.get_offsets()) for s in stars) == [1, 1]
+    assert all(matplotlib.colors.to_hex(s.get_facecolors()[0]) == "#ffd700" for s in stars)
+    assert proposed.get_zorder() > existing.get_zorder()  # over the existing services
+    shown = legend_texts(fig)
+    assert "Proposed kindergarten" in shown and "Proposed school" in shown
+    assert shown.index("kindergarten") < shown.index("Proposed kindergarten")
+
+
+def test_without_proposals_no_proposed_symbol_or_legend(analysis, cjk_font):
+    fig = draw_print_map(analysis, lang="en", made_on=DAY)
+    assert by_gid(fig, "proposed-kindergarten") == [] and by_gid(fig, "proposed-star") == []
+    assert not [t for t in legend_texts(fig) if "Proposed" in t]
+    assert by_gid(fig, "service-area") == []
+    assert "Service areas: road distance to a service" not in legend_texts(fig)
+
+
+def test_service_areas_are_drawn_under_the_villages(planned, areas, cjk_font):
+    fig = draw_print_map(planned, lang="en", made_on=DAY, service_areas=areas)
+    patches = by_gid(fig, "service-area")
+    assert len(patches) == 4
+    # the farther band first, so the nearer one shows on top
+    # areas: k 1 km, k 3 km, P1 1 km, P1 3 km; drawn: k 3 km, P1 3 km, k 1 km, P1 1 km
+    assert areas["service_id"].tolist() == ["k", "k", "P1", "P1"]
+    order = [1, 3, 0, 2]
+    frame = _project(gpd.GeoSeries(areas.geometry.values, crs=areas.crs), "EPSG:32649")
+    boxes = [tuple(p.get_path().get_extents().bounds) for p in patches]
+    expected = [frame.iloc[i].bounds for i in order]
+    for (x, y, w, h), (x0, y0, x1, y1) in zip(boxes, expected, strict=True):
+        assert (x, y, x + w, y + h) == pytest.approx((x0, y0, x1, y1), abs=1e-6)
+    # the pencil check: k's 1 km area
+    x, y, w, h = boxes[2]
+    assert (x - X0, y - Y0, x + w - X0, y + h - Y0) == pytest.approx(
+        (-200.0, -200.0, 1000.0, 200.0), abs=1e-3
+    )
+    # nearest band darkest, translucent; everything under roads, boundaries and villages
+    np.testing.assert_allclose(patches[2].get_facecolor(), [*_rgb("#08519c"), 0.2])
+    np.testing.assert_allclose(patches[0].get_facecolor(), [*_rgb("#3182bd"), 0.2])
+    ax = by_gid(fig, GID_MAP)[0]
+    others = [a for a in ax.get_children() if (a.get_gid() or "").startswith(("roads", "vill"))]
+    assert others and max(p.get_zorder() for p in patches) < min(a.get_zorder() for a in others)
+    shown = legend_texts(fig)
+    assert "Service areas: road distance to a service" in shown
+    assert shown.index("Within 1 km") < shown.index("Within 3 km")
+
+
+def test_service_areas_do_not_move_the_map(planned, areas, cjk_font):
+    """The extent still comes from villages and services; dissolved areas draw one per band."""
+    plain = by_gid(draw_print_map(planned, made_on=DAY), GID_MAP)[0]
+    merged = service_areas(planned, "kindergarten", AREA_BANDS_M, dissolve=True)
+    fig = draw_print_map(planned, made_on=DAY, service_areas=merged)
+    assert len(by_gid(fig, "service-area")) == 2
+    ax = by_gid(fig, GID_MAP)[0]
+    assert (ax.get_xlim(), ax.get_ylim()) == (plain.get_xlim(), plain.get_ylim())
+    shown = legend_texts(fig)
+    assert "1 公里以内" in shown and "3 公里以内" in shown
+
+
+def test_a_committee_page_of_a_plan_draws_no_household_position(planned, areas, cjk_font):
+    fig = draw_print_map(planned, lang="zh", made_on=DAY, service_areas=areas)
+    hh = household_xy(planned)
+    for coll in fig.findobj(Collection):
+        offsets = np.asarray(coll.get_offsets(), dtype=float).reshape(-1, 2)
+        if len(offsets):
+            gaps = np.hypot(*(offsets[:, None, :] - hh[None, :, :]).transpose(2, 0, 1))
+            assert gaps.min() > 100.0, coll.get_gid()
+    assert by_gid(fig, GID_HOUSEHOLDS) == []
+
+
+def test_bad_service_areas_are_refused_before_drawing(planned, areas):
+    with pytest.raises(InputError) as err:
+        draw_print_map(planned, made_on=DAY, service_areas=areas.drop(columns="band_m"))
+    assert err.value.key == "error.map.service_areas"
+    assert "lacks the column(s) band_m" in str(err.value)
+    no_crs = gpd.GeoDataFrame({"band_m": [1000.0]}, geometry=[shapely.box(0, 0, 1, 1)])
+    with pytest.raises(InputError) as err:
+        draw_print_map(planned, made_on=DAY, service_areas=no_crs)
+    assert err.value.key == "error.map.service_areas_crs"
