@@ -23,14 +23,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
 from layers import i18n
+from layers.coords import utm_crs
 from layers.errors import InputError
 from layers.schema import WGS84, check_columns, coerce, empty_frame
 from layers.tables import (
     check_unique_ids,
     find_column,
+    format_rows,
     parse_nonnegative_int,
     read_table,
     text_values,
@@ -72,17 +76,37 @@ def empty_households() -> gpd.GeoDataFrame:
 ID_NAMES = ("household_id", "id", "户编号", "编号", "户号")
 VILLAGE_NAMES = ("village_name", "village", "村名", "村", "所属村", "嘎查村")
 NAME_NAMES = ("name", "户主姓名", "户主", "姓名")
-PHONE_NAMES = ("phone", "tel", "telephone", "mobile", "电话", "手机", "联系电话", "手机号", "手机号码", "联系方式")
+PHONE_NAMES = (
+    "phone",
+    "tel",
+    "telephone",
+    "mobile",
+    "电话",
+    "手机",
+    "联系电话",
+    "手机号",
+    "手机号码",
+    "联系方式",
+)
 CHILDREN_NAMES = ("children", "n_children", "儿童数", "儿童人数", "孩子数", "留守儿童数")
 
 i18n.register(
     {
+        "warning.households.outside_area": {
+            "zh": "有 {count} 户位于研究区以外超过 {km} 公里处（第 {rows} 行，最远 {max_km} 公里）。"
+            "请检查这些户的坐标（经纬度是否填反？是否为未转换的高德/百度坐标？），"
+            "或把它们从文件中删除。它们仍会参与计算。",
+            "en": "{count} household(s) lie more than {km} km outside the study area (rows "
+            "{rows}; the farthest {max_km} km). Check their coordinates (longitude and latitude "
+            "swapped? Amap/Baidu coordinates not converted?) or remove them from the file. "
+            "They are still included in the analysis.",
+        },
         "error.households.not_points": {
-            "zh": "{file} 不能作为住户图层：住户必须是点，但文件里有 {found}。"
-            "请选择住户点文件，或带经度/纬度列的表格。",
+            "zh": "{file} 不能作为住户图层：住户必须是点，但文件里有 {found}"
+            "（第 {rows} 个要素）。请选择住户点文件，或带经度/纬度列的表格。",
             "en": "{file} cannot be used as households: households must be points, but the "
-            "file holds {found}. Choose a file of household points, or a table with "
-            "longitude/latitude columns.",
+            "file holds {found} (features {rows}). Choose a file of household points, or a "
+            "table with longitude/latitude columns.",
         },
     }
 )
@@ -124,7 +148,12 @@ def read_households(
     if not (types == "Point").all():
         counts = types[types != "Point"].value_counts()
         found = ", ".join(f"{kind} ({n})" for kind, n in counts.items())
-        raise InputError("error.households.not_points", file=label, found=found)
+        raise InputError(
+            "error.households.not_points",
+            file=label,
+            found=found,
+            rows=format_rows(list(raw["source_row"][types != "Point"])),
+        )
     rows = raw["source_row"]
     out = pd.DataFrame(index=raw.index)
 
@@ -155,3 +184,68 @@ def read_households(
     gdf = gpd.GeoDataFrame(out, geometry=raw.geometry.values, crs=WGS84)
     gdf.index = pd.Index(ids.astype(str).to_numpy(), dtype="str", name="household_id")
     return validate_households(gdf)
+
+
+#: How far outside the study area a household may lie before it is reported (metres): GPS
+#: points of homes at the edge of a Banner, and a boundary drawn from a coarse web map, are
+#: often a few hundred metres off.
+OUTSIDE_TOLERANCE_M = 1000.0
+
+
+def find_households_outside(
+    households: gpd.GeoDataFrame,
+    area: shapely.Geometry | None,
+    *,
+    tolerance_m: float = OUTSIDE_TOLERANCE_M,
+) -> gpd.GeoDataFrame:
+    """The households lying more than ``tolerance_m`` outside ``area`` (odd but usable data).
+
+    Parameters
+    ----------
+    households
+        A households layer (EPSG:4326).
+    area
+        The study area outline in WGS84 lon/lat, or None (then nothing is outside).
+    tolerance_m
+        Distance in metres beyond the outline that still counts as inside.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Those households (same index and columns, EPSG:4326) plus ``outside_m`` (float,
+        metres from the outline, measured in the UTM zone of the area's centre), farthest
+        first. Empty when all are inside or ``area`` is None or empty.
+    """
+    if area is None or area.is_empty or len(households) == 0:
+        out = households.iloc[:0].copy()
+        out["outside_m"] = pd.Series(dtype="float64")
+        return out
+    centre = area.centroid
+    crs = utm_crs(centre.x, centre.y)
+    outline = gpd.GeoSeries([area], crs=households.crs).to_crs(crs).iloc[0]
+    points = households.geometry.to_crs(crs)
+    dist = shapely.distance(outline, points.values)
+    out = households.copy()
+    out["outside_m"] = np.asarray(dist, dtype=float)
+    out = out[out["outside_m"] > tolerance_m]
+    return out.sort_values("outside_m", ascending=False, kind="stable")
+
+
+def describe_households_outside(
+    outside: gpd.GeoDataFrame, lang: str, *, tolerance_m: float = OUTSIDE_TOLERANCE_M
+) -> str | None:
+    """The warning about :func:`find_households_outside`'s result in ``lang``, or None if empty.
+
+    Rows are the file's rows (``source_row``), smallest first, as the user finds them.
+    """
+    if len(outside) == 0:
+        return None
+    rows = sorted(int(r) for r in outside["source_row"].dropna())
+    return i18n.t(
+        "warning.households.outside_area",
+        lang,
+        count=len(outside),
+        km=f"{tolerance_m / 1000:g}",
+        rows=format_rows(rows) if rows else "-",
+        max_km=f"{outside['outside_m'].max() / 1000:.1f}",
+    )

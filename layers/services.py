@@ -103,9 +103,9 @@ i18n.register(
         },
         "error.services.unknown_kind": {
             "zh": "{file} 的“{column}”列有 {count} 个不认识的设施类型（行号: 值）：{examples}。"
-            "可以填写：{accepted}。",
+            "请把这些单元格改成以下之一：{accepted}。",
             "en": "{file}, column '{column}': {count} unknown kind(s) of service (row: value) "
-            "{examples}. Accepted values: {accepted}.",
+            "{examples}. Change those cells to one of the accepted values: {accepted}.",
         },
         "error.services.bad_kind_setting": {
             "zh": "不认识的设施类型“{kind}”。可用的类型：{accepted}。",
@@ -113,9 +113,10 @@ i18n.register(
         },
         "error.services.bad_geometry": {
             "zh": "{file} 中有 {count} 个要素既不是点也不是面（第 {rows} 个要素：{found}）。"
-            "设施只能是点，或建筑/院落的面。",
+            "设施只能是点，或建筑/院落的面：请删除其他要素，或只导出设施图层。",
             "en": "{file}: {count} feature(s) are neither points nor polygons (features "
-            "{rows}: {found}). Services must be points, or the areas of their buildings.",
+            "{rows}: {found}). Services must be points, or the areas of their buildings: "
+            "delete the other features, or export only the services layer.",
         },
     }
 )

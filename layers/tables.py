@@ -66,6 +66,15 @@ LAT_NAMES = ("lat", "latitude", "y", "纬度", "北纬")
 #: How many rows a message lists when several rows have the same problem.
 MAX_ROWS_SHOWN = 5
 
+#: Largest file :func:`read_table` reads, in bytes (100 MiB). Tables are read whole into
+#: memory (a 100 MiB CSV already takes a few GB as Python objects), so anything larger is
+#: refused at once, with the limit in the message, instead of freezing the app.
+MAX_TABLE_BYTES = 100 * 1024 * 1024
+
+#: How many rows below row 1 are searched for the real header when row 1 has no lon/lat
+#: (a title across merged cells above the header, as Chinese registers often have).
+HEADER_SEARCH_ROWS = 10
+
 _ROW_COLUMN = "source_row"
 
 i18n.register(
@@ -204,6 +213,28 @@ i18n.register(
             "第 {second_row} 行。每个编号只能用一次，请修改其中一行。",
             "en": "{file}: the id '{id}' (column '{column}') appears more than once: rows "
             "{first_row} and {second_row}. Each id must be used once; change one of them.",
+        },
+        "error.tables.too_large": {
+            "zh": "{file} 太大（{size_mb} MB），超过了可读取的上限 {limit_mb} MB。"
+            "请只保留研究区内的数据和需要的列后再读取，或把文件拆成几个较小的文件。",
+            "en": "{file} is too large ({size_mb} MB); the limit is {limit_mb} MB. Keep only "
+            "the study area's rows and the columns needed, or split the file into smaller ones.",
+        },
+        "error.tables.mixed_encoding": {
+            "zh": "{file} 混用了两种文字编码：第 {utf8_row} 行是 UTF-8，而第 {row} 行是 GBK/GB18030"
+            "（可能是把不同来源的表格拼接在一起了）。请在 Excel 或 WPS 中打开各部分，"
+            "统一另存为“CSV UTF-8”或 XLSX 后再读取。",
+            "en": "{file} mixes two text encodings: row {utf8_row} is UTF-8 but row {row} is "
+            "GBK/GB18030 (perhaps tables from different sources were pasted together). Open "
+            "the parts in Excel or WPS and save them all as 'CSV UTF-8' or as XLSX.",
+        },
+        "error.tables.header_not_first": {
+            "zh": "{file} 的列标题似乎在第 {row} 行，而不是第 1 行（第 1 行是“{title}”，"
+            "可能是合并单元格的表头标题）。请删除第 {row} 行上面的行，让列标题位于第 1 行，"
+            "然后重新读取。",
+            "en": "{file}: the column headers seem to be in row {row}, not in row 1 (row 1 "
+            "holds '{title}', perhaps a title across merged cells). Delete the rows above row "
+            "{row} so that the headers are in row 1, then load the file again.",
         },
         "error.tables.bad_integer": {
             "zh": "{file} 的“{column}”列有 {count} 个值不是非负整数（行号: 值）：{examples}。"
@@ -349,6 +380,7 @@ _FULLWIDTH = str.maketrans(
         "ｅ": "e",
     }
 )
+_UTF8_WIDE = re.compile(rb"[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _COMMA_DECIMAL = re.compile(r"[+-]?\d+,\d+")
 # A degree sign and/or a hemisphere letter may follow the number ("111.5°", "40.8°N", "111.5E").
@@ -442,6 +474,13 @@ def read_table(
         ) from exc
     if size == 0:
         raise NoDataError("error.tables.empty_file", file=label)
+    if size > MAX_TABLE_BYTES:
+        raise InputError(
+            "error.tables.too_large",
+            file=label,
+            size_mb=f"{size / 1024**2:.0f}",
+            limit_mb=f"{MAX_TABLE_BYTES / 1024**2:.0f}",
+        )
 
     try:
         if kind == "csv":
@@ -456,13 +495,20 @@ def read_table(
         raise
     except Exception as exc:  # a reader library choked on a damaged file: say so, with why
         raise FileFormatError(
-            "error.tables.not_readable", file=label, detail=_detail(exc), formats=SUPPORTED_TEXT
+            "error.tables.not_readable",
+            file=label,
+            detail=_detail(exc, path, label),
+            formats=SUPPORTED_TEXT,
         ) from exc
     return gdf
 
 
-def _detail(exc: BaseException) -> str:
+def _detail(exc: BaseException, path: Path | str | None = None, label: str = "") -> str:
+    """The first line of a library's error, with the file's (temporary) path shown as ``label``."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if path is not None:
+        for form in {str(path), str(Path(path).resolve())}:
+            text = text.replace(form, label or Path(path).name)
     return _short(text, 160)
 
 
@@ -472,6 +518,12 @@ def _detail(exc: BaseException) -> str:
 
 def _read_csv(path: Path, label: str, system: str) -> gpd.GeoDataFrame:
     raw = path.read_bytes()
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        # Excel's "Unicode text" (.txt) export: UTF-16 with a byte-order mark, tab separated
+        try:
+            raw = raw.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError("error.tables.encoding", file=label) from None
     if b"\x00" in raw[:65536]:
         # UTF-16 text or a binary file (an image, a zip...) renamed to .csv
         raise FileFormatError(
@@ -485,7 +537,8 @@ def _read_csv(path: Path, label: str, system: str) -> gpd.GeoDataFrame:
         raise NoDataError("error.tables.empty_file", file=label)
     delimiter = _guess_delimiter(text)
     records: list[tuple[int, list[str]]] = []
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: an unclosed quote is an error, not the rest of the file swallowed into one cell
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     row = 0
     try:
         for row, record in enumerate(reader, start=1):
@@ -499,12 +552,40 @@ def _read_csv(path: Path, label: str, system: str) -> gpd.GeoDataFrame:
 
 def _decode(raw: bytes, label: str) -> str:
     # UTF-8 first (strict: GBK bytes are almost never valid UTF-8), then the GBK superset.
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    _check_one_encoding(raw, label)
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        raise InputError("error.tables.encoding", file=label) from None
+
+
+def _check_one_encoding(raw: bytes, label: str) -> None:
+    """Raise ``error.tables.mixed_encoding`` when some lines are UTF-8 text and others are not.
+
+    A file that is not UTF-8 as a whole would otherwise be decoded as GB18030, which turns
+    its UTF-8 lines into plausible-looking nonsense (wrong headers, wrong names) silently.
+    Only lines with a multi-byte UTF-8 character of three bytes or more (every Chinese
+    character) count as UTF-8: GBK text almost never forms those by chance.
+    """
+    utf8_row = other_row = None
+    for row, line in enumerate(raw.split(b"\n"), start=1):
+        if line.isascii():
             continue
-    raise InputError("error.tables.encoding", file=label)
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            other_row = other_row or row
+            continue
+        if utf8_row is None and _UTF8_WIDE.search(line):
+            utf8_row = row
+    if utf8_row is not None and other_row is not None:
+        raise InputError(
+            "error.tables.mixed_encoding", file=label, utf8_row=utf8_row, row=other_row
+        )
 
 
 def _guess_delimiter(text: str) -> str:
@@ -587,6 +668,7 @@ def _table_to_frame(
     lon_col = find_column(header, LON_NAMES)
     lat_col = find_column(header, LAT_NAMES)
     if lon_col is None or lat_col is None or lon_col == lat_col:
+        _check_header_below(records, label)
         raise InputError(
             "error.tables.no_lon_lat",
             file=label,
@@ -600,6 +682,18 @@ def _table_to_frame(
     lon, lat = to_wgs84(lon, lat, system)
     frame[_ROW_COLUMN] = rows
     return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
+
+
+def _check_header_below(records: list[tuple[int, list[str]]], label: str) -> None:
+    """Raise ``error.tables.header_not_first`` when a row below the first holds lon/lat headers."""
+    for row, cells in records[1 : 1 + HEADER_SEARCH_ROWS]:
+        names = [c.strip() for c in cells]
+        lon, lat = find_column(names, LON_NAMES), find_column(names, LAT_NAMES)
+        if lon is not None and lat is not None and lon != lat:
+            title = " ".join(c.strip() for c in records[0][1] if c.strip())
+            raise InputError(
+                "error.tables.header_not_first", file=label, row=row, title=_short(title)
+            )
 
 
 def _unique_headers(cells: list[str]) -> list[str]:
@@ -793,7 +887,10 @@ def _read_layer(
             gdf = pyogrio.read_dataframe(source, **kwargs)
     except pyogrio.errors.DataSourceError as exc:
         raise FileFormatError(
-            "error.tables.not_readable", file=label, detail=_detail(exc), formats=SUPPORTED_TEXT
+            "error.tables.not_readable",
+            file=label,
+            detail=_detail(exc, source, label),
+            formats=SUPPORTED_TEXT,
         ) from exc
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
         raise FileFormatError(
@@ -812,7 +909,10 @@ def _list_layers(path: str, label: str) -> list[tuple[str, str | None]]:
             layers = pyogrio.list_layers(path)
     except pyogrio.errors.DataSourceError as exc:
         raise FileFormatError(
-            "error.tables.not_readable", file=label, detail=_detail(exc), formats=SUPPORTED_TEXT
+            "error.tables.not_readable",
+            file=label,
+            detail=_detail(exc, path, label),
+            formats=SUPPORTED_TEXT,
         ) from exc
     return [(str(name), geom) for name, geom in layers]
 

@@ -76,9 +76,10 @@ _POLYGONAL = ("Polygon", "MultiPolygon")
 i18n.register(
     {
         "error.villages.no_name_column": {
-            "zh": "{file} 中找不到村名列。找到的列：{columns}。村名列的表头可以是：{accepted}。",
+            "zh": "{file} 中找不到村名列。找到的列：{columns}。村名列的表头可以是：{accepted}。"
+            "请把村名所在列的表头改成其中一个。",
             "en": "{file} has no village name column. Columns found: {columns}. Accepted "
-            "headers: {accepted}.",
+            "headers: {accepted}. Rename the column that holds the names to one of these.",
         },
         "error.villages.missing_name": {
             "zh": "{file} 中有 {count} 行没有村名（“{column}”列为空，第 {rows} 行）。"
@@ -95,9 +96,10 @@ i18n.register(
         },
         "error.villages.bad_geometry": {
             "zh": "{file} 中有 {count} 个要素既不是点也不是面（第 {rows} 个要素：{found}）。"
-            "村庄只能是点（村的位置）或面（村界）。",
+            "村庄只能是点（村的位置）或面（村界）：请删除其他要素，或只导出村庄图层。",
             "en": "{file}: {count} feature(s) are neither points nor polygons (features "
-            "{rows}: {found}). Villages must be points (the village) or polygons (its area).",
+            "{rows}: {found}). Villages must be points (the village) or polygons (its area): "
+            "delete the other features, or export only the villages layer.",
         },
     }
 )

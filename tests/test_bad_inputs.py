@@ -484,7 +484,9 @@ def test_not_readable_messages_do_not_show_the_temporary_path(tmp_path):
 
 def test_fullwidth_digits_and_a_utf16_excel_export_are_read(tmp_path):
     path = tmp_path / "h.txt"  # Excel's "Unicode text": UTF-16 with a BOM, tab separated
-    path.write_bytes("户号\t经度\t纬度\t儿童数\nA1\t１１１．６５\t４０．８２\t３\n".encode("utf-16"))
+    path.write_bytes(
+        "户号\t经度\t纬度\t儿童数\nA1\t１１１．６５\t４０．８２\t３\n".encode("utf-16")
+    )
     hh = read_households(path)
     assert (hh.geometry.x.iloc[0], hh.geometry.y.iloc[0]) == (111.65, 40.82)
     assert hh["children"].tolist() == [3]
@@ -511,7 +513,8 @@ def test_a_self_intersecting_village_area_is_repaired(tmp_path):
     v = read_villages(tmp_path / "v.gpkg")
     area = v["boundary"].iloc[0]
     assert area.is_valid and area.geom_type == "MultiPolygon"
-    assert area.area == pytest.approx(0.005, rel=1e-9)  # two triangles of 0.1 x 0.05 / 2... x2
+    # two triangles meeting at (111.05, 40.05), each 0.1 wide and 0.05 high (square degrees)
+    assert area.area == pytest.approx(2 * 0.1 * 0.05 / 2, rel=1e-9)
     assert area.contains(v.geometry.iloc[0])
 
 
@@ -524,16 +527,25 @@ STUDY_AREA_XY = [(-500.0, -1000.0), (12500.0, -1000.0), (12500.0, 1000.0), (-500
 
 
 def odd_scenario() -> Scenario:
-    nodes = {i: (1000.0 * i, 0.0) for i in range(7)} | {10: (10000.0, 0.0), 11: (11000.0, 0.0),
-                                                        12: (12000.0, 0.0)}
+    nodes = {i: (1000.0 * i, 0.0) for i in range(7)} | {
+        10: (10000.0, 0.0),
+        11: (11000.0, 0.0),
+        12: (12000.0, 0.0),
+    }
     r = roads(nodes, [(1, list(range(7)), "secondary"), (2, [10, 11, 12], "track")])
     vil = points({"N": (1000.0, 0.0), "F": (11000.0, 0.0)})
     vil["village_id"] = vil.index
     vil["village_name"] = ["近村", "远村"]
     vil["boundary"] = gpd.GeoSeries([None, None], index=vil.index, crs="EPSG:4326")
     vil["source"] = "file"
-    hh = points({"h-near": (1000.0, 100.0), "h-far": (11000.0, 100.0), "h-on-k": (0.0, 0.0),
-                 "h-outside": (3000.0, 30000.0)})
+    hh = points(
+        {
+            "h-near": (1000.0, 100.0),
+            "h-far": (11000.0, 100.0),
+            "h-on-k": (0.0, 0.0),
+            "h-outside": (3000.0, 30000.0),
+        }
+    )
     hh["household_id"] = hh.index
     hh["village_name"] = pd.array([None] * 4, dtype="str")
     hh["name"] = pd.array([None] * 4, dtype="str")
@@ -561,12 +573,27 @@ def odd():
     return run_analysis(odd_scenario(), settings)
 
 
-def test_roads_in_several_pieces_leave_the_far_piece_unreachable_with_a_reason(odd):
+def test_roads_in_several_pieces_snap_to_the_largest_piece_by_default(odd):
+    # settings.snap_to = "largest" (as osmnx keeps the largest component): h-far walks to the
+    # main road's end at x = 6 km, sqrt(5000^2 + 100^2) m, then drives 6 km
     hh, v = odd.households, odd.villages
-    assert hh.loc["h-far", "reachable_kindergarten"] == np.False_
+    assert odd.settings.snap_to == "largest"
+    assert hh.loc["h-far", "offroad_m"] == pytest.approx(np.hypot(5000.0, 100.0), abs=1e-3)
+    assert hh.loc["h-far", "dist_kindergarten_m"] == pytest.approx(
+        np.hypot(5000.0, 100.0) + 6000.0, abs=1e-3
+    )
+    assert hh.loc["h-near", "dist_kindergarten_m"] == pytest.approx(1100.0, abs=1e-3)
+    assert v.loc["F", "offroad_m"] == pytest.approx(5000.0, abs=1e-3)  # visible in the table
+    assert bool(v.loc["F", "flag_kindergarten"]) and not bool(v.loc["N", "flag_kindergarten"])
+
+
+def test_roads_in_several_pieces_leave_the_far_piece_unreachable_with_a_reason(odd):
+    a = run_analysis(odd.scenario, odd.settings.with_(snap_to="any"))
+    hh, v = a.households, a.villages
+    assert not bool(hh.loc["h-far", "reachable_kindergarten"])
     assert hh.loc["h-far", "unreachable_kindergarten"] == "not_connected"
     assert np.isnan(hh.loc["h-far", "dist_kindergarten_m"])
-    assert hh.loc["h-near", "dist_kindergarten_m"] == pytest.approx(1100.0, abs=1e-6)
+    assert hh.loc["h-near", "dist_kindergarten_m"] == pytest.approx(1100.0, abs=1e-3)
     assert bool(v.loc["F", "flag_kindergarten"]) and not bool(v.loc["N", "flag_kindergarten"])
     # the straight-line distance (11 km) is given instead, and what to check
     assert v.loc["F", "reason_kindergarten_en"] == (
@@ -632,11 +659,13 @@ def test_households_within_the_tolerance_or_without_an_area_are_not_reported(odd
     hh = odd.scenario.households.drop(index="h-outside")
     assert len(find_households_outside(hh, odd.scenario.study_area)) == 0
     assert describe_households_outside(find_households_outside(hh, None), "zh") is None
-    # h-far is 1 km beyond... no: inside. Move the edge to 900 m short of h-near's column
-    near_edge = shapely.Polygon([lonlat(x, y) for x, y in [(-500, -1000), (12500, -1000),
-                                                           (12500, -1000 + 1050), (-500, 50)]])
-    assert len(find_households_outside(hh, near_edge)) == 0  # h-near and h-far ~ 50-100 m out
-    out = find_households_outside(hh, near_edge, tolerance_m=10.0)
+    # an outline whose north edge runs 50 m south of h-near and h-far (both at y = 100 m)
+    edge = shapely.Polygon(
+        [lonlat(x, y) for x, y in [(-500, -1000), (12500, -1000), (12500, 50), (-500, 50)]]
+    )
+    assert len(find_households_outside(hh, edge)) == 0  # 50 m out: within the 1 km tolerance
+    out = find_households_outside(hh, edge, tolerance_m=10.0)
+    assert out["outside_m"].to_numpy() == pytest.approx([50.0, 50.0], abs=0.5)
     assert set(out.index) == {"h-near", "h-far"}
 
 
@@ -653,8 +682,7 @@ APP_CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def app():
+def _fresh_app(lang: str | None = None):
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -663,17 +691,51 @@ def app():
     st.cache_data.clear()
     st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    if lang is not None:
+        at.session_state["lang"] = lang
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+@pytest.fixture
+def app():
+    return _fresh_app()
+
+
+def _format_in(at, lang: str) -> None:
+    """Make AppTest format option labels in ``lang``.
+
+    AppTest finds a select box's or radio's choice by calling the app's ``format_func``
+    outside the script run, where the app's ``t()`` sees no session and falls back to
+    Chinese; the English labels it rendered would then not be found. (A browser sends the
+    chosen index, so the app itself is not affected.)
+    """
+    import streamlit
+    from streamlit.runtime.state.common import TESTING_KEY
+
+    funcs = at.session_state[TESTING_KEY]
+    for wid, func in list(funcs.items()):
+
+        def in_lang(value, func=func):
+            real = streamlit.session_state
+            streamlit.session_state = {"lang": lang}
+            try:
+                return func(value)
+            finally:
+                streamlit.session_state = real
+
+        funcs[wid] = in_lang
 
 
 def metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def load_in_app(at, path: Path) -> list[str]:
+def load_in_app(at, path: Path, lang: str = "zh") -> list[str]:
     at.text_input(key="layer_path_households").input(str(path)).run()
+    if lang != "zh":
+        _format_in(at, lang)
     at.button(key="apply_layers").click().run()
     assert not at.exception, [e.value for e in at.exception]
     return [e.value for e in at.error]
@@ -695,18 +757,24 @@ def test_bad_files_in_the_app_are_explained_and_nothing_is_lost(app, tmp_path_fa
         assert app.session_state["scenario"] is scenario
         assert metrics(app) == before
 
-    # once in English
-    app.radio(key="lang").set_value("en").run()
-    before_en = metrics(app)
-    case = by_id["lat-lon-swapped"]
-    folder = tmp_path_factory.mktemp("en")
-    errors = load_in_app(app, case.build(folder))
+
+def test_a_bad_file_in_the_english_app_is_explained_in_english(tmp_path):
+    # the session starts in English: AppTest remembers select boxes and radios by their shown
+    # (translated) labels, which a switch half-way would leave stale (a browser sends indexes)
+    at = _fresh_app(lang="en")
+    assert at.radio(key="lang").value == "en"
+    _format_in(at, "en")
+    scenario = at.session_state["scenario"]
+    before = metrics(at)
+    case = next(c for c in CASES if c.id == "lat-lon-swapped")
+    errors = load_in_app(at, case.build(tmp_path), lang="en")
     assert len(errors) == 1
-    assert i18n.t(case.key, "en", **_params(case, folder)) in errors[0]
+    assert i18n.t(case.key, "en", **_params(case, tmp_path)) in errors[0]
+    assert "The previous data and settings are kept." in errors[0]
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in errors[0].replace("纬度", "").replace(
         "经度", ""))  # fmt: skip
-    assert app.session_state["scenario"] is scenario
-    assert metrics(app) == before_en
+    assert at.session_state["scenario"] is scenario
+    assert metrics(at) == before
 
 
 def _params(case: Case, folder: Path) -> dict:
