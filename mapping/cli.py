@@ -272,7 +272,7 @@ def _analyze(args: argparse.Namespace, progress) -> int:
     analysis = run_analysis(scenario, settings, progress=progress)
     progress("writing results")
     files = write_tables(analysis, args.out, args.lang)
-    files.append(write_geopackage(analysis, args.out / "layers.gpkg"))
+    files.append(write_geopackage(analysis, args.out / "layers.gpkg", privacy=args.privacy))
     if not args.no_map:
         from mapping.maps import draw_map, write_map_html
 

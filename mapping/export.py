@@ -154,21 +154,24 @@ def write_tables(analysis: Analysis, out_dir: str | Path, lang: str = "zh") -> l
     return written
 
 
-def write_geopackage(analysis: Analysis, path: str | Path) -> Path:
+def write_geopackage(analysis: Analysis, path: str | Path, *, privacy: str = "full") -> Path:
     """Write every input and result layer into one GeoPackage.
 
-    Layers: ``villages`` (points with results), ``village_areas`` (boundaries), ``households``
-    (points with results), ``services``, ``roads`` (the routing network of the mode) and
-    ``boundaries`` (administrative areas from OSM).
+    Layers: ``villages`` (points with results, including household counts), ``village_areas``
+    (boundaries), ``households`` (points with results; only with ``privacy="full"``: in
+    committee mode the file holds no household position, name, phone or id), ``services``,
+    ``roads`` (the routing network of the mode) and ``boundaries`` (administrative areas from
+    OSM).
     """
     path = Path(path)
     v = analysis.villages
     layers: dict[str, gpd.GeoDataFrame] = {
         "villages": gpd.GeoDataFrame(v.drop(columns="boundary"), geometry="geometry"),
-        "households": analysis.households,
         "services": analysis.services,
         "roads": road_lines(analysis),
     }
+    if privacy == "full":
+        layers["households"] = analysis.households
     areas = v[v["boundary"].notna()]
     if len(areas):
         layers["village_areas"] = gpd.GeoDataFrame(

@@ -29,8 +29,10 @@ but vectorised over sparse pairs); the tests compare both on small cases.
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -196,6 +198,7 @@ def compute_cost_pairs(
     *,
     limit: float = np.inf,
     below: np.ndarray | None = None,
+    node_bound: np.ndarray | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> CostPairs:
     """Costs from every point to every source within ``limit``, as sparse pairs.
@@ -203,6 +206,13 @@ def compute_cost_pairs(
     The same trip as :func:`mapping.access.point_costs` (the point's off-road leg, the roads
     from either end of its segment or straight along it to a source on the same segment, the
     source's off-road leg), for every pair instead of the nearest source only.
+
+    For ``len`` the searches are local (see :func:`_tile_pairs`): sources are grouped in
+    square tiles of :data:`TILE_M`, and each tile searches only the part of the network a kept
+    pair's route can use. A route is never shorter than the straight line, so a node farther
+    in a line from the tile than ``limit`` (and than ``node_bound``, below) cannot be on the
+    route of a kept pair. The kept pairs and their costs are bit for bit those of one search
+    over the whole network.
 
     Parameters
     ----------
@@ -217,56 +227,335 @@ def compute_cost_pairs(
         Keep pairs costing at most this (inclusive).
     below
         Optional per-point bound: keep a pair only when it costs strictly less.
+    node_bound
+        Optional per-node cost to the nearest *existing* service (e.g.
+        ``analysis.access[kind].dist.node_cost``, ``inf`` where none is reachable), for use
+        with ``below`` set to the points' current costs to those services. A pair can then
+        beat ``below`` only along a route whose every node the source also brings closer
+        than ``node_bound`` (else the point would do as well through that node to the
+        existing service), which confines each search to the source's own neighbourhood.
+        It is ignored (the searches are then bounded by ``limit`` only) when some point's
+        ``below`` exceeds its cost through an end of its segment at ``node_bound``, i.e.
+        when the two do not describe the same services.
     progress
         Optional callable taking a short message.
 
     Returns
     -------
     CostPairs
-        The kept pairs.
+        The kept pairs, ordered by source then point.
     """
     m = metric
+    n_pts, k = len(point_snap), len(src_snap)
     seg, t = point_snap.seg, point_snap.t
     cost_seg = net.seg_cost(m)[seg]
     u, v = net.seg_u[seg], net.seg_v[seg]
-    ok_v = net.seg_fwd[seg] | (t == 1.0)
-    ok_u = net.seg_bwd[seg] | (t == 0.0)
-    along_v = (1.0 - t) * cost_seg
-    along_u = t * cost_seg
-    p_off = net.offroad_cost(point_snap.offroad_m, m)
-    same = _same_segment_pairs(net, src_snap, point_snap, m)
-    bound = np.full(len(seg), np.inf) if below is None else np.asarray(below, dtype=float)
+    ctx = _PairContext(
+        net=net,
+        metric=m,
+        src_snap=src_snap,
+        point_snap=point_snap,
+        src_off=net.offroad_cost(src_snap.offroad_m, m),
+        u=u,
+        v=v,
+        ok_u=net.seg_bwd[seg] | (t == 0.0),
+        ok_v=net.seg_fwd[seg] | (t == 1.0),
+        along_u=t * cost_seg,
+        along_v=(1.0 - t) * cost_seg,
+        p_off=net.offroad_cost(point_snap.offroad_m, m),
+        limit=float(limit),
+        bound=np.full(n_pts, np.inf) if below is None else np.asarray(below, dtype=float),
+        same=_same_segment_pairs(net, src_snap, point_snap, m),
+    )
+    empty_i = np.array([], dtype=np.int64)
+    if k == 0 or n_pts == 0:
+        return CostPairs(empty_i, empty_i, np.array([]), n_pts, k)
+    if m == "len":
+        node_lim = np.full(net.n_nodes, ctx.limit)
+        if node_bound is not None and _bound_is_consistent(ctx, node_bound):
+            node_lim = np.minimum(node_lim, np.asarray(node_bound, dtype=float))
+        pt_lim = np.minimum(ctx.limit, ctx.bound)
+        parts = _tile_pairs(ctx, node_lim, pt_lim, progress)
+    else:
+        # a trip's time has no straight-line lower bound here (speeds vary): whole network
+        parts = [
+            ctx.pairs_from(idx, node_cost, None, np.arange(n_pts))
+            for idx, node_cost in iter_source_searches(
+                net, src_snap, m, limit=limit, n_cols=n_pts, progress=progress
+            )
+        ]
+    parts = [p for p in parts if len(p[0])]
+    if not parts:
+        return CostPairs(empty_i, empty_i, np.array([]), n_pts, k)
+    srcs = np.concatenate([p[0] for p in parts]).astype(np.int64)
+    pts = np.concatenate([p[1] for p in parts]).astype(np.int64)
+    costs = np.concatenate([p[2] for p in parts])
+    # the order of one search over all sources (by source, then point): greedy sums over the
+    # pairs in this order, so equal inputs give equal sums to the last bit. Each source's
+    # pairs come from one search, in point order already: place them, no sort needed
+    first = np.flatnonzero(np.concatenate([[True], srcs[1:] != srcs[:-1]]))
+    rank = np.arange(len(srcs)) - np.repeat(first, np.diff(np.append(first, len(srcs))))
+    start = np.concatenate([[0], np.cumsum(np.bincount(srcs, minlength=k))[:-1]])
+    at = start[srcs] + rank
+    out_pts, out_srcs, out_costs = np.empty_like(pts), np.empty_like(srcs), np.empty_like(costs)
+    out_pts[at], out_srcs[at], out_costs[at] = pts, srcs, costs
+    return CostPairs(out_pts, out_srcs, out_costs, n_pts, k)
 
-    pts, srcs, costs = [], [], []
-    for idx, node_cost in iter_source_searches(
-        net, src_snap, m, limit=limit, n_cols=len(seg), progress=progress
-    ):
+
+#: Side (m) of the square tiles sources are grouped in for the local searches of
+#: :func:`compute_cost_pairs`: smaller tiles search less of the network per source but pay
+#: more per-tile overhead; 2 km measured best on a synthetic county (tests/planning_timing.py).
+TILE_M = 2000.0
+
+#: Slack (m) on the straight-line lower bound of a route, for rounding: a route's length is
+#: a sum of rounded segment lengths and may fall short of the straight line by far less.
+_LINE_SLACK_M = 1e-3
+
+
+@dataclass(frozen=True)
+class _PairContext:
+    """Per-point and per-source arrays shared by the searches of :func:`compute_cost_pairs`."""
+
+    net: RoadNetwork
+    metric: str
+    src_snap: Snap
+    point_snap: Snap
+    src_off: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    ok_u: np.ndarray
+    ok_v: np.ndarray
+    along_u: np.ndarray
+    along_v: np.ndarray
+    p_off: np.ndarray
+    limit: float
+    bound: np.ndarray
+    same: dict[str, np.ndarray]
+
+    def pairs_from(
+        self,
+        idx: np.ndarray,
+        node_cost: np.ndarray,
+        local: np.ndarray | None,
+        pts: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Kept (source, point, cost) of sources ``idx`` and points ``pts``.
+
+        ``node_cost`` holds each source's cost from the nodes (columns); ``local`` maps
+        network nodes to those columns (-1: not searched, cost ``inf``), None when the columns
+        are the network's nodes. Same arithmetic, in the same order, as one search over the
+        whole network, so the costs are equal to the last bit.
+        """
+        u, v = self.u[pts], self.v[pts]
+        if local is not None:
+            node_cost = np.hstack([node_cost, np.full((len(idx), 1), np.inf)])
+            u, v = local[u], local[v]  # -1 reads the inf column
         with np.errstate(invalid="ignore"):
-            via_v = np.where(ok_v, along_v + node_cost[:, v], np.inf)
-            via_u = np.where(ok_u, along_u + node_cost[:, u], np.inf)
+            via_v = np.where(self.ok_v[pts], self.along_v[pts] + node_cost[:, v], np.inf)
+            via_u = np.where(self.ok_u[pts], self.along_u[pts] + node_cost[:, u], np.inf)
         best = np.minimum(via_u, via_v)
         del via_u, via_v
-        sel = (same["source"] >= idx[0]) & (same["source"] <= idx[-1])
+        same = self.same
+        sel = np.isin(same["source"], idx)
         if sel.any():
-            r = same["source"][sel] - idx[0]
-            c = same["point"][sel]
-            best[r, c] = np.minimum(best[r, c], same["cost"][sel])
-        total = best + p_off
-        keep = (total <= limit) & (total < bound)
+            row = np.full(len(self.src_snap), -1, dtype=np.int64)
+            row[idx] = np.arange(len(idx))
+            col = np.full(len(self.point_snap), -1, dtype=np.int64)
+            col[pts] = np.arange(len(pts))
+            r, c = row[same["source"][sel]], col[same["point"][sel]]
+            ok = c >= 0
+            r, c, sc = r[ok], c[ok], same["cost"][sel][ok]
+            best[r, c] = np.minimum(best[r, c], sc)
+        total = best + self.p_off[pts]
+        keep = (total <= self.limit) & (total < self.bound[pts])
         r, c = np.nonzero(keep)
-        srcs.append(idx[r])
-        pts.append(c)
-        costs.append(total[r, c])
-    if not pts:
-        empty_i = np.array([], dtype=np.int64)
-        return CostPairs(empty_i, empty_i, np.array([]), len(seg), len(src_snap))
-    return CostPairs(
-        np.concatenate(pts).astype(np.int64),
-        np.concatenate(srcs).astype(np.int64),
-        np.concatenate(costs),
-        len(seg),
-        len(src_snap),
+        return idx[r], pts[c], total[r, c]
+
+
+def _bound_is_consistent(ctx: _PairContext, node_bound: np.ndarray) -> bool:
+    """Whether every point's ``below`` is at most its cost through its segment ends at the
+    node bound (as :func:`mapping.access.point_costs` computes it): the condition under which
+    ``node_bound`` may confine the searches."""
+    nb = np.asarray(node_bound, dtype=float)
+    if nb.shape != (ctx.net.n_nodes,):
+        return False
+    with np.errstate(invalid="ignore"):
+        via_u = np.where(ctx.ok_u, ctx.along_u + nb[ctx.u], np.inf) + ctx.p_off
+        via_v = np.where(ctx.ok_v, ctx.along_v + nb[ctx.v], np.inf) + ctx.p_off
+    return bool((ctx.bound <= np.minimum(via_u, via_v)).all())
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(s, e) for s, e in zip(starts, ends)])``, vectorised."""
+    lens = ends - starts
+    keep = lens > 0
+    starts, lens = starts[keep], lens[keep]
+    if not len(lens):
+        return np.array([], dtype=np.int64)
+    offs = np.repeat(starts - np.cumsum(lens) + lens, lens)
+    return offs + np.arange(int(lens.sum()))
+
+
+@dataclass(frozen=True)
+class _Blocks:
+    """Items (nodes or points) bucketed in :data:`TILE_M` cells, for tile-to-item tests."""
+
+    order: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    cx: np.ndarray
+    cy: np.ndarray
+    hi: np.ndarray  # per cell: the largest bound of its items
+    lo_off: np.ndarray  # per cell: the smallest extra cost of its items (point off-road leg)
+
+    @staticmethod
+    def build(x: np.ndarray, y: np.ndarray, bound: np.ndarray, off: np.ndarray) -> _Blocks:
+        cx, cy = np.floor(x / TILE_M).astype(np.int64), np.floor(y / TILE_M).astype(np.int64)
+        key = cx * 4_000_003 + cy
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        start = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+        end = np.append(start[1:], len(key))
+        return _Blocks(
+            order=order,
+            start=start,
+            end=end,
+            cx=cx[order][start],
+            cy=cy[order][start],
+            hi=np.maximum.reduceat(bound[order], start),
+            lo_off=np.minimum.reduceat(off[order], start),
+        )
+
+    def near(self, box: tuple[float, float, float, float], extra: float) -> np.ndarray:
+        """Items of the cells where one might lie within its bound of ``box`` (x0, y0, x1,
+        y1, m) at ``extra`` m of fixed cost."""
+        x0, y0, x1, y1 = box
+        gx = np.maximum(np.maximum(self.cx * TILE_M - x1, x0 - (self.cx + 1) * TILE_M), 0.0)
+        gy = np.maximum(np.maximum(self.cy * TILE_M - y1, y0 - (self.cy + 1) * TILE_M), 0.0)
+        ok = np.hypot(gx, gy) + extra + self.lo_off < self.hi + _LINE_SLACK_M
+        return self.order[_ranges(self.start[ok], self.end[ok])]
+
+
+def _box_gap(box: tuple[float, float, float, float], x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    gx = np.maximum(np.maximum(x0 - x, x - x1), 0.0)
+    gy = np.maximum(np.maximum(y0 - y, y - y1), 0.0)
+    return np.hypot(gx, gy)
+
+
+def _tile_pairs(
+    ctx: _PairContext,
+    node_lim: np.ndarray,
+    pt_lim: np.ndarray,
+    progress: Callable[[str], None] | None,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The pairs of :func:`compute_cost_pairs` (``len``), one local search per tile.
+
+    A tile's search runs on the subgraph of the nodes ``x`` with ``line(x, tile) + smallest
+    source off-road leg < node_lim[x]``, from its sources' virtual nodes. Why that is exact:
+    a kept pair's route reaches its point through a segment end ``e`` with
+    ``cost(e) < node_lim[e]`` (from ``limit``, or from ``node_bound``, which
+    :func:`_bound_is_consistent` checked against ``below``), and every node ``x`` on the
+    route from the source to ``e`` has ``cost(x) <= cost(e)`` and, with ``node_bound``,
+    ``cost(x) < node_bound[x]`` as well (``node_bound`` is a shortest-path cost, so it grows
+    by at most the arc along the route, in floating point too). A route is never shorter than
+    the straight line, so every such node is in the subgraph: the route is found with the same
+    arithmetic. Nodes outside may make other costs larger than over the whole network, but
+    those costs are at least ``node_lim`` at their end and are dropped either way.
+    """
+    net, src = ctx.net, ctx.src_snap
+    n = net.n_nodes
+    say = _say(progress)
+    nodes = _Blocks.build(net.x, net.y, node_lim, np.zeros(n))
+    points = _Blocks.build(ctx.point_snap.x, ctx.point_snap.y, pt_lim, ctx.p_off)
+    tx = np.floor(src.x / TILE_M).astype(np.int64)
+    ty = np.floor(src.y / TILE_M).astype(np.int64)
+    tile_key = tx * 4_000_003 + ty
+    order = np.argsort(tile_key, kind="stable")
+    bounds = np.flatnonzero(np.concatenate([[True], tile_key[order][1:] != tile_key[order][:-1]]))
+    tiles = np.split(order, bounds[1:])
+    same_pts = pd.Series(ctx.same["point"]).groupby(ctx.same["source"]).agg(np.unique)
+    rg = net.rgraph(ctx.metric)
+
+    def one_tile(idx: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        box = (src.x[idx].min(), src.y[idx].min(), src.x[idx].max(), src.y[idx].max())
+        off = float(ctx.src_off[idx].min())
+        cand = nodes.near(box, off)
+        keep = _box_gap(box, net.x[cand], net.y[cand]) + off < node_lim[cand] + _LINE_SLACK_M
+        w_nodes = np.sort(cand[keep])
+        pc = points.near(box, off)
+        ok = (
+            ctx.p_off[pc] + _box_gap(box, ctx.point_snap.x[pc], ctx.point_snap.y[pc]) + off
+            < pt_lim[pc] + _LINE_SLACK_M
+        )
+        pts = pc[ok]
+        on_seg = [same_pts[j] for j in idx if j in same_pts.index]
+        if on_seg:
+            pts = np.union1d(pts, np.concatenate(on_seg))
+        else:
+            pts = np.sort(pts)
+        if not len(pts):
+            return []
+        lim = min(ctx.limit, float(node_lim[w_nodes].max())) if len(w_nodes) else ctx.limit
+        whole = len(w_nodes) > n // 2
+        out = []
+        if whole:
+            graph_full = with_virtual_sources(net, src.take(idx), ctx.src_off[idx], ctx.metric)
+            local = None
+        else:
+            graph, local = _subgraph(net, rg, w_nodes, src.take(idx), ctx.src_off[idx])
+        n_w = n if whole else len(w_nodes)
+        chunk = max(1, MAX_CHUNK_CELLS // max(n_w + len(idx), len(pts), 1))
+        for s0 in range(0, len(idx), chunk):
+            sub = np.arange(s0, min(len(idx), s0 + chunk))
+            g = graph_full if whole else graph
+            dist = dijkstra(g, directed=True, indices=n_w + sub, limit=lim)[:, :n_w]
+            out.append(ctx.pairs_from(idx[sub], dist, local, pts))
+        return out
+
+    n_workers = min(2, os.cpu_count() or 1)
+    results: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    say(f"road searches from {len(src)} sites in {len(tiles)} tiles")
+    # csgraph's dijkstra releases the GIL, so two threads search two tiles at once
+    if n_workers == 1:
+        for part in map(one_tile, tiles):
+            results.extend(part)
+        return results
+    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        for part in pool.map(one_tile, tiles):
+            results.extend(part)
+    return results
+
+
+def _subgraph(
+    net: RoadNetwork, rg: sp.csr_matrix, w_nodes: np.ndarray, src: Snap, src_off: np.ndarray
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The reversed graph on ``w_nodes`` (sorted) plus the sources' virtual nodes, as in
+    :func:`mapping.access.with_virtual_sources`; and the map from network node to column
+    (-1 outside)."""
+    n_w, k = len(w_nodes), len(src)
+    local = np.full(net.n_nodes, -1, dtype=np.int64)
+    local[w_nodes] = np.arange(n_w)
+    arcs = _ranges(rg.indptr[w_nodes], rg.indptr[w_nodes + 1])
+    row = np.repeat(np.arange(n_w), np.diff(rg.indptr)[w_nodes])
+    col = local[rg.indices[arcs]]
+    inside = col >= 0
+    row, col, data = row[inside], col[inside], rg.data[arcs][inside]
+    cost = net.seg_cost("len")[src.seg]
+    to_u = (net.seg_fwd[src.seg] | (src.t == 0.0)) & (local[net.seg_u[src.seg]] >= 0)
+    to_v = (net.seg_bwd[src.seg] | (src.t == 1.0)) & (local[net.seg_v[src.seg]] >= 0)
+    vrow = np.arange(n_w, n_w + k)
+    row = np.concatenate([row, vrow[to_u], vrow[to_v]])
+    col = np.concatenate([col, local[net.seg_u[src.seg]][to_u], local[net.seg_v[src.seg]][to_v]])
+    data = np.concatenate(
+        [data, (src.t * cost + src_off)[to_u], ((1.0 - src.t) * cost + src_off)[to_v]]
     )
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n_w + k))])
+    ordr = np.argsort(row, kind="stable")
+    graph = sp.csr_matrix(
+        (data[ordr], col[ordr].astype(np.int32), indptr), shape=(n_w + k, n_w + k)
+    )
+    return graph, local
 
 
 def _same_segment_pairs(
@@ -588,28 +877,44 @@ def solve_pmedian(
 def _order_by_saving(
     pairs: CostPairs, current: np.ndarray, weight: np.ndarray, among: list[int] | None, k: int
 ) -> list[int]:
-    """Greedy additions by largest weighted saving (among ``among``, or all candidates)."""
+    """Greedy additions by largest weighted saving (among ``among``, or all candidates).
+
+    After each addition only the savings of the candidates sharing a household whose cost it
+    lowered are summed again, over their pairs in the same order as a full sum, so every
+    saving is the full sum to the last bit and the choices (the first largest) are those of
+    summing everything each round.
+    """
     cur = np.asarray(current, dtype=float).copy()
     w = np.asarray(weight, dtype=float)
-    allowed = np.ones(pairs.n_sources, dtype=bool)
+    n_src = pairs.n_sources
+    allowed = np.ones(n_src, dtype=bool)
     if among is not None:
         allowed[:] = False
         allowed[among] = True
+    terms = w[pairs.point] * np.maximum(cur[pairs.point] - pairs.cost, 0.0)
+    saving = np.bincount(pairs.source, weights=terms, minlength=n_src)
+    by_point = np.argsort(pairs.point, kind="stable")
+    point_start = np.searchsorted(pairs.point[by_point], np.arange(pairs.n_points + 1))
     out: list[int] = []
     for _ in range(k):
-        saving = np.bincount(
-            pairs.source,
-            weights=w[pairs.point] * np.maximum(cur[pairs.point] - pairs.cost, 0.0),
-            minlength=pairs.n_sources,
-        )
-        saving[~allowed] = -1.0
-        j = int(np.argmax(saving))
-        if saving[j] <= 0:
+        score = np.where(allowed, saving, -1.0)
+        j = int(np.argmax(score))
+        if score[j] <= 0:
             break
         out.append(j)
         allowed[j] = False
         sel = pairs.source == j
+        before = cur.copy()
         np.minimum.at(cur, pairs.point[sel], pairs.cost[sel])
+        changed = np.flatnonzero(cur < before)
+        idx = by_point[_ranges(point_start[changed], point_start[changed + 1])]
+        p = pairs.point[idx]
+        terms[idx] = w[p] * np.maximum(cur[p] - pairs.cost[idx], 0.0)
+        touched = np.zeros(n_src, dtype=bool)
+        touched[pairs.source[idx]] = True
+        redo = touched[pairs.source]
+        fresh = np.bincount(pairs.source[redo], weights=terms[redo], minlength=n_src)
+        saving = np.where(touched, fresh, saving)
     return out
 
 
@@ -740,8 +1045,16 @@ def suggest_sites(
         keep = dem.weight > 0
         todo = np.flatnonzero(keep)
         say(f"road distances from {len(cand)} sites to {len(todo)} household places")
+        # the existing services' node costs confine each site's search to the places it
+        # brings closer (see compute_cost_pairs); the households' current distances come from
+        # the same search, which compute_cost_pairs checks
         pairs = compute_cost_pairs(
-            net, cand.snap, dem.snap.take(todo), limit=limit, below=cur_cost[todo]
+            net,
+            cand.snap,
+            dem.snap.take(todo),
+            limit=limit,
+            below=cur_cost[todo],
+            node_bound=analysis.access[kind].dist.node_cost,
         )
         say(f"choosing {k} of {len(cand)} sites")
         chosen, used = solve_pmedian(pairs, cur_cost[todo], dem.weight[todo], int(k), method=method)

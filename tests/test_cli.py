@@ -70,7 +70,8 @@ def test_demo_writes_the_tables(demo_out):
 
 def test_demo_geopackage_holds_every_layer(demo_out):
     names = {name for name, _ in pyogrio.list_layers(demo_out / "layers.gpkg")}
-    assert {"villages", "households", "services", "roads", "village_areas"} <= names
+    assert {"villages", "services", "roads", "village_areas"} <= names
+    assert "households" not in names  # committee mode by default: no household points
     roads = gpd.read_file(demo_out / "layers.gpkg", layer="roads")
     assert len(roads) > 1000
     assert roads.crs.to_epsg() == 4326
@@ -287,3 +288,9 @@ def test_clip_keeps_part_of_an_extract(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     names = pd.read_csv(tmp_path / "villages.csv", encoding="utf-8-sig")["village_name"]
     assert FAR_VILLAGE in set(names) and len(names) < len(v)
+
+
+def test_full_privacy_geopackage_keeps_the_households(tmp_path):
+    assert main(["analyze", "--demo", "--no-map", "--privacy", "full", "--out", str(tmp_path)]) == 0
+    hh = gpd.read_file(tmp_path / "layers.gpkg", layer="households")
+    assert len(hh) == 30 and hh["phone"].notna().all()

@@ -329,11 +329,6 @@ def test_cli_committee_map_printable_map_and_village_table_hold_no_household_det
         assert s.encode() not in team
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the CLI writes every layer, households with names and phones included, to "
-    "layers.gpkg even with --privacy committee (mapping.cli / write_geopackage to change)",
-)
 def test_cli_committee_geopackage_holds_no_household_detail(cli_outputs):
     out, secrets = cli_outputs
     assert_no_secret((out / "layers.gpkg").read_bytes(), secrets, "layers.gpkg")
