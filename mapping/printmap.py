@@ -23,10 +23,12 @@ between calls (or between the app's users), and no global setting (rcParams) is 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import re
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -1429,6 +1431,18 @@ def write_print_map(fig: Figure, path: str | Path, *, dpi: int = 200) -> Path:
         if fmt == "pdf"
         else {"Title": title, "Software": "service-gap-mapper"}
     )
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, _missing_glyphs_allowed():
         fig.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata)
     return path
+
+
+@contextlib.contextmanager
+def _missing_glyphs_allowed() -> Iterator[None]:
+    """Characters no installed font has (emoji in a name, say) print as empty boxes.
+
+    matplotlib warns for each; the name is still whole in the tables and the HTML map, so a
+    printout is not refused for it.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
+        yield
