@@ -53,6 +53,7 @@ KEY_AUTOSAVED = "autosaved_state"
 KEY_RESTORE_OFFER = "restore_offer"
 KEY_PENDING = "pending_settings"
 KEY_SITES = "suggested_sites"
+KEY_WARNING = "load_warning"
 KEY_PROPOSAL_VILLAGE = "proposal_village"
 KINDS = ("kindergarten", "school")
 LANG_LABELS = {"zh": "中文", "en": "English"}
@@ -413,6 +414,9 @@ def apply_layer_files(files: dict[str, tuple[Path, str]]) -> None:
         roads_token=st.session_state[KEY_ROADS_TOKEN],
     )
     st.session_state[KEY_MESSAGE] = ("ok", ", ".join(label for _, label in files.values()))
+    if "households" in changes:
+        lang = st.session_state.get(KEY_LANG, "zh")
+        st.session_state[KEY_WARNING] = scenario.outside_warning(lang)
 
 
 def restore_settings(settings: AnalysisSettings, extra: dict) -> None:
@@ -512,6 +516,9 @@ def render_message() -> None:
         st.error(t("app.error", message=payload.message(lang)) + " " + t("app.kept"))
     else:
         st.success(t("app.loaded", what=payload))
+    warning = st.session_state.pop(KEY_WARNING, None)
+    if warning:
+        st.warning(warning)
 
 
 def render_metrics(base: Analysis, after: Analysis, kind: str) -> None:

@@ -259,6 +259,9 @@ def _load(args: argparse.Namespace, kinds, progress):
             services=args.services,
             coords=args.coords,
         )
+    warning = scenario.outside_warning(args.lang)
+    if warning:
+        print(warning, file=sys.stderr)
     return scenario
 
 

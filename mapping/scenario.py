@@ -77,6 +77,22 @@ class Scenario:
     sources: tuple[str, ...] = ()
     osm_source: tuple | None = None
 
+    def outline(self) -> shapely.Geometry | None:
+        """The study area, or else the convex hull of the roads grown by about 2 km (WGS84)."""
+        if self.study_area is not None:
+            return self.study_area
+        if self.roads.n_nodes < 3:
+            return None
+        hull = shapely.convex_hull(shapely.multipoints(self.roads.lon, self.roads.lat))
+        return hull.buffer(0.02)  # ~2 km in degrees at these latitudes: a margin, not a measure
+
+    def outside_warning(self, lang: str) -> str | None:
+        """A warning naming the households far outside :meth:`outline`, or None."""
+        from layers.households import describe_households_outside, find_households_outside
+
+        outside = find_households_outside(self.households, self.outline())
+        return describe_households_outside(outside, lang)
+
     def replace(self, **changes) -> Scenario:
         """A copy with some layers replaced (new roads are no longer those of ``osm_source``)."""
         if "roads" in changes and "osm_source" not in changes:

@@ -199,3 +199,12 @@ def test_planning_suggests_a_site_that_can_be_accepted(app):
     capacity = next(f for f in frames if "超员" in f.columns)
     small = capacity[capacity["设施"] == "贲红镇中心幼儿园（示例）"].iloc[0]
     assert small["学位"] == 30 and small["范围内需求"] >= 28  # 温家村's children, at least
+
+
+def test_households_outside_the_area_are_warned_about_in_the_app(app, tmp_path):
+    csv = tmp_path / "hh.csv"
+    csv.write_text("户编号,经度,纬度\nA1,113.20,41.45\nA2,116.50,39.90\n", encoding="utf-8")
+    app.text_input(key="layer_path_households").input(str(csv)).run()
+    app.button(key="apply_layers").click().run()
+    assert not app.exception
+    assert any("研究区以外" in w.value and "第 3 行" in w.value for w in app.warning)

@@ -294,3 +294,13 @@ def test_full_privacy_geopackage_keeps_the_households(tmp_path):
     assert main(["analyze", "--demo", "--no-map", "--privacy", "full", "--out", str(tmp_path)]) == 0
     hh = gpd.read_file(tmp_path / "layers.gpkg", layer="households")
     assert len(hh) == 30 and hh["phone"].notna().all()
+
+
+def test_households_far_outside_the_area_are_warned_about(tmp_path, capsys):
+    csv = tmp_path / "hh.csv"
+    csv.write_text("id,经度,纬度\nA1,113.20,41.45\nA2,116.50,39.90\n", encoding="utf-8")
+    code = main(["analyze", "--demo", "--households", str(csv), "--no-map", "--out",
+                 str(tmp_path / "o"), "--lang", "en"])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "(rows 3;" in err and "outside the study area" in err
