@@ -146,6 +146,10 @@ i18n.register(
             "en": "This map shows household positions, for the team only; to share, export "
             "the committee map.",
         },
+        "app.map.areas": {
+            "zh": "显示服务范围（沿道路在标准距离以内的区域）",
+            "en": "Show service areas (land within the threshold along the roads)",
+        },
         "app.summary": {"zh": "文字摘要", "en": "Summary in words"},
         "app.whatif.village": {"zh": "或选一个村", "en": "or pick a village"},
         "app.whatif.add": {"zh": "添加拟建{kind}", "en": "Add a proposed {kind}"},
@@ -549,11 +553,29 @@ def render_metrics(base: Analysis, after: Analysis, kind: str) -> None:
         st.info(t("app.before_after", limit=limit, before=hb, after=ha, vb=vb, va=va))
 
 
-def render_map(analysis: Analysis, kind: str) -> None:
+def render_map(base: Analysis, analysis: Analysis, kind: str) -> None:
     from streamlit_folium import st_folium
 
+    from mapping.coverage import service_areas
+    from mapping.whatif import newly_covered_households
+
     lang = st.session_state.get(KEY_LANG, "zh")
-    m = use_embedded_assets(draw_map(analysis, lang=lang, kind=kind, privacy="full", compact=True))
+    areas = None
+    if st.checkbox(t("app.map.areas"), key="show_areas"):
+        with st.spinner(t("app.map.areas")):
+            areas = service_areas(analysis, kind, (analysis.settings.threshold_m(kind),))
+    newly = newly_covered_households(base, analysis, kind) if analysis is not base else None
+    m = use_embedded_assets(
+        draw_map(
+            analysis,
+            lang=lang,
+            kind=kind,
+            privacy="full",
+            compact=True,
+            service_areas=areas,
+            highlight_households=newly or None,
+        )
+    )
     out = st_folium(
         m, height=620, use_container_width=True, key="map", returned_objects=["last_clicked"]
     )
@@ -1004,7 +1026,7 @@ def main() -> None:
     render_metrics(base, after, kind)
     col_map, col_side = st.columns([2, 1])
     with col_map:
-        render_map(after, kind)
+        render_map(base, after, kind)
         render_whatif(after)
         render_editing()
         render_planning(base, after, kind)

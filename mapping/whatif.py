@@ -115,3 +115,15 @@ def compare_gaps(before: Analysis, after: Analysis, kind: str) -> dict[str, tupl
 
     b, a = numbers(before), numbers(after)
     return {key: (b[key], a[key]) for key in b}
+
+
+def newly_covered_households(before: Analysis, after: Analysis, kind: str) -> list[str]:
+    """Ids of the households within ``kind``'s threshold after proposals and not before.
+
+    Compared at the millimetre, as the gap flags are.
+    """
+    limit = after.settings.threshold_m(kind)
+    d0 = before.households[f"dist_{kind}_m"].round(3)
+    d1 = after.households[f"dist_{kind}_m"].reindex(d0.index).round(3)
+    newly = (d1 <= limit) & ~(d0 <= limit)
+    return [str(i) for i in d0.index[newly.to_numpy()]]

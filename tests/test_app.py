@@ -208,3 +208,8 @@ def test_households_outside_the_area_are_warned_about_in_the_app(app, tmp_path):
     app.button(key="apply_layers").click().run()
     assert not app.exception
     assert any("研究区以外" in w.value and "第 3 行" in w.value for w in app.warning)
+
+
+def test_service_areas_can_be_shown(app):
+    app.checkbox(key="show_areas").check().run()
+    assert not app.exception, [e.value for e in app.exception]

@@ -95,3 +95,15 @@ def test_rethreshold_equals_a_full_run(demo_analysis):
     assert not far_village(fast)["flag_kindergarten"]
     with pytest.raises(ValueError):
         rethreshold(demo_analysis, AnalysisSettings(mode="walk"))
+
+
+def test_newly_covered_households_are_the_far_village_s(demo_analysis):
+    from mapping.whatif import newly_covered_households
+
+    far = far_village(demo_analysis)
+    props = make_proposal(None, "kindergarten", far.geometry.x, far.geometry.y)
+    after = apply_proposals(demo_analysis, props)
+    ids = newly_covered_households(demo_analysis, after, "kindergarten")
+    hh = demo_analysis.households
+    assert sorted(ids) == sorted(hh.index[hh["village_name"] == "希乐图村"])
+    assert newly_covered_households(demo_analysis, demo_analysis, "kindergarten") == []
