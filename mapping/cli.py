@@ -109,13 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="kindergarten,school",
         help="service kinds, comma separated (kindergarten,school,childcare)",
     )
-    a.add_argument(
-        "--privacy",
-        choices=("committee", "full"),
-        default="committee",
-        help="map detail: committee (no household positions or names) or full",
-    )
-    a.add_argument("--no-map", action="store_true", help="skip map.html")
+    _add_map_options(a)
     a.add_argument(
         "--print",
         dest="paper",
@@ -126,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="where new services should go, and coverage before/after")
     _add_data_options(p)
+    _add_map_options(p)
     p.add_argument(
         "--service",
         choices=SERVICE_KINDS,
@@ -154,6 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--weight", choices=WEIGHTS, default="households", help="what to count")
     return parser
+
+
+def _add_map_options(a: argparse.ArgumentParser) -> None:
+    """The options of the map file (shared by analyze and plan)."""
+    a.add_argument(
+        "--privacy",
+        choices=("committee", "full"),
+        default="committee",
+        help="map detail: committee (no household positions or names) or full",
+    )
+    a.add_argument("--no-map", action="store_true", help="skip map.html")
 
 
 def _add_data_options(a: argparse.ArgumentParser) -> None:
@@ -339,6 +345,14 @@ def _plan(args: argparse.Namespace, progress) -> int:
         with atomic_path(args.out / name) as tmp:
             frame.to_csv(tmp, index=name == "sites.csv", encoding="utf-8-sig")
         files.append(args.out / name)
+    if not args.no_map:
+        from mapping.coverage import service_areas
+        from mapping.maps import draw_map, write_map_html
+
+        progress("drawing the map of the suggested sites")
+        areas = service_areas(after, kind, (settings.threshold_m(kind),))
+        m = draw_map(after, lang=args.lang, kind=kind, privacy=args.privacy, service_areas=areas)
+        files.append(write_map_html(m, args.out / "map.html"))
     print(_plan_summary(sites, table, kind, settings.threshold_m(kind), args.lang))
     progress(i18n.t("cli.written", args.lang, files=", ".join(str(f) for f in files)))
     return 0

@@ -304,3 +304,13 @@ def test_households_far_outside_the_area_are_warned_about(tmp_path, capsys):
     assert code == 0
     err = capsys.readouterr().err
     assert "(rows 3;" in err and "outside the study area" in err
+
+
+def test_plan_writes_a_map_with_the_suggested_sites(tmp_path):
+    assert main(["plan", "--demo", "--add", "1", "--out", str(tmp_path), "--lang", "en"]) == 0
+    html = (tmp_path / "map.html").read_text("utf-8")
+    assert "gm-proposed" in html  # the suggested site is drawn as a proposal
+    from mapping.scenario import load_demo
+
+    for hid in load_demo().households.index:  # committee map by default
+        assert hid not in html
