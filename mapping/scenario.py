@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import shapely
 
 from layers import i18n
@@ -83,7 +84,9 @@ class Scenario:
             return self.study_area
         if self.roads.n_nodes < 3:
             return None
-        hull = shapely.convex_hull(shapely.multipoints(self.roads.lon, self.roads.lat))
+        hull = shapely.convex_hull(
+            shapely.multipoints(np.column_stack([self.roads.lon, self.roads.lat]))
+        )
         return hull.buffer(0.02)  # ~2 km in degrees at these latitudes: a margin, not a measure
 
     def outside_warning(self, lang: str) -> str | None:
