@@ -18,7 +18,7 @@ from layers.coords import COORD_SYSTEMS
 from layers.errors import GapMapperError
 from mapping.analysis import Analysis, apply_proposals, rethreshold, run_analysis
 from mapping.export import household_table, summarize, village_table
-from mapping.maps import draw_map, render_map_html, use_embedded_assets
+from mapping.maps import add_place_picker, draw_map, render_map_html, use_embedded_assets
 from mapping.netcache import build_network_cached
 from mapping.network import build_network
 from mapping.project import autosave_path, is_project, open_project, save_project
@@ -128,9 +128,10 @@ i18n.register(
         "app.col.reason": {"zh": "说明", "en": "Why"},
         "app.whatif": {"zh": "假如在这里建……", "en": "What if we build here…"},
         "app.whatif.help": {
-            "zh": "在地图上点一下选位置，或选一个村，然后添加拟建的幼儿园或学校。",
-            "en": "Click the map to choose a place, or pick a village, then add a proposed "
-            "kindergarten or school.",
+            "zh": "在地图上点一下（或用地图左上角的选点工具放一个点）选位置，或选一个村，"
+            "然后添加拟建的幼儿园或学校。",
+            "en": "Click the map (or drop a point with the tool at its top left) to choose a "
+            "place, or pick a village, then add a proposed kindergarten or school.",
         },
         "app.whatif.clicked": {
             "zh": "已选位置：经度 {lon}，纬度 {lat}",
@@ -565,24 +566,38 @@ def render_map(base: Analysis, analysis: Analysis, kind: str) -> None:
         with st.spinner(t("app.map.areas")):
             areas = service_areas(analysis, kind, (analysis.settings.threshold_m(kind),))
     newly = newly_covered_households(base, analysis, kind) if analysis is not base else None
-    m = use_embedded_assets(
-        draw_map(
-            analysis,
-            lang=lang,
-            kind=kind,
-            privacy="full",
-            compact=True,
-            service_areas=areas,
-            highlight_households=newly or None,
-        )
+    m = draw_map(
+        analysis,
+        lang=lang,
+        kind=kind,
+        privacy="full",
+        compact=True,
+        service_areas=areas,
+        highlight_households=newly or None,
     )
+    m = use_embedded_assets(add_place_picker(m, lang))
     out = st_folium(
-        m, height=620, use_container_width=True, key="map", returned_objects=["last_clicked"]
+        m,
+        height=620,
+        use_container_width=True,
+        key="map",
+        returned_objects=["last_clicked", "last_active_drawing"],
     )
     st.caption(t("app.map.full_detail"))
+    st.session_state[KEY_CLICK] = chosen_place(out) or st.session_state.get(KEY_CLICK)
+
+
+def chosen_place(out: dict | None) -> tuple[float, float] | None:
+    """The place the user chose on the map: a point drawn with the tool, else the last click."""
+    drawn = (out or {}).get("last_active_drawing") or {}
+    geometry = drawn.get("geometry") or {}
+    if geometry.get("type") == "Point":
+        lon, lat = geometry["coordinates"][:2]
+        return float(lon), float(lat)
     clicked = (out or {}).get("last_clicked")
     if clicked:
-        st.session_state[KEY_CLICK] = (float(clicked["lng"]), float(clicked["lat"]))
+        return float(clicked["lng"]), float(clicked["lat"])
+    return None
 
 
 def render_whatif(analysis: Analysis) -> None:

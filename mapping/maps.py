@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import branca.colormap
 import folium
+import folium.plugins
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -202,6 +203,9 @@ i18n.register(
             "en": "Full detail: for the team's own use, do not share",
         },
         "map.layer.roads": {"zh": "道路", "en": "Roads"},
+        "map.draw.button": {"zh": "在地图上选一个位置", "en": "Choose a place on the map"},
+        "map.draw.start": {"zh": "点击地图放下位置点", "en": "Click the map to drop the point"},
+        "map.draw.cancel": {"zh": "取消", "en": "Cancel"},
         "map.layer.boundaries": {"zh": "村界", "en": "Village boundaries"},
         "map.layer.villages": {"zh": "村庄", "en": "Villages"},
         "map.layer.households": {"zh": "住户", "en": "Households"},
@@ -956,6 +960,28 @@ def _add_study_area(
     return [south, west, north, east]
 
 
+class _DrawTexts(MacroElement):
+    """Leaflet.draw's toolbar texts (``L.drawLocal``) in the map's language."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        if (window.L && L.drawLocal) {
+            L.drawLocal.draw.toolbar.buttons.circlemarker = {{ this.texts.button | tojson }};
+            L.drawLocal.draw.handlers.circlemarker.tooltip.start = {{ this.texts.start | tojson }};
+            L.drawLocal.draw.toolbar.actions.text = {{ this.texts.cancel | tojson }};
+            L.drawLocal.draw.toolbar.actions.title = {{ this.texts.cancel | tojson }};
+        }
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        super().__init__()
+        self._name = "DrawTexts"
+        self.texts = texts
+
+
 class _MetricScale(MacroElement):
     """A metric-only scale bar (folium's ``control_scale`` adds miles too)."""
 
@@ -1310,14 +1336,73 @@ def _leaflet_assets() -> tuple[str, str]:
 
 
 def use_embedded_assets(m: folium.Map) -> folium.Map:
-    """Point the map's Leaflet JS and CSS at ``data:`` URIs, for viewers that load assets by URL.
+    """Point the map's scripts and styles at ``data:`` URIs, for viewers that load assets by URL.
 
-    streamlit-folium loads a map's ``default_js``/``default_css`` by URL in the browser; with
-    data URIs it needs no CDN (and no internet). Returns the same map, changed in place.
+    streamlit-folium loads a map's ``default_js``/``default_css`` (and those of the plugins on
+    it) by URL in the browser; with data URIs it needs no CDN (and no internet). Leaflet comes
+    from xstatic-leaflet, Leaflet.draw from the copy in ``mapping/static``. Returns the same map,
+    changed in place.
     """
     js, css = _leaflet_assets()
     m.default_js = [("leaflet", "data:text/javascript;base64," + _b64(js))]
     m.default_css = [("leaflet_css", "data:text/css;base64," + _b64(css))]
+    for child in m._children.values():
+        if isinstance(child, folium.plugins.Draw):
+            djs, dcss = _draw_assets()
+            child.default_js = [("leaflet_draw_js", "data:text/javascript;base64," + _b64(djs))]
+            child.default_css = [("leaflet_draw_css", "data:text/css;base64," + _b64(dcss))]
+    return m
+
+
+#: Leaflet.draw 1.0.4 from npm, unchanged (MIT, see its LICENSE): no Python package ships it,
+#: and folium's Draw plugin would load it from a CDN that is slow or blocked in China.
+DRAW_DIR = Path(__file__).resolve().parent / "static" / "leaflet-draw"
+
+
+@functools.cache
+def _draw_assets() -> tuple[str, str]:
+    """Leaflet.draw's JS and CSS, the CSS's sprite images inlined as data URIs."""
+    js = (DRAW_DIR / "leaflet.draw.js").read_text(encoding="utf-8")
+    css = (DRAW_DIR / "leaflet.draw.css").read_text(encoding="utf-8")
+
+    def inline(match: re.Match) -> str:
+        name = match.group(1)
+        mime = "image/svg+xml" if name.endswith(".svg") else "image/png"
+        data = (DRAW_DIR / "images" / name).read_bytes()
+        return f"url(data:{mime};base64,{base64.b64encode(data).decode('ascii')})"
+
+    css = re.sub(r"url\([\"']?images/([\w.-]+\.(?:png|svg))[\"']?\)", inline, css)
+    return js, css
+
+
+def add_place_picker(m: folium.Map, lang: str = "zh") -> folium.Map:
+    """Add a draw tool with one button: put a point on the map (for proposals and edits).
+
+    Only a circle marker can be drawn (it needs no icon images); editing and deleting drawn
+    points is off, since what a point means is decided in the app. Call
+    :func:`use_embedded_assets` afterwards so the tool works with no internet.
+    """
+    _DrawTexts(
+        {
+            "button": i18n.t("map.draw.button", lang),
+            "start": i18n.t("map.draw.start", lang),
+            "cancel": i18n.t("map.draw.cancel", lang),
+        }
+    ).add_to(m)  # before the tool, so its texts are set when the toolbar is built
+    folium.plugins.Draw(
+        export=False,
+        position="topleft",
+        show_geometry_on_click=False,
+        draw_options={
+            "polyline": False,
+            "polygon": False,
+            "rectangle": False,
+            "circle": False,
+            "marker": False,
+            "circlemarker": {"color": "#ff7f00", "radius": 9},
+        },
+        edit_options={"edit": False, "remove": False},
+    ).add_to(m)
     return m
 
 

@@ -301,3 +301,51 @@ def test_every_streamlit_config_key_is_a_real_option():
     keys = {f"{section}.{name}" for section, values in config.items() for name in values}
     unknown = keys - set(st_config._config_options_template)
     assert unknown == set()
+
+
+# Where, in page pixels, the draw tool's button and the middle of the map are.
+LOCATE_DRAW = """
+(() => {
+  const frame = document.querySelector('FOLIUM_FRAME');
+  const f = frame.getBoundingClientRect();
+  const doc = frame.contentDocument;
+  const button = doc.querySelector(".leaflet-draw-draw-circlemarker");
+  const map = doc.querySelector(".leaflet-container").getBoundingClientRect();
+  if (!button) { return null; }
+  const b = button.getBoundingClientRect();
+  return {
+    title: button.title,
+    button: [f.left + b.left + b.width / 2, f.top + b.top + b.height / 2],
+    target: [f.left + map.left + map.width * 0.6, f.top + map.top + map.height * 0.55],
+  };
+})()
+""".replace("FOLIUM_FRAME", FOLIUM_FRAME)
+
+
+def _click(chromium, x: float, y: float) -> None:
+    for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+        chromium.send(
+            "Input.dispatchMouseEvent",
+            {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1},
+        )
+        chromium.pump(0.1)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_draw_tool_chooses_a_place_offline(app_server):
+    """Drop a point with the map's draw tool (real mouse events): the app takes it as the
+    chosen place, so 'add a proposed kindergarten here' becomes possible."""
+    with browser.DevTools(size=VIEWPORT, timeout_s=30) as chromium:
+        chromium.navigate(app_server.url)
+        chromium.wait_for(RENDERED, RENDER_S)
+        assert "还没有选位置" in chromium.evaluate("document.body.innerText")
+        spot = chromium.wait_for(LOCATE_DRAW, 20)
+        assert spot["title"] == "在地图上选一个位置"  # the toolbar speaks the app's language
+        _click(chromium, *spot["button"])
+        _click(chromium, *spot["target"])
+        text = chromium.wait_for(
+            "document.body.innerText.includes('已选位置') && document.body.innerText", 30
+        )
+        assert "经度 11" in text and "纬度 4" in text  # somewhere in the Banner (lon 11x, lat 4x)
+        assert [u for u in chromium.requests if not browser.is_local_url(u)] == []

@@ -718,3 +718,19 @@ def test_map_messages_have_both_languages_and_the_same_placeholders():
         texts = i18n.texts_for(key)
         assert texts["zh"] and texts["en"], key
         assert i18n.placeholders(texts["zh"]) == i18n.placeholders(texts["en"]), key
+
+
+def test_the_place_picker_loads_leaflet_draw_from_the_project_not_a_cdn(analysis):
+    import folium.plugins
+
+    from mapping.maps import add_place_picker, use_embedded_assets
+
+    m = use_embedded_assets(add_place_picker(draw_map(analysis, compact=True), "en"))
+    draws = [c for c in m._children.values() if isinstance(c, folium.plugins.Draw)]
+    assert len(draws) == 1
+    urls = [
+        u for _, u in (*m.default_js, *m.default_css, *draws[0].default_js, *draws[0].default_css)
+    ]
+    assert urls and all(u.startswith("data:") for u in urls)
+    script = m.get_root().render()
+    assert "Choose a place on the map" in script  # the toolbar's text, translated
