@@ -11,10 +11,14 @@ Two questions, both with the existing services of the kind kept where they are:
 Candidate sites are the village points and, optionally, points on a regular grid snapped to
 the roads. Distances are measured exactly as :mod:`mapping.access` measures them (a candidate
 is a service: both off-road legs, one-way streets, a point on the candidate's own segment
-reaching it directly), with one :func:`scipy.sparse.csgraph.dijkstra` call per chunk of
-candidates from their virtual nodes -- never one search per pair -- and kept as sparse
-pairs: for coverage only the pairs within the threshold, for distance only the pairs that
-improve on the household's current distance.
+reaching it directly), with one :func:`scipy.sparse.csgraph.dijkstra` call per tile of
+candidates from their virtual nodes -- never one search per pair -- over only the part of
+the network a useful route can use (a route is never shorter than the straight line, and a
+route that improves a household's distance only passes nodes it improves too), and kept as
+sparse pairs: for coverage only the pairs within the threshold, for distance only the pairs
+that improve on the household's current distance. On a synthetic county (101k nodes, 30k
+households, 12.5k candidates; ``python -m tests.planning_timing``) this takes about 2.5 s
+for coverage and 16 s for distance, against 29 s and 252 s searching the whole network.
 
 Solving: small problems (after merging households that meet the road at the same place and,
 for coverage, households that the same candidates cover) are solved *exactly* with PySAL
@@ -22,17 +26,16 @@ spopt (``MCLP`` / ``PMedian``) and PuLP's bundled CBC. The existing services ent
 p-median as one predefined facility whose cost is each household's current distance (each
 household would use its nearest existing service anyway), and the MCLP needs them only to
 drop the households they already cover, which is the same optimum with a smaller model.
-spopt builds dense models in Python, so larger problems use a greedy heuristic (lazy-free
-but vectorised over sparse pairs); the tests compare both on small cases.
+spopt builds dense models in Python, so larger problems use a greedy heuristic (vectorised
+over sparse pairs, re-summing only the savings an addition changed); the tests compare both
+on small cases.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -305,7 +308,7 @@ def compute_cost_pairs(
 #: Side (m) of the square tiles sources are grouped in for the local searches of
 #: :func:`compute_cost_pairs`: smaller tiles search less of the network per source but pay
 #: more per-tile overhead; 2 km measured best on a synthetic county (tests/planning_timing.py).
-TILE_M = 2000.0
+TILE_M = 4500.0
 
 #: Slack (m) on the straight-line lower bound of a route, for rounding: a route's length is
 #: a sum of rounded segment lengths and may fall short of the straight line by far less.
@@ -513,18 +516,10 @@ def _tile_pairs(
             out.append(ctx.pairs_from(idx[sub], dist, local, pts))
         return out
 
-    n_workers = min(2, os.cpu_count() or 1)
-    results: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     say(f"road searches from {len(src)} sites in {len(tiles)} tiles")
-    # csgraph's dijkstra releases the GIL, so two threads search two tiles at once
-    if n_workers == 1:
-        for part in map(one_tile, tiles):
-            results.extend(part)
-        return results
-    with ThreadPoolExecutor(max_workers=n_workers) as pool:
-        for part in pool.map(one_tile, tiles):
-            results.extend(part)
-    return results
+    # one thread: csgraph's dijkstra releases the GIL, but two threads over the tiles measured
+    # no faster on the synthetic county (the numpy work between searches holds it)
+    return [part for idx in tiles for part in one_tile(idx)]
 
 
 def _subgraph(
