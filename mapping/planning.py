@@ -17,7 +17,7 @@ the network a useful route can use (a route is never shorter than the straight l
 route that improves a household's distance only passes nodes it improves too), and kept as
 sparse pairs: for coverage only the pairs within the threshold, for distance only the pairs
 that improve on the household's current distance. On a synthetic county (101k nodes, 30k
-households, 12.5k candidates; ``python -m tests.planning_timing``) this takes about 2.5 s
+households, 12.5k candidates; ``python benchmarks/run.py``) this takes about 2.5 s
 for coverage and 16 s for distance, against 29 s and 252 s searching the whole network.
 
 Solving: small problems (after merging households that meet the road at the same place and,
@@ -307,7 +307,7 @@ def compute_cost_pairs(
 
 #: Side (m) of the square tiles sources are grouped in for the local searches of
 #: :func:`compute_cost_pairs`: smaller tiles search less of the network per source but pay
-#: more per-tile overhead; 2 km measured best on a synthetic county (tests/planning_timing.py).
+#: more per-tile overhead; 2 km measured best on a synthetic county (benchmarks/planning.py).
 TILE_M = 4500.0
 
 #: Slack (m) on the straight-line lower bound of a route, for rounding: a route's length is

@@ -118,3 +118,11 @@ def test_max_diff_flags_disagreement_on_reachability():
     assert bench.max_diff(np.array([1.0, np.inf]), np.array([1.0, np.inf])) == 0.0
     assert bench.max_diff(np.array([1.0, np.inf]), np.array([1.0, 5.0])) == np.inf
     assert bench.max_diff(np.array([1.0, 2.0]), np.array([1.5, 2.0])) == 0.5
+
+
+def test_planning_row_runs_and_suggests_sites():
+    rows = bench.row_planning(3_000, 600, 80)
+    assert [r.row.rsplit(", ", 1)[1] for r in rows] == ["coverage", "distance"]
+    for r in rows:
+        assert r.ours is not None and r.ours > 0
+        assert "newly covered" in r.note
