@@ -9,6 +9,9 @@ Every layer has one schema, written in its module's docstring and checked by its
 - :mod:`layers.overpass` -- the same from the Overpass API (the only module that uses the network)
 - :mod:`layers.tables` -- user files (CSV, XLSX, GeoJSON, GPKG, zipped Shapefile, KML)
 - :mod:`layers.coords` -- WGS84 / GCJ-02 / BD-09 and the local projected CRS
+- :mod:`layers.editing` -- workshop edits (add, move, delete, attributes), validated
+- :mod:`layers.roads` -- road segments as arrays, the contract with the routing network
+- :mod:`layers.errors` / :mod:`layers.i18n` -- the error family and the translation table
 
 This package never imports :mod:`mapping` nor streamlit.
 """
