@@ -211,6 +211,11 @@ i18n.register(
         },
         "app.plan.run": {"zh": "计算{kind}新址建议", "en": "Suggest sites for a {kind}"},
         "app.plan.running": {"zh": "正在计算……", "en": "Working…"},
+        "app.plan.preview": {
+            "zh": "地图上带星号的是尚未采纳的建议地点，蓝圈是它们新覆盖的农户。",
+            "en": "Starred sites on the map are suggestions not yet accepted; the rings are the "
+            "households they would newly cover.",
+        },
         "app.plan.accept": {
             "zh": "采纳这些建议为拟建点",
             "en": "Accept these suggestions as proposals",
@@ -736,6 +741,19 @@ def render_editing() -> None:
             st.rerun()
 
 
+def suggestion_preview(after: Analysis, kind: str) -> Analysis | None:
+    """The analysis with the suggested (not yet accepted) sites added, for the map only."""
+    from mapping.planning import sites_to_proposals
+
+    made = st.session_state.get(KEY_SITES)
+    if not made or made[0] != kind or len(made[1]) == 0:
+        return None
+    props = sites_to_proposals(made[1], kind, st.session_state.get(KEY_LANG, "zh"))
+    props.index = [f"S{i}" for i in range(1, len(props) + 1)]  # not to clash with P1, P2...
+    props["service_id"] = props.index
+    return apply_proposals(after, props)
+
+
 def render_planning(base: Analysis, after: Analysis, kind: str) -> None:
     """Suggest new sites, show capacity and coverage, and accept suggestions as proposals."""
     from mapping.capacity import compute_2sfca
@@ -777,6 +795,7 @@ def render_planning(base: Analysis, after: Analysis, kind: str) -> None:
                     st.rerun()
                 st.session_state[KEY_SITES] = (kind, sites)
                 status.update(state="complete")
+            st.rerun()  # the map above shows the suggestions
         made = st.session_state.get(KEY_SITES)
         if made and made[0] == kind and len(made[1]):
             sites = made[1]
@@ -1041,7 +1060,12 @@ def main() -> None:
     render_metrics(base, after, kind)
     col_map, col_side = st.columns([2, 1])
     with col_map:
-        render_map(base, after, kind)
+        preview = suggestion_preview(after, kind)
+        if preview is not None:
+            st.info(t("app.plan.preview"))
+            render_map(after, preview, kind)
+        else:
+            render_map(base, after, kind)
         render_whatif(after)
         render_editing()
         render_planning(base, after, kind)
