@@ -27,11 +27,12 @@ Usage::
 
 The output is byte-for-byte deterministic (fixed seed, rounded coordinates, sorted output).
 Distances are checked while generating: village B must be 10.0-11.0 km by road from its nearest
-kindergarten (the small one) and be the farthest place, village A 1.0-3.0 km from the small one,
-which must be its nearest. Under the app's default thresholds (kindergarten 5 km, school 10 km
-by road, see ``mapping/settings.py``) only B and a handful of remote villages may lie beyond
-5 km of a kindergarten (4-8 places), at most 5 beyond 10 km of a school, and no place within
-200 m of either threshold.
+kindergarten (the small one) and be the farthest place, village A 1.5-3.0 km from the small one,
+which must be its nearest and have fewer places than the children of A's surveyed households
+(so that the app's capacity analysis, ``mapping.capacity.compute_2sfca``, flags it). Under the
+app's default thresholds (kindergarten 5 km, school 10 km by road, see ``mapping/settings.py``)
+only B and a handful of remote villages may lie beyond 5 km of a kindergarten (4-8 places), at
+most 5 beyond 10 km of a school, and no place within 200 m of either threshold.
 """
 
 from __future__ import annotations
@@ -101,8 +102,13 @@ SCHOOL_FLAGGED_MAX = 5
 #: the last few tens of metres on foot) still lands inside it.
 TARGET_B_M = 10_450.0
 B_RANGE_M = (10_000.0, 11_000.0)
-A_RANGE_M = (1_000.0, 3_000.0)
-SMALL_KG_CAPACITY = 30
+A_RANGE_M = (1_500.0, 3_000.0)
+#: Places in the studied township's kindergarten: fewer than the pre-school children of village
+#: A's 15 surveyed households alone (28), so that the two-step floating catchment analysis
+#: (``mapping.capacity.compute_2sfca``, catchment = the 5 km kindergarten threshold, demand =
+#: children) marks it over-subscribed under the default settings, as the research found it
+#: too small. ``CHILDREN_AROUND_SMALL_KG`` is the story's head count around it (not surveyed).
+SMALL_KG_CAPACITY = 20
 CHILDREN_AROUND_SMALL_KG = 45
 HOUSEHOLDS_PER_VILLAGE = 15
 
@@ -1075,6 +1081,8 @@ def build_scenario(subset: Path, out: Path) -> dict:
                     f"{float(glat):.6f}",
                 ]
             )
+    # The research's second finding: the surveyed families of A alone outnumber the places.
+    assert children_a > SMALL_KG_CAPACITY, (children_a, SMALL_KG_CAPACITY)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(["户编号", "户主姓名", "所属村", "儿童数", "联系电话", "经度", "纬度"])
@@ -1126,6 +1134,7 @@ def build_scenario(subset: Path, out: Path) -> dict:
                 "road_km_to_nearest_kindergarten": round(dist_a / 1000, 2),
                 "nearest_kindergarten": small_kg[0],
                 "kindergarten_capacity": SMALL_KG_CAPACITY,
+                "preschool_children_in_households": children_a,
                 "preschool_children_around": CHILDREN_AROUND_SMALL_KG,
             },
             {
@@ -1143,17 +1152,19 @@ def build_scenario(subset: Path, out: Path) -> dict:
             "学校、村界、农户和故事都是虚构的。大多数村庄沿道路5公里以内就有幼儿园，"
             f"少数偏远的村庄更远，其中最远的是{VILLAGE_B}：离最近的幼儿园约"
             f"{dist_b / 1000:.1f}公里（沿道路）；{VILLAGE_A}离{small_kg[0]}约"
-            f"{dist_a / 1000:.1f}公里，但该园只有{SMALL_KG_CAPACITY}个学位，"
-            f"周边约有{CHILDREN_AROUND_SMALL_KG}名学龄前儿童。"
+            f"{dist_a / 1000:.1f}公里，但该园只有{SMALL_KG_CAPACITY}个学位：仅受访的"
+            f"{HOUSEHOLDS_PER_VILLAGE}户就有{children_a}名学龄前儿童，"
+            f"周边共约{CHILDREN_AROUND_SMALL_KG}名。"
         ),
         "note_en": (
             f"The Banner outline ({BANNER_NAME_EN}) and the village names are real; the roads, "
             "village positions, kindergartens, schools, village boundaries, households and the "
             "story are fictional. Most villages are within 5 km of a kindergarten by road; a "
             f"few remote villages are farther, and the farthest is {VILLAGE_B}, about "
-            f"{dist_b / 1000:.1f} km by road from the nearest kindergarten; {VILLAGE_A} is {dist_a / 1000:.1f} km from {small_kg[0]}, "
-            f"which has {SMALL_KG_CAPACITY} places for about {CHILDREN_AROUND_SMALL_KG} "
-            "pre-school children living around it."
+            f"{dist_b / 1000:.1f} km by road from the nearest kindergarten; {VILLAGE_A} is "
+            f"{dist_a / 1000:.1f} km from {small_kg[0]}, which has {SMALL_KG_CAPACITY} places: "
+            f"the {HOUSEHOLDS_PER_VILLAGE} surveyed families alone have {children_a} pre-school "
+            f"children, and about {CHILDREN_AROUND_SMALL_KG} live around it."
         ),
     }
     write_text(out / "scenario.json", json.dumps(scenario, ensure_ascii=False, indent=2) + "\n")
@@ -1272,6 +1283,11 @@ nearest kindergarten, and {a["name"]} {a["road_km_to_small_kindergarten"]:.2f} k
 {SMALL_KG_CAPACITY}-place kindergarten of {STUDIED_TOWNSHIP} (from the place node, snapped to
 its nearest road node, along the roads to the road node nearest the kindergarten; segment
 lengths by the haversine formula on a sphere of radius 6,371,008.8 m).
+
+That kindergarten is too small: the {HOUSEHOLDS_PER_VILLAGE} surveyed families of {a["name"]} alone have {summary["children_in_a_households"]}
+pre-school children for its {SMALL_KG_CAPACITY} places, and about {CHILDREN_AROUND_SMALL_KG} live around it. Under the default
+settings the app's capacity analysis (two-step floating catchment, catchment = the {KG_THRESHOLD_M / 1000:.0f} km
+kindergarten threshold, demand = children) marks it over-subscribed and no other kindergarten.
 
 Under the app's default thresholds (kindergarten {KG_THRESHOLD_M / 1000:.0f} km, school
 {SCHOOL_THRESHOLD_M / 1000:.0f} km by road), measured the same way without footways:

@@ -225,7 +225,7 @@ def test_osm_has_kindergartens_one_of_them_an_area_and_schools(osm):
     assert area["tags"]["building"] == "kindergarten"
     for tags in kg_nodes + [area["tags"]] + schools:
         assert int(tags["capacity"]) > 0 and tags["name"].endswith("（示例）")
-    small = [t for t in kg_nodes if t["capacity"] == "30"]
+    small = [t for t in kg_nodes if t["capacity"] == "20"]
     assert [t["name"] for t in small] == ["贲红镇中心幼儿园（示例）"]
     # village kindergartens (村级幼儿园/教学点) are small, and none is in the studied township
     village_kgs = [t for t in kg_nodes if t["name"].endswith("幼儿园教学点（示例）")]
@@ -285,7 +285,9 @@ def test_village_a_is_1_to_3_km_from_the_small_kindergarten_which_is_its_nearest
     scenario = json.loads((DEMO / "scenario.json").read_text(encoding="utf-8"))
     a = next(v for v in scenario["studied_villages"] if v["name"] == VILLAGE_A)
     assert a["road_km_to_nearest_kindergarten"] == pytest.approx(km, abs=0.005)
-    assert a["nearest_kindergarten"] == kg and a["kindergarten_capacity"] == 30
+    assert a["nearest_kindergarten"] == kg and a["kindergarten_capacity"] == 20
+    assert a["preschool_children_in_households"] == 28
+    assert a["preschool_children_around"] == 45
 
 
 def places_km_to_nearest(osm: dict, amenity: str) -> dict[str, float]:
@@ -371,6 +373,42 @@ def test_under_the_app_defaults_most_villages_are_within_5_km_and_b_stands_out(d
     assert not a["flag_kindergarten"]
     assert a["nearest_kindergarten"] == "贲红镇中心幼儿园（示例）"
     assert 1_500 <= a["dist_kindergarten_m"] <= 3_000
+
+
+def test_the_small_kindergarten_is_the_only_one_over_subscribed_under_the_defaults(
+    default_analysis,
+):
+    """The research's second finding: 温家村's own kindergarten is too small.
+
+    20 places; the 15 surveyed households of 温家村 (1.9 km away) have 28 children, all within
+    the 5 km catchment; 希乐图村 (10.4 km) is in no catchment, and no other kindergarten has a
+    surveyed household within 5 km, so every other one has an empty catchment.
+    """
+    from mapping.capacity import compute_2sfca
+
+    per_hh, per_svc = compute_2sfca(default_analysis, "kindergarten")
+    assert per_svc["threshold_m"].eq(5_000.0).all()
+    over = per_svc[per_svc["over_subscribed"].fillna(False)]
+    assert over["name"].tolist() == ["贲红镇中心幼儿园（示例）"]
+    small = over.iloc[0]
+    assert small["capacity"] == 20
+    assert small["demand_in_catchment"] == 28.0
+    assert small["n_households_in_catchment"] == 15
+    assert small["supply_demand_ratio"] == pytest.approx(20 / 28)
+    others = per_svc.drop(over.index)
+    assert len(others) == 9
+    assert not others["over_subscribed"].any() and others["excluded_reason"].isna().all()
+    assert (others["demand_in_catchment"] == 0.0).all()
+    assert others["supply_demand_ratio"].isna().all()
+    # every household of 温家村 scores 20/28 places per child; 希乐图村's score 0 (none in reach)
+    village = default_analysis.households.loc[per_hh.index, "village_name_file"]
+    a = per_hh[village == VILLAGE_A]
+    b = per_hh[village == VILLAGE_B]
+    assert len(a) == 15 and a["demand"].sum() == 28.0
+    assert a["places_per_child_kindergarten"].to_numpy() == pytest.approx([20 / 28] * 15)
+    assert (a["n_services_within_kindergarten"] == 1).all()
+    assert len(b) == 15 and (b["places_per_child_kindergarten"] == 0.0).all()
+    assert (b["n_services_within_kindergarten"] == 0).all()
 
 
 def test_households_are_gbk_csv_with_30_rows_in_gcj02(osm):
