@@ -3,8 +3,9 @@
 :func:`draw_map` draws the roads from the network's own vectors (so the map has a basemap with
 no internet), the villages coloured by their gap for one service kind, the services (proposed
 ones, ``source == "proposed"``, as a pale dashed symbol with a gold star), optionally the
-service areas of :func:`mapping.coverage.service_areas`, and -- in ``full`` privacy mode
-only -- the households, with the ones a proposal would newly cover ringed.
+service areas of :func:`mapping.coverage.service_areas`, and the households: in ``full``
+privacy mode where they are, with the ones a proposal would newly cover ringed; in
+``displaced`` mode moved at random (:mod:`mapping.privacy`).
 :func:`render_map_html` and :func:`write_map_html` turn the map into a single HTML file in
 which Leaflet's JavaScript, CSS and images are inlined from the ``xstatic-leaflet`` package:
 it opens in a browser on a laptop with no network, and it can be e-mailed or copied as one
@@ -13,6 +14,9 @@ file.
 Privacy: in ``committee`` mode (the default, for sharing with village committees) the HTML
 holds no household point, id, name, phone or exact position; households appear only as counts
 and distances per village (service areas are drawn from the roads and services alone).
+``displaced`` mode (shareable too) draws every household, but 300-600 m away from where it is,
+in a random direction (:func:`mapping.privacy.displaced_households`), with only its village
+and its road distance, and says so on the map; households never set its extent either.
 ``full`` mode is for the team's own use and says so on the map.
 
 Every map coordinate is WGS84 lon/lat in degrees, rounded to 6 decimals (about 0.1 m), which
@@ -49,12 +53,15 @@ from layers import i18n
 from layers.errors import InputError, SettingsError
 from layers.roads import HIGHWAY_CLASSES
 from layers.services import SERVICE_KINDS
+from mapping.privacy import DISPLACE_MAX_M, DISPLACE_MIN_M, displaced_households
 
 if TYPE_CHECKING:
     from mapping.analysis import Analysis
 
-#: Privacy modes of :func:`draw_map`.
-PRIVACY_MODES = ("committee", "full")
+#: Privacy modes of :func:`draw_map`, from the least detail to the most: ``committee`` (village
+#: totals only), ``displaced`` (households moved 300-600 m at random, nothing personal) -- both
+#: for sharing -- and ``full`` (the team's own use).
+PRIVACY_MODES = ("committee", "displaced", "full")
 
 #: Household distance classes (metres): <1, 1-3, 3-5, 5-10, >10 km. Fixed rather than relative
 #: to the threshold so that maps of different kinds and settings read the same way; 5 and
@@ -231,6 +238,17 @@ i18n.register(
             "zh": "住户只按村汇总显示（点击村庄查看）。",
             "en": "Households are shown only as village totals (click a village).",
         },
+        "map.legend.displaced": {
+            "zh": "为保护住户家庭，图上每户的位置都向随机方向移动了 {min_m}–{max_m} 米；"
+            "距离按真实位置沿道路计算。",
+            "en": "To protect families, every household is drawn {min_m}–{max_m} m from its "
+            "true position, in a random direction; distances are by road from the true "
+            "positions.",
+        },
+        "map.layer.households_displaced": {
+            "zh": "住户（位置已随机移动）",
+            "en": "Households (positions moved)",
+        },
         "map.status.flag": {
             "zh": "缺口：超过 {limit} 公里或无法到达",
             "en": "Gap: beyond {limit} km or unreachable",
@@ -284,9 +302,11 @@ i18n.register(
             "en": "Households a proposal would newly cover ({n})",
         },
         "error.map.privacy": {
-            "zh": "未知的隐私模式“{privacy}”。可选：{choices}（committee 为可对外分享的汇总版）。",
+            "zh": "未知的隐私模式“{privacy}”。可选：{choices}（committee 为可对外分享的汇总版，"
+            "displaced 可对外分享、住户位置随机移动，full 仅供工作团队内部使用）。",
             "en": "Unknown privacy mode '{privacy}'. Choose one of: {choices} (committee is the "
-            "shareable, aggregated one).",
+            "shareable, aggregated one; displaced is shareable, with household positions moved "
+            "at random; full is for the team's own use).",
         },
         "error.map.language": {
             "zh": "未知的语言“{lang}”。可选：{choices}。",
@@ -720,6 +740,100 @@ def _add_households(
     return [min(lat), min(lon), max(lat), max(lon)]
 
 
+# Popups and tooltips of displaced households: the village and the distance, nothing else
+# (there is nothing else in the properties to show).
+_DISPLACED_JS = """function(feature, layer) {
+    var p = feature.properties || {};
+    var LABELS = %(labels)s, VILLAGES = %(villages)s;
+    function esc(s) {
+        return String(s).replace(/[&<>"']/g, function (c) {
+            return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+        });
+    }
+    function dist() {
+        return p.d === null || p.d === undefined ? LABELS.unreachable
+            : esc(LABELS.km.replace("{km}", p.d.toFixed(1)));
+    }
+    var village = VILLAGES[p.v];
+    layer.bindPopup(function () {
+        var out = "";
+        if (village !== undefined) {
+            out += "<tr><th>" + LABELS.village + "</th><td>" + esc(village) + "</td></tr>";
+        }
+        out += "<tr><th>" + LABELS.distance + "</th><td>" + dist() + "</td></tr>";
+        return '<div class="gm-popup"><table class="gm-table">' + out + "</table></div>";
+    }, {maxWidth: 360});
+    layer.bindTooltip(function () {
+        return (village !== undefined ? esc(village) + " · " : "") + dist();
+    }, {sticky: true});
+}"""
+
+
+def _add_displaced_households(
+    m: folium.Map, displaced: gpd.GeoDataFrame, kind: str, lang: str
+) -> None:
+    """Add households moved at random (``displaced`` privacy, see
+    :func:`mapping.privacy.displaced_households`), class ``gm-household gm-displaced``.
+
+    Returns no bounds on purpose: the map's extent must not follow household points, moved or
+    not (a lone far household would still widen it towards where it is).
+    """
+    if len(displaced) == 0:
+        return
+    kind_name = i18n.t(f"kind.{kind}", lang)
+    lon = _round(displaced.geometry.x).tolist()
+    lat = _round(displaced.geometry.y).tolist()
+    dist_km = [None if _missing(d) else float(d) for d in displaced[f"dist_{kind}_km"]]
+    classes = [
+        "u" if _missing(c) else str(int(c)) for c in displaced[f"dist_{kind}_class"].astype(object)
+    ]
+    villages = displaced["village_name"]
+    village_list = sorted({str(v) for v in villages if not _missing(v)})
+    village_ix = {v: i for i, v in enumerate(village_list)}
+    features = []
+    for i in range(len(displaced)):
+        props: dict[str, object] = {"s": classes[i], "d": dist_km[i]}
+        v = villages.iloc[i]
+        if not _missing(v):
+            props["v"] = village_ix[str(v)]
+        features.append(
+            {
+                "type": "Feature",
+                "id": i,
+                "properties": props,
+                "geometry": {"type": "Point", "coordinates": [lon[i], lat[i]]},
+            }
+        )
+    labels = {
+        "village": _esc(i18n.t("map.popup.village", lang)),
+        "distance": _esc(i18n.t("map.popup.distance", lang, kind=kind_name)),
+        "unreachable": _esc(i18n.t("map.bin.unreachable", lang)),
+        "km": i18n.t("map.popup.km", lang, km="{km}"),
+    }
+    js = _DISPLACED_JS % {
+        "labels": "{" + ", ".join(f"{k}: {_js_str(v)}" for k, v in labels.items()) + "}",
+        "villages": "[" + ", ".join(_js_str(v) for v in village_list) + "]",
+    }
+    styles = {
+        key: {
+            "radius": 4,
+            "color": "#333333",
+            "weight": 0.6,
+            "fillColor": color,
+            "fillOpacity": 0.95,
+            "className": "gm-household gm-displaced",
+        }
+        for key, color, _ in _household_bins(lang)
+    }
+    folium.GeoJson(
+        _feature_collection(features),
+        name=i18n.t("map.layer.households_displaced", lang),
+        style_function=_styled(styles),
+        marker=folium.CircleMarker(radius=4, fill=True),
+        on_each_feature=JsCode(js),
+    ).add_to(m)
+
+
 def _proposed_mask(services: pd.DataFrame) -> np.ndarray:
     """Which services are proposals (``source == "proposed"``), as a boolean array."""
     if "source" not in services:
@@ -1059,7 +1173,7 @@ def _legend_html(
         '<div class="gm-row"><span class="gm-line" style="height:10px;border:2px solid #d7191c;'
         f'background:rgba(215,25,28,0.12)"></span>{_esc(i18n.t("map.legend.boundary", lang))}</div>'
     )
-    if privacy == "full":
+    if privacy in ("full", "displaced"):
         parts.append(
             '<div class="gm-sec">'
             f"{_esc(i18n.t('map.legend.households', lang, kind=kind_name))}</div>"
@@ -1109,8 +1223,19 @@ def _legend_html(
         )
     if privacy == "committee":
         parts.append(f'<div class="gm-note">{_esc(i18n.t("map.legend.committee", lang))}</div>')
+    elif privacy == "displaced":
+        parts.append(
+            f'<div id="gm-displaced-note" class="gm-note">{_esc(displaced_note(lang))}</div>'
+        )
     parts.append("</div>")
     return "".join(parts)
+
+
+def displaced_note(lang: str) -> str:
+    """The note a ``displaced`` map carries: positions moved by 300-600 m, to protect families."""
+    return i18n.t(
+        "map.legend.displaced", lang, min_m=f"{DISPLACE_MIN_M:g}", max_m=f"{DISPLACE_MAX_M:g}"
+    )
 
 
 def _folded(legend: str) -> str:
@@ -1156,6 +1281,7 @@ def draw_map(
     compact: bool = False,
     service_areas: gpd.GeoDataFrame | None = None,
     highlight_households: Sequence[str] | None = None,
+    rng: np.random.Generator | None = None,
 ) -> folium.Map:
     """Draw an analysis on a folium map that needs no internet.
 
@@ -1170,6 +1296,11 @@ def draw_map(
     privacy
         ``committee`` (default): no household points, ids, names, phones or positions anywhere
         in the map; households appear only as per-village totals in the village popups.
+        ``displaced``: every household drawn :data:`~mapping.privacy.DISPLACE_MIN_M` to
+        :data:`~mapping.privacy.DISPLACE_MAX_M` metres from where it is, in a random
+        direction (class ``gm-household gm-displaced``), its popup and tooltip holding only
+        its village and its road distance (km, 1 decimal); no id, name or phone anywhere; a
+        note in the legend says that positions are moved. Households do not set the extent.
         ``full``: household points with id, name, phone and distance, under a visible
         "for the team's own use" banner.
     tiles
@@ -1188,8 +1319,14 @@ def draw_map(
         maps show them too.
     highlight_households
         Optional household ids (index of ``analysis.households``) to ring, e.g. those a
-        suggested site would newly bring within the threshold. Drawn in ``full`` mode only:
-        committee maps never show households; they are checked in both modes.
+        suggested site would newly bring within the threshold. Drawn in ``full`` mode only
+        (a ring at a displaced point would mark which moved point is which household's);
+        they are checked in every mode.
+    rng
+        The random generator of the ``displaced`` mode (unused otherwise). Default: a new one
+        seeded from the operating system, so every map moves the households differently and
+        no one can redraw the offsets; tests pass their own. Never a fixed seed for a map
+        that is shared: the seed and the published code would undo the displacement.
 
     Returns
     -------
@@ -1247,14 +1384,24 @@ def draw_map(
     if privacy == "full":
         bounds.append(_add_households(m, analysis.households, kind, lang))
         _add_highlight(m, analysis.households, highlight, lang)
+    elif privacy == "displaced":
+        moved = displaced_households(
+            analysis.households,
+            kind,
+            bins_m=HOUSEHOLD_BINS_M,
+            rng=rng,
+            crs=analysis.network.crs,
+        )
+        _add_displaced_households(m, moved, kind, lang)  # no bounds: see below
+        highlight = []
     else:
         highlight = []  # committee maps never show a household, not even as a ring
     bounds.append(_add_services(m, analysis.services, kind, lang))
     folium.LayerControl(collapsed=compact).add_to(m)
     _MetricScale().add_to(m)
 
-    # Committee maps must not reveal a household's position, not even as the map's edge: the
-    # extent comes from roads, villages and services only.
+    # Shared maps (committee, displaced) must not reveal a household's position, not even as
+    # the map's edge: the extent comes from roads, villages and services only.
     known = np.array([b for b in bounds if b is not None], dtype=float)
     if len(known):
         south, west = known[:, 0].min(), known[:, 1].min()

@@ -2,11 +2,12 @@
 
 :func:`draw_print_map` draws what the interactive map (:mod:`mapping.maps`) shows -- roads,
 the study area, village boundaries and points coloured by their gap, services (proposals as a
-pale dashed symbol with a gold star), optionally service areas and, in ``full`` privacy mode
-only, households -- on a page of exact paper size, with a title, a
-legend, the list of villages beyond the threshold, a scale bar, a north arrow and the notes a
-printed map needs (OpenStreetMap attribution, "demo data is fictional", "for the team's own
-use"). :func:`write_print_map` saves it as PNG or PDF.
+pale dashed symbol with a gold star), optionally service areas and households (in ``full``
+privacy mode where they are, in ``displaced`` mode moved at random) -- on a page of exact paper
+size, with a title, a legend, the list of villages beyond the threshold, a scale bar, a north
+arrow and the notes a printed map needs (OpenStreetMap attribution, "demo data is fictional",
+"for the team's own use", "household positions are moved"). :func:`write_print_map` saves it
+as PNG or PDF.
 
 The map is drawn in the road network's projected CRS (a local UTM zone, metres), at a round
 scale (1:N with N rounded up to two significant figures) that is true when the page is printed
@@ -14,8 +15,10 @@ at its paper size; the scale bar is true at any size. UTM's scale error inside a
 0.1 %, far below what a printed map shows.
 
 Privacy follows :func:`mapping.maps.draw_map`: in ``committee`` mode no household position is
-drawn, and households do not even set the map's extent; ``full`` mode draws them and says on
-the page that it is for the team's own use.
+drawn, and households do not even set the map's extent; ``displaced`` mode draws every
+household 300-600 m from where it is (:func:`mapping.privacy.displaced_households`), says so on
+the page, and does not let households set the extent either; ``full`` mode draws them where
+they are and says on the page that it is for the team's own use.
 
 No pyplot: every figure is a :class:`matplotlib.figure.Figure` of its own, so nothing leaks
 between calls (or between the app's users), and no global setting (rcParams) is changed.
@@ -53,6 +56,7 @@ from mapping.export import atomic_path, road_lines
 from mapping.maps import (
     _ROAD_GROUP_OF,
     _ROAD_GROUPS,
+    HOUSEHOLD_BINS_M,
     OSM_ATTRIBUTION,
     PRIVACY_MODES,
     STATUS_COLORS,
@@ -65,7 +69,9 @@ from mapping.maps import (
     _limit_km,
     _proposed_mask,
     _village_status,
+    displaced_note,
 )
+from mapping.privacy import displaced_households
 
 if TYPE_CHECKING:
     from mapping.analysis import Analysis
@@ -171,7 +177,7 @@ SCALEBAR_LENGTHS_M = (
 GID_SCALEBAR = "scalebar"  # Rectangle: its width in data units (metres) is the bar's length
 GID_SCALEBAR_LABEL = "scalebar-label"
 GID_SCALE_RATIO = "scale-ratio"  # "1:620 000 ..."
-GID_HOUSEHOLDS = "households"
+GID_HOUSEHOLDS = "households"  # exact (full) or moved (displaced) positions
 GID_FULL_BANNER = "full-banner"
 GID_ATTRIBUTION = "attribution"
 GID_NORTH = "north-arrow"
@@ -456,6 +462,7 @@ def draw_print_map(
     privacy: str = "committee",
     made_on: dt.date | None = None,
     service_areas: gpd.GeoDataFrame | None = None,
+    rng: np.random.Generator | None = None,
 ) -> Figure:
     """Draw an analysis as a printable map of exact paper size.
 
@@ -473,8 +480,11 @@ def draw_print_map(
         ``landscape`` or ``portrait``.
     privacy
         ``committee`` (default): no household is drawn, and households do not set the map's
-        extent. ``full``: households coloured by their road distance, and a visible "for the
-        team's own use, do not share" line.
+        extent. ``displaced``: households coloured by their road distance, each drawn
+        300-600 m from where it is in a random direction (:mod:`mapping.privacy`), a note
+        saying so (``gid="note-displaced"``); households do not set the extent, and no id,
+        name or phone is on the page. ``full``: households where they are, coloured by
+        their road distance, and a visible "for the team's own use, do not share" line.
     made_on
         The date printed under the title (default: today).
     service_areas
@@ -482,6 +492,9 @@ def draw_print_map(
         band, or dissolved; any CRS): translucent fills by band (``band_m``, metres by road),
         under the roads and villages, and a legend entry per band. They do not set the
         map's extent.
+    rng
+        The random generator of the ``displaced`` mode (unused otherwise). Default: a new one
+        seeded from the operating system (see :func:`mapping.maps.draw_map`).
 
     Returns
     -------
@@ -489,8 +502,8 @@ def draw_print_map(
         A figure of the paper's size in inches. The map axes (``gid="map"``) is in
         ``analysis.network.crs`` (metres) at a round scale; the scale bar is the
         :class:`~matplotlib.patches.Rectangle` with ``gid="scalebar"`` (its width is its length
-        in metres) and the households, in ``full`` mode, the collection with
-        ``gid="households"``. Proposed services (``source == "proposed"``) are the
+        in metres) and the households, in ``full`` and ``displaced`` modes, the collection
+        with ``gid="households"``. Proposed services (``source == "proposed"``) are the
         collections ``gid="proposed-<kind>"`` (pale symbol, dashed edge) and
         ``gid="proposed-star"``; service areas are patches with ``gid="service-area"``.
         Save it with :func:`write_print_map`.
@@ -547,7 +560,7 @@ def draw_print_map(
         draw.banner(i18n.t("map.full_banner", lang))
 
     crs = pyproj.CRS.from_user_input(analysis.network.crs)
-    layers = _MapLayers.build(analysis, kind, crs, full, areas)
+    layers = _MapLayers.build(analysis, kind, crs, privacy, areas, rng=rng)
     denominator = page.fit_map(layers.extent(full))
     ax = fig.add_axes(page.frac(page.map_box), gid=GID_MAP)
     _set_extent(ax, page)
@@ -562,8 +575,7 @@ def draw_print_map(
     draw.roads(ax, layers.roads)
     draw.study_area(ax, layers.study_area)
     draw.boundaries(ax, layers.boundaries, layers.boundary_status)
-    if full:
-        draw.households(ax, layers.hh_xy, layers.hh_class)
+    draw.households(ax, layers.hh_xy, layers.hh_class)  # none in committee mode
     draw.services(ax, layers.services, kind)
     draw.proposed(ax, layers.proposed, kind)
     draw.villages(ax, layers.vil_xy, layers.vil_status)
@@ -575,7 +587,13 @@ def draw_print_map(
     draw.village_labels(ax, canvas, analysis.villages, layers, kind, lang, fixed)
 
     panel = _Panel(
-        analysis, kind, lang, full, layers.kinds_present, layers.proposed_kinds, layers.area_bands
+        analysis,
+        kind,
+        lang,
+        privacy,
+        layers.kinds_present,
+        layers.proposed_kinds,
+        layers.area_bands,
     )
     draw.panel(canvas, panel, crs)
     return fig
@@ -622,8 +640,10 @@ class _MapLayers:
         analysis: Analysis,
         kind: str,
         crs: pyproj.CRS,
-        full: bool,
+        privacy: str,
         service_areas: gpd.GeoDataFrame | None = None,
+        *,
+        rng: np.random.Generator | None = None,
     ) -> _MapLayers:
         out = cls()
         net = analysis.network
@@ -695,16 +715,25 @@ class _MapLayers:
                     out.areas.append((path, rank[band]))
 
         hh = analysis.households
-        if full and len(hh):
+        if privacy == "full" and len(hh):
             x, y = net.project_points(hh)
             out.hh_xy = np.column_stack([x, y])
             out.hh_class = [_household_class(d) for d in hh[f"dist_{kind}_m"]]
+        elif privacy == "displaced" and len(hh):
+            moved = displaced_households(hh, kind, bins_m=HOUSEHOLD_BINS_M, rng=rng, crs=crs)
+            x, y = net.project_points(moved)
+            out.hh_xy = np.column_stack([x, y])
+            out.hh_class = [
+                "u" if pd.isna(c) else str(int(c))
+                for c in moved[f"dist_{kind}_class"].astype(object)
+            ]
         return out
 
     def extent(self, full: bool) -> tuple[float, float, float, float] | None:
         """The area to show: study area, villages, services (households in ``full`` only).
 
-        Committee maps must not reveal a household's position, not even as the map's edge.
+        Shared maps (committee, displaced) must not reveal a household's position, not even
+        as the map's edge.
         Roads set it only when nothing else does (an extract's roads may run far beyond).
         """
         boxes = [b for b in (self.study_area_bounds,) if b is not None] + self.boundary_bounds
@@ -741,14 +770,16 @@ class _Panel:
         analysis: Analysis,
         kind: str,
         lang: str,
-        full: bool,
+        privacy: str,
         kinds_present: list[str],
         proposed_kinds: Sequence[str] = (),
         area_bands: Sequence[float] = (),
     ) -> None:
         v = analysis.villages
         self.lang = lang
-        self.full = full
+        self.privacy = privacy
+        self.full = privacy == "full"
+        self.households_drawn = privacy in ("full", "displaced")
         self.kind = kind
         self.kinds_present = kinds_present
         self.proposed_kinds = list(proposed_kinds)
@@ -1148,10 +1179,12 @@ class _Drawer:
         notes = []
         if panel.fictional:
             notes.append((i18n.t("map.fictional", lang), "#7a4b00", "bold", "note-fictional"))
-        if not panel.full:
+        if panel.privacy == "committee":
             notes.append(
                 (i18n.t("print.committee_note", lang), "#444444", "normal", "note-committee")
             )
+        elif panel.privacy == "displaced":
+            notes.append((displaced_note(lang), "#444444", "bold", "note-displaced"))
         notes.append(
             (i18n.t("print.crs", lang, crs=_crs_name(crs)), "#666666", "normal", "note-crs")
         )
@@ -1282,7 +1315,7 @@ class _Drawer:
             Line2D([], [], color=_STUDY_AREA_COLOR, linewidth=1.3 * s, linestyle=(0, (6, 3)))
         )
         labels.append(i18n.t("print.legend.study_area", lang))
-        if panel.full:
+        if panel.households_drawn:
             header(i18n.t("map.legend.households", lang, kind=kind_name))
             for _, color, label in _household_bins(lang):
                 handles.append(

@@ -18,6 +18,7 @@ Y         (8000, -300)   none                       flag: 8.3 km (hostile name, 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 from html import escape
@@ -27,6 +28,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import pytest
 import shapely
 
@@ -36,12 +38,19 @@ from layers.households import validate_households
 from layers.villages import validate_villages
 from mapping.analysis import apply_proposals, run_analysis
 from mapping.coverage import service_areas
-from mapping.maps import PRIVACY_MODES, _road_lines, draw_map, render_map_html, write_map_html
+from mapping.maps import (
+    PRIVACY_MODES,
+    _js_str,
+    _road_lines,
+    draw_map,
+    render_map_html,
+    write_map_html,
+)
 from mapping.scenario import DEMO_DIR, Scenario
 from mapping.settings import AnalysisSettings
 from mapping.whatif import make_proposal
 from tests import browser
-from tests.netbuild import lonlat, points, roads, services
+from tests.netbuild import UTM, lonlat, points, roads, services
 
 HOSTILE_IMG = '"><img src=x onerror="document.title=\'pwned\'">'
 HOSTILE_SCRIPT = "<script>document.title='pwned'</script>"
@@ -241,7 +250,12 @@ def test_bad_settings_are_refused_with_a_message(analysis):
     with pytest.raises(SettingsError) as err:
         draw_map(analysis, privacy="public")
     assert err.value.key == "error.map.privacy"
-    assert "未知的隐私模式“public”。可选：committee, full" in err.value.message("zh")
+    assert "未知的隐私模式“public”。可选：committee, displaced, full（" in err.value.message("zh")
+    assert str(err.value).startswith(
+        "Unknown privacy mode 'public'. Choose one of: committee, displaced, full (committee "
+        "is the shareable, aggregated one; displaced is shareable"
+    )
+    assert PRIVACY_MODES == ("committee", "displaced", "full")
     with pytest.raises(SettingsError) as err:
         draw_map(analysis, lang="fr")
     assert err.value.key == "error.map.language"
@@ -293,6 +307,131 @@ def test_ten_thousand_households_stay_under_5_mb(analysis):
     assert len(full.encode()) < 5_000_000
     assert len(committee.encode()) < 400_000
     assert full.count("H0") >= n // 2 and "H00042" not in committee
+
+
+# --------------------------------------------------------------------------------------------
+# Displaced households (positions moved at random, nothing personal)
+
+TO_UTM = pyproj.Transformer.from_crs("EPSG:4326", UTM, always_xy=True)
+
+
+def displaced_features(text: str) -> list[tuple[float, float, dict]]:
+    """(lon, lat, properties) of every displaced household feature in the map's data."""
+    found = re.findall(
+        r'\{"geometry": \{"coordinates": \[([\d.]+), ([\d.]+)\], "type": "Point"\}, '
+        r'"id": \d+, "properties": (\{"d": [^}]*\})',
+        text,
+    )
+    return [(float(x), float(y), json.loads(p)) for x, y, p in found]
+
+
+def matched_distances(lonlat_pts: np.ndarray, hh: gpd.GeoDataFrame) -> np.ndarray:
+    """Distances (m, UTM 49N) of drawn points to the households, matched so that the largest
+    is smallest (brute force over the four households)."""
+    drawn = np.column_stack(TO_UTM.transform(lonlat_pts[:, 0], lonlat_pts[:, 1]))
+    true = np.column_stack(TO_UTM.transform(hh.geometry.x.to_numpy(), hh.geometry.y.to_numpy()))
+    best = None
+    for perm in itertools.permutations(range(len(true))):
+        d = np.hypot(*(drawn - true[list(perm)]).T)
+        if best is None or d.max() < best.max():
+            best = d
+    return best
+
+
+@pytest.fixture(scope="module")
+def displaced_html(analysis):
+    # seeded so that the byte search below is repeatable (see test_privacy for why)
+    m = draw_map(
+        analysis, lang="en", privacy="displaced", made_on=DAY, rng=np.random.default_rng(3)
+    )
+    return render_map_html(m)
+
+
+def test_displaced_map_holds_no_household_identity_or_exact_position(analysis, displaced_html):
+    text = displaced_html
+    for secret in (*HH_IDS, *HH_NAMES, *HH_PHONES):
+        assert secret not in text and as_json(secret) not in text
+    for coord in household_coordinate_strings(analysis.households):
+        assert not re.search(rf"(?<![0-9]){re.escape(coord)}(?![0-9])", text), coord
+    assert 'id="gm-banner"' not in text and "Full detail" not in text
+    assert "gm-highlight" not in text
+    # the popups' labels: the village and the distance only (no id, name, phone, children
+    # or nearest service)
+    labels = re.findall(r"var LABELS = \{(.*?)\}, VILLAGES", text)
+    assert len(labels) == 1
+    assert re.findall(r"(\w+): ", labels[0]) == ["village", "distance", "unreachable", "km"]
+    assert "Household id" not in text and _js_str("Phone") not in text
+
+
+def test_displaced_map_draws_every_household_300_to_600_m_away(analysis, displaced_html):
+    features = displaced_features(displaced_html)
+    assert len(features) == 4
+    assert displaced_html.count('"className": "gm-household gm-displaced"') == 3  # 3 classes
+    d = matched_distances(np.array([(x, y) for x, y, _ in features]), analysis.households)
+    assert ((d >= 299.9) & (d <= 600.1)).all()  # 6 decimals of a degree: 0.1 m
+    # only the distance (km, 1 decimal), its class and the village, in random order:
+    # 1.967, 5.467, 11.167, 10.767 km in the villages 甲村, 丙村, 乙村, 乙村
+    villages = sorted(["丙村", "乙村", "甲村"])  # the popup's list, as in the page
+    props = sorted((p["d"], p["s"], villages[p["v"]]) for _, _, p in features)
+    assert props == [
+        (2.0, "1", "甲村"),
+        (5.5, "3", "丙村"),
+        (10.8, "4", "乙村"),
+        (11.2, "4", "乙村"),
+    ]
+    assert all(set(p) == {"d", "s", "v"} for _, _, p in features)
+    assert "VILLAGES = [" + ", ".join(_js_str(v) for v in villages) + "]" in displaced_html
+
+
+def test_displaced_map_says_positions_are_moved_in_both_languages(analysis, displaced_html):
+    note = (
+        "To protect families, every household is drawn 300–600 m from its true position, in a "
+        "random direction; distances are by road from the true positions."
+    )
+    assert f'<div id="gm-displaced-note" class="gm-note">{note}</div>' in displaced_html
+    assert "Households: road distance to kindergarten" in legend_of(displaced_html)
+    assert as_json("Households (positions moved)") in displaced_html  # the layer list
+    zh = render_map_html(draw_map(analysis, privacy="displaced", made_on=DAY, compact=True))
+    assert '<details id="gm-legend"' in zh  # folded in the app, the note inside
+    assert "为保护住户家庭，图上每户的位置都向随机方向移动了 300–600 米" in zh
+    assert "住户只按村汇总显示" not in zh
+
+
+def test_two_displaced_maps_move_the_households_differently(analysis):
+    a, b = (render_map_html(draw_map(analysis, privacy="displaced", made_on=DAY)) for _ in range(2))
+    pa = sorted((x, y) for x, y, _ in displaced_features(a))
+    pb = sorted((x, y) for x, y, _ in displaced_features(b))
+    assert len(pa) == len(pb) == 4 and not set(pa) & set(pb)
+    # the same generator state draws the same map
+    same = [
+        displaced_features(
+            render_map_html(
+                draw_map(analysis, privacy="displaced", made_on=DAY, rng=np.random.default_rng(5))
+            )
+        )
+        for _ in range(2)
+    ]
+    assert same[0] == same[1]
+
+
+def fit_bounds(text: str) -> str:
+    found = re.findall(r"\.fitBounds\(\s*(\[\[[\d.]+, [\d.]+\], \[[\d.]+, [\d.]+\]\])", text)
+    assert len(found) == 1
+    return found[0]
+
+
+def test_households_do_not_set_a_displaced_maps_extent():
+    """A household 9 km north of everything widens the full map, not a displaced one."""
+    base = scenario()
+    far = base.households.copy()
+    far.loc[HH_IDS[3], "geometry"] = shapely.Point(*lonlat(10630.0, 9000.0))
+    settings = AnalysisSettings(mode="motorbike", thresholds_m={"kindergarten": 5000.0})
+    moved = run_analysis(base.replace(households=far), settings)
+    committee = fit_bounds(render_map_html(draw_map(moved, made_on=DAY)))
+    displaced = fit_bounds(render_map_html(draw_map(moved, privacy="displaced", made_on=DAY)))
+    full = fit_bounds(render_map_html(draw_map(moved, privacy="full", made_on=DAY)))
+    assert displaced == committee
+    assert full != committee  # the search would see a household in the extent
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,6 +514,31 @@ def test_full_map_draws_households_and_the_banner(analysis, tmp_path):
     assert re.search(
         r'id="gm-banner"[^>]*>Full detail: for the team\'s own use, do not share<', dom
     )
+
+
+@pytest.mark.browser
+def test_displaced_map_draws_moved_households_with_only_village_and_distance(analysis, tmp_path):
+    m = draw_map(analysis, lang="en", privacy="displaced", made_on=DAY)
+    run = run_in_browser(m, tmp_path / "map.html", open_popup='"d":11.2')
+    dom = run.dom
+    assert count_class(dom, "gm-household") == 4
+    assert count_class(dom, "gm-displaced") == 4
+    assert count_class(dom, "gm-village") == 5
+    popup = popup_text(dom)
+    assert popup == (
+        '<div class="gm-popup"><table class="gm-table"><tbody>'
+        "<tr><th>Village</th><td>乙村</td></tr>"
+        "<tr><th>Road distance to kindergarten</th><td>11.2 km</td></tr>"
+        "</tbody></table>"
+    )
+    # tooltips: village and distance
+    for tip in ("甲村 · 2.0 km", "丙村 · 5.5 km", "乙村 · 10.8 km", "乙村 · 11.2 km"):
+        assert tip in dom
+    assert re.search(r'id="gm-displaced-note"[^>]*>To protect families, every household', dom)
+    for secret in (*HH_IDS, *HH_NAMES, *HH_PHONES):
+        assert secret not in dom and escape(secret, quote=False) not in dom
+    assert "Household id" not in dom and 'id="gm-banner"' not in dom
+    assert run.console_errors() == []
 
 
 @pytest.mark.browser

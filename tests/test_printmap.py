@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import os
 import re
 import struct
@@ -42,6 +43,7 @@ from layers.villages import validate_villages
 from mapping import printmap
 from mapping.analysis import apply_proposals, run_analysis
 from mapping.coverage import service_areas
+from mapping.maps import HOUSEHOLD_BINS_M
 from mapping.printmap import (
     GID_FULL_BANNER,
     GID_HOUSEHOLDS,
@@ -59,6 +61,7 @@ from mapping.printmap import (
     find_cjk_font,
     write_print_map,
 )
+from mapping.privacy import displaced_households
 from mapping.scenario import Scenario
 from mapping.settings import AnalysisSettings
 from mapping.whatif import make_proposal
@@ -304,6 +307,78 @@ def test_full_page_draws_households_by_distance_and_says_not_to_share(analysis, 
     assert banner == ["Full detail: for the team's own use, do not share"]
 
 
+def matched_distances(drawn: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Distances (m) of drawn points to true ones, matched so that the largest is smallest
+    (brute force over the four households)."""
+    best = None
+    for perm in itertools.permutations(range(len(true))):
+        d = np.hypot(*(drawn - true[list(perm)]).T)
+        if best is None or d.max() < best.max():
+            best = d
+    return best
+
+
+def household_xy_of(analysis, gdf) -> np.ndarray:
+    """Points of ``gdf`` in the network's CRS (metres)."""
+    x, y = analysis.network.project_points(gdf)
+    return np.column_stack([x, y])
+
+
+def test_displaced_page_draws_moved_households_and_says_so(analysis, cjk_font):
+    fig = draw_print_map(
+        analysis, lang="en", privacy="displaced", made_on=DAY, rng=np.random.default_rng(3)
+    )
+    (coll,) = by_gid(fig, GID_HOUSEHOLDS)
+    offsets = np.asarray(coll.get_offsets(), dtype=float)
+    # drawn in the network's CRS (UTM 49N, metres), where they were moved: 300-600 m each
+    d = matched_distances(offsets, household_xy(analysis))
+    assert ((d >= 300.0 - 1e-6) & (d <= 600.0 + 1e-6)).all()
+    # exactly the layer mapping.privacy makes with the same generator
+    want = displaced_households(
+        analysis.households,
+        "kindergarten",
+        bins_m=HOUSEHOLD_BINS_M,
+        rng=np.random.default_rng(3),
+        crs=analysis.network.crs,
+    )
+    np.testing.assert_allclose(offsets, household_xy_of(analysis, want), atol=1e-6)
+    # coloured by the exact distance's class: 1-3 km, 5-10 km, > 10 km (twice), shuffled
+    colors = sorted(matplotlib.colors.to_hex(c) for c in coll.get_facecolors())
+    assert colors == sorted(["#91cf60", "#fc8d59", "#d73027", "#d73027"])
+    assert by_gid(fig, GID_FULL_BANNER) == [] and by_gid(fig, "note-committee") == []
+    (note,) = by_gid(fig, "note-displaced")
+    assert note.get_text().replace("\n", " ") == (
+        "To protect families, every household is drawn 300–600 m from its true position, in a "
+        "random direction; distances are by road from the true positions."
+    )
+    shown = " ".join(t.get_text() for t in texts(fig))
+    assert not any(i in shown for i in HH_IDS) and "秘密" not in shown and "139" not in shown
+    assert "Households: road distance to kindergarten" in legend_texts(fig)
+
+
+def test_displaced_extent_ignores_households(cjk_font):
+    """A household 9 km north of everything does not widen a displaced page either."""
+    base = scenario()
+    far = base.households.copy()
+    far.loc["HH-4", "geometry"] = shapely.Point(*lonlat(10630.0, 9000.0))
+    moved = run_analysis(base.replace(households=far), SETTINGS)
+    limits = []
+    for privacy in ("committee", "displaced"):
+        ax = by_gid(draw_print_map(moved, privacy=privacy, made_on=DAY), GID_MAP)[0]
+        limits.append((ax.get_xlim(), ax.get_ylim()))
+    assert limits[0] == limits[1]
+
+
+def test_two_displaced_pages_move_the_households_differently(analysis, cjk_font):
+    a, b = (
+        by_gid(draw_print_map(analysis, privacy="displaced", made_on=DAY), GID_HOUSEHOLDS)[0]
+        for _ in range(2)
+    )
+    pa = {tuple(p) for p in np.asarray(a.get_offsets()).round(3)}
+    pb = {tuple(p) for p in np.asarray(b.get_offsets()).round(3)}
+    assert len(pa) == len(pb) == 4 and not pa & pb
+
+
 # --------------------------------------------------------------------------------------------
 # Scale, extent, labels and notes
 
@@ -407,7 +482,11 @@ def test_unsupported_suffix_names_the_supported_ones_and_writes_nothing(
             "error.print.orientation",
             "Unknown orientation 'sideways'. Choose one of: landscape, portrait.",
         ),
-        ({"privacy": "public"}, "error.map.privacy", "Unknown privacy mode 'public'"),
+        (
+            {"privacy": "public"},
+            "error.map.privacy",
+            "Unknown privacy mode 'public'. Choose one of: committee, displaced, full (",
+        ),
         ({"lang": "fr"}, "error.map.language", "Unknown language 'fr'. Choose one of: zh, en."),
         ({"kind": "childcare"}, "error.settings.kind", "Unknown service kind 'childcare'"),
     ],
