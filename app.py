@@ -54,6 +54,7 @@ KEY_RESTORE_OFFER = "restore_offer"
 KEY_PENDING = "pending_settings"
 KEY_SITES = "suggested_sites"
 KEY_WARNING = "load_warning"
+KEY_SECRET_SEED = "displacement_seed"
 KEY_PROPOSAL_VILLAGE = "proposal_village"
 KINDS = ("kindergarten", "school")
 LANG_LABELS = {"zh": "中文", "en": "English"}
@@ -176,6 +177,10 @@ i18n.register(
         "app.export.committee": {
             "zh": "村委会版地图（不含农户位置和姓名，可以分享）",
             "en": "Committee map (no household positions or names: safe to share)",
+        },
+        "app.export.displaced": {
+            "zh": "对外分享（住户位置随机移动 300–600 米，不含个人信息）",
+            "en": "Shareable, households moved 300–600 m at random (nothing personal)",
         },
         "app.export.full": {
             "zh": "完整版地图（含农户位置，仅限工作团队）",
@@ -895,17 +900,33 @@ def render_chart(shown: pd.DataFrame, limit_km: float, kind: str) -> None:
     st.altair_chart(bars + rule, width="stretch")
 
 
+def session_rng():
+    """A random generator with a secret seed kept for the session.
+
+    Displaced exports of the same data then move each household the same way every time, so
+    collecting several exports cannot average the displacement away; the seed never leaves
+    the session.
+    """
+    import secrets
+
+    import numpy as np
+
+    if KEY_SECRET_SEED not in st.session_state:
+        st.session_state[KEY_SECRET_SEED] = secrets.randbits(64)
+    return np.random.default_rng(st.session_state[KEY_SECRET_SEED])
+
+
 def render_exports(analysis: Analysis, kind: str) -> None:
     lang = st.session_state.get(KEY_LANG, "zh")
     with st.expander(t("app.export")):
         privacy = st.radio(
             t("app.export.mode"),
-            ("committee", "full"),
+            ("committee", "displaced", "full"),
             format_func=lambda p: t(f"app.export.{p}"),
             key="export_privacy",
         )
         if st.button(t("app.export.make"), key="make_export"):
-            m = draw_map(analysis, lang=lang, kind=kind, privacy=privacy)
+            m = draw_map(analysis, lang=lang, kind=kind, privacy=privacy, rng=session_rng())
             st.session_state[KEY_EXPORT] = (privacy, render_map_html(m))
         made = st.session_state.get(KEY_EXPORT)
         if made:
@@ -924,7 +945,9 @@ def render_exports(analysis: Analysis, kind: str) -> None:
             from mapping.printmap import draw_print_map, write_print_map
 
             try:
-                fig = draw_print_map(analysis, lang=lang, kind=kind, paper=paper, privacy=privacy)
+                fig = draw_print_map(
+                    analysis, lang=lang, kind=kind, paper=paper, privacy=privacy, rng=session_rng()
+                )
                 with tempfile.TemporaryDirectory() as tmp:
                     path = write_print_map(fig, Path(tmp) / f"map-{paper}.{fmt}")
                     st.session_state[KEY_PRINT] = (path.name, path.read_bytes())

@@ -155,9 +155,10 @@ def _add_map_options(a: argparse.ArgumentParser) -> None:
     """The options of the map file (shared by analyze and plan)."""
     a.add_argument(
         "--privacy",
-        choices=("committee", "full"),
+        choices=("committee", "displaced", "full"),
         default="committee",
-        help="map detail: committee (no household positions or names) or full",
+        help="map detail: committee (village totals only), displaced (households moved "
+        "300-600 m at random, nothing personal) or full (team only)",
     )
     a.add_argument("--no-map", action="store_true", help="skip map.html")
 

@@ -216,3 +216,20 @@ def test_households_outside_the_area_are_warned_about_in_the_app(app, tmp_path):
 def test_service_areas_can_be_shown(app):
     app.checkbox(key="show_areas").check().run()
     assert not app.exception, [e.value for e in app.exception]
+
+
+def test_displaced_exports_move_households_the_same_way_within_a_session(app):
+    app.radio(key="export_privacy").set_value("displaced").run()
+    app.button(key="make_export").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    import re
+
+    def positions(html: str) -> str:  # folium names its elements at random: ignore the names
+        return re.sub(r"_[0-9a-f]{32}", "_", html)
+
+    first = app.session_state["export_html"][1]
+    app.button(key="make_export").click().run()
+    assert positions(app.session_state["export_html"][1]) == positions(first)
+    assert "gm-displaced" in first
+    for hid in app.session_state["scenario"].households.index:
+        assert hid not in first

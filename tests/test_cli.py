@@ -314,3 +314,13 @@ def test_plan_writes_a_map_with_the_suggested_sites(tmp_path):
 
     for hid in load_demo().households.index:  # committee map by default
         assert hid not in html
+
+
+def test_displaced_privacy_map_from_the_cli(tmp_path):
+    assert main(["analyze", "--demo", "--privacy", "displaced", "--out", str(tmp_path)]) == 0
+    html = (tmp_path / "map.html").read_text("utf-8")
+    assert "gm-displaced" in html
+    from mapping.scenario import load_demo
+
+    for hid in load_demo().households.index:
+        assert hid not in html
