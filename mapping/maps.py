@@ -661,6 +661,30 @@ def _text_or_none(values: pd.Series) -> list[str | None]:
     return [None if _missing(v) else str(v) for v in values]
 
 
+def _household_points(
+    m: folium.Map, features: list[dict], js: str, class_name: str, layer_key: str, lang: str
+) -> None:
+    """One layer of household points coloured by distance class, popups built by ``js``."""
+    styles = {
+        key: {
+            "radius": 4,
+            "color": "#333333",
+            "weight": 0.6,
+            "fillColor": color,
+            "fillOpacity": 0.95,
+            "className": class_name,
+        }
+        for key, color, _ in _household_bins(lang)
+    }
+    folium.GeoJson(
+        _feature_collection(features),
+        name=i18n.t(layer_key, lang),
+        style_function=_styled(styles),
+        marker=folium.CircleMarker(radius=4, fill=True),
+        on_each_feature=JsCode(js),
+    ).add_to(m)
+
+
 def _add_households(
     m: folium.Map, households: pd.DataFrame, kind: str, lang: str
 ) -> list[float] | None:
@@ -719,24 +743,7 @@ def _add_households(
         "villages": "[" + ", ".join(_js_str(v) for v in village_list) + "]",
         "nearest": "[" + ", ".join(_js_str(v) for v in nearest_list) + "]",
     }
-    styles = {
-        key: {
-            "radius": 4,
-            "color": "#333333",
-            "weight": 0.6,
-            "fillColor": color,
-            "fillOpacity": 0.95,
-            "className": "gm-household",
-        }
-        for key, color, _ in _household_bins(lang)
-    }
-    folium.GeoJson(
-        _feature_collection(features),
-        name=i18n.t("map.layer.households", lang),
-        style_function=_styled(styles),
-        marker=folium.CircleMarker(radius=4, fill=True),
-        on_each_feature=JsCode(js),
-    ).add_to(m)
+    _household_points(m, features, js, "gm-household", "map.layer.households", lang)
     return [min(lat), min(lon), max(lat), max(lon)]
 
 
@@ -814,24 +821,9 @@ def _add_displaced_households(
         "labels": "{" + ", ".join(f"{k}: {_js_str(v)}" for k, v in labels.items()) + "}",
         "villages": "[" + ", ".join(_js_str(v) for v in village_list) + "]",
     }
-    styles = {
-        key: {
-            "radius": 4,
-            "color": "#333333",
-            "weight": 0.6,
-            "fillColor": color,
-            "fillOpacity": 0.95,
-            "className": "gm-household gm-displaced",
-        }
-        for key, color, _ in _household_bins(lang)
-    }
-    folium.GeoJson(
-        _feature_collection(features),
-        name=i18n.t("map.layer.households_displaced", lang),
-        style_function=_styled(styles),
-        marker=folium.CircleMarker(radius=4, fill=True),
-        on_each_feature=JsCode(js),
-    ).add_to(m)
+    _household_points(
+        m, features, js, "gm-household gm-displaced", "map.layer.households_displaced", lang
+    )
 
 
 def _proposed_mask(services: pd.DataFrame) -> np.ndarray:
