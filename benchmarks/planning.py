@@ -8,16 +8,10 @@ from __future__ import annotations
 
 import time
 
-import geopandas as gpd
-import pandas as pd
-
-from benchmarks.synthetic import UTM, as_services, make_roads, place_points
-from layers.households import validate_households
-from layers.villages import validate_villages
+from benchmarks.synthetic import UTM, make_scenario
 from mapping.analysis import run_analysis
 from mapping.network import build_network
 from mapping.planning import suggest_sites
-from mapping.scenario import Scenario
 from mapping.settings import AnalysisSettings
 
 
@@ -35,31 +29,7 @@ def time_planning(
 
     Returns a dict with the sizes, the candidate count and the wall-clock seconds of each step.
     """
-    syn = make_roads(n_nodes, seed)
-    hh, _ = place_points(syn, n_households, seed=seed + 1)
-    vil, _ = place_points(syn, n_villages, seed=seed + 2, offroad_m=50.0)
-    svc_pts, _ = place_points(syn, n_services, seed=seed + 3)
-    vil = vil.assign(
-        village_id=vil.index,
-        village_name=vil.index,
-        boundary=gpd.GeoSeries([None] * len(vil), crs="EPSG:4326", index=vil.index),
-        source="file",
-    )
-    hh = hh.assign(
-        household_id=hh.index,
-        village_name=pd.array([pd.NA] * len(hh), dtype="str"),
-        name=pd.array([pd.NA] * len(hh), dtype="str"),
-        phone=pd.array([pd.NA] * len(hh), dtype="str"),
-        children=pd.array((hh.index.str[1:].astype(int) % 3).to_numpy(), dtype="Int64"),
-        source_row=pd.array(range(2, len(hh) + 2), dtype="Int64"),
-    )
-    sc = Scenario(
-        roads=syn.roads,
-        villages=validate_villages(vil),
-        households=validate_households(hh),
-        services=as_services(svc_pts),
-        boundaries=gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"),
-    )
+    syn, sc = make_scenario(n_nodes, n_households, n_villages, n_services, seed)
     settings = AnalysisSettings(mode="motorbike", kinds=("kindergarten",))
     out: dict[str, float] = {"nodes": float(syn.roads.n_nodes), "households": n_households}
     t = time.perf_counter()

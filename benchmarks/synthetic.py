@@ -369,3 +369,40 @@ def write_osm_xml(syn: SyntheticRoads, path: str | Path, *, n_amenities: int = 4
             )
         f.write("</osm>\n")
     return path
+
+
+def make_scenario(
+    n_nodes: int, n_households: int, n_villages: int, n_services: int, seed: int
+) -> tuple[SyntheticRoads, object]:
+    """A synthetic county as a :class:`mapping.scenario.Scenario`: roads, village points,
+    households (children 0-2 each) and kindergartens, all fictional and deterministic."""
+    from layers.households import validate_households
+    from layers.villages import validate_villages
+    from mapping.scenario import Scenario
+
+    syn = make_roads(n_nodes, seed)
+    hh, _ = place_points(syn, n_households, seed=seed + 1)
+    vil, _ = place_points(syn, n_villages, seed=seed + 2, offroad_m=50.0)
+    svc, _ = place_points(syn, n_services, seed=seed + 3)
+    vil = vil.assign(
+        village_id=vil.index,
+        village_name=vil.index,
+        boundary=gpd.GeoSeries([None] * len(vil), crs="EPSG:4326", index=vil.index),
+        source="file",
+    )
+    hh = hh.assign(
+        household_id=hh.index,
+        village_name=pd.array([pd.NA] * len(hh), dtype="str"),
+        name=pd.array([pd.NA] * len(hh), dtype="str"),
+        phone=pd.array([pd.NA] * len(hh), dtype="str"),
+        children=pd.array((hh.index.str[1:].astype(int) % 3).to_numpy(), dtype="Int64"),
+        source_row=pd.array(range(2, len(hh) + 2), dtype="Int64"),
+    )
+    scenario = Scenario(
+        roads=syn.roads,
+        villages=validate_villages(vil),
+        households=validate_households(hh),
+        services=as_services(svc),
+        boundaries=gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"),
+    )
+    return syn, scenario

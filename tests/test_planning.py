@@ -354,33 +354,9 @@ def synthetic_analysis(
     threshold_m: float = 1500.0,
 ):
     """A small synthetic county (benchmarks.synthetic), motorbike mode: one-way streets."""
-    from benchmarks.synthetic import as_services, make_roads, place_points
+    from benchmarks.synthetic import make_scenario
 
-    syn = make_roads(n_nodes, seed)
-    hh, _ = place_points(syn, n_households, seed=seed + 1)
-    vil, _ = place_points(syn, n_villages, seed=seed + 2, offroad_m=50.0)
-    svc, _ = place_points(syn, n_services, seed=seed + 3)
-    vil = vil.assign(
-        village_id=vil.index,
-        village_name=vil.index,
-        boundary=gpd.GeoSeries([None] * len(vil), crs="EPSG:4326", index=vil.index),
-        source="file",
-    )
-    hh = hh.assign(
-        household_id=hh.index,
-        village_name=pd.array([pd.NA] * len(hh), dtype="str"),
-        name=pd.array([pd.NA] * len(hh), dtype="str"),
-        phone=pd.array([pd.NA] * len(hh), dtype="str"),
-        children=pd.array((hh.index.str[1:].astype(int) % 3).to_numpy(), dtype="Int64"),
-        source_row=pd.array(range(2, len(hh) + 2), dtype="Int64"),
-    )
-    sc = Scenario(
-        roads=syn.roads,
-        villages=validate_villages(vil),
-        households=validate_households(hh),
-        services=as_services(svc),
-        boundaries=gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"),
-    )
+    syn, sc = make_scenario(n_nodes, n_households, n_villages, n_services, seed)
     settings = AnalysisSettings(
         mode="motorbike", kinds=("kindergarten",), thresholds_m={"kindergarten": threshold_m}
     )
