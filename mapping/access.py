@@ -215,6 +215,7 @@ def prepare_access(
     *,
     snap_to: str = "largest",
     with_time: bool = True,
+    snap: Snap | None = None,
 ) -> KindAccess:
     """Snap the services of ``kind`` and run the distance and time searches towards them.
 
@@ -231,10 +232,16 @@ def prepare_access(
     with_time
         Also run the travel-time search (a second Dijkstra); without it
         :func:`access_table` gives no ``time_<kind>_min`` column.
+    snap
+        The snaps of all rows of ``services``, when the caller has them already.
     """
-    svc = services[services["kind"] == kind]
+    mask = (services["kind"] == kind).to_numpy()
+    svc = services[mask]
     x, y = net.project_points(svc)
-    svc_snap = snap_points(net, x, y, snap_to=snap_to)
+    if snap is None:
+        svc_snap = snap_points(net, x, y, snap_to=snap_to)
+    else:
+        svc_snap = snap.take(np.flatnonzero(mask))
     return KindAccess(
         kind=kind,
         services=svc,
@@ -245,7 +252,12 @@ def prepare_access(
 
 
 def add_services(
-    net: RoadNetwork, access: KindAccess, new: gpd.GeoDataFrame, *, snap_to: str = "largest"
+    net: RoadNetwork,
+    access: KindAccess,
+    new: gpd.GeoDataFrame,
+    *,
+    snap_to: str = "largest",
+    snap: Snap | None = None,
 ) -> KindAccess:
     """Add services (e.g. a proposed kindergarten) without redoing the whole search.
 
@@ -264,11 +276,14 @@ def add_services(
         The services to add (EPSG:4326, services schema; ``kind`` is not checked).
     snap_to
         Which road segments they may snap to.
+    snap
+        The snaps of ``new``, when the caller has them already.
     """
     if len(new) == 0:
         return access
     x, y = net.project_points(new)
-    snap = snap_points(net, x, y, snap_to=snap_to)
+    if snap is None:
+        snap = snap_points(net, x, y, snap_to=snap_to)
     k_old = len(access.services)
     searches = []
     for old in (access.dist, access.time):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from mapping.access import (
@@ -110,7 +111,7 @@ def run_analysis(
     access = {}
     for kind in settings.kinds:
         say(f"distances to {kind}")
-        access[kind] = prepare_access(network, svc, kind, snap_to=settings.snap_to)
+        access[kind] = prepare_access(network, svc, kind, snap_to=settings.snap_to, snap=svc_snap)
     svc_out = svc.copy()
     svc_out["offroad_m"] = svc_snap.offroad_m
     placed = assign_villages(hh, vil, network.crs)
@@ -158,12 +159,18 @@ def apply_proposals(analysis: Analysis, proposals: gpd.GeoDataFrame) -> Analysis
     net, settings = analysis.network, analysis.settings
     if len(proposals) == 0:
         return analysis
+    new_snap = snap_points(net, *net.project_points(proposals), snap_to=settings.snap_to)
     access = dict(analysis.access)
     for kind in access:
-        new = proposals[proposals["kind"] == kind]
-        if len(new):
-            access[kind] = add_services(net, access[kind], new, snap_to=settings.snap_to)
-    new_snap = snap_points(net, *net.project_points(proposals), snap_to=settings.snap_to)
+        mask = (proposals["kind"] == kind).to_numpy()
+        if mask.any():
+            access[kind] = add_services(
+                net,
+                access[kind],
+                proposals[mask],
+                snap_to=settings.snap_to,
+                snap=new_snap.take(np.flatnonzero(mask)),
+            )
     props = proposals.copy()
     props["offroad_m"] = new_snap.offroad_m
     svc_out = pd.concat([analysis.services, props])
