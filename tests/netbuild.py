@@ -61,3 +61,41 @@ def services(rows: dict[str, tuple[str, float, float]]) -> gpd.GeoDataFrame:
     gdf["source"] = "file"
     gdf.index.name = "service_id"
     return gdf
+
+
+def box(x0: float, y0: float, x1: float, y1: float):
+    """A rectangle given in metres, as a WGS84 polygon."""
+    return shapely.Polygon([lonlat(x0, y0), lonlat(x1, y0), lonlat(x1, y1), lonlat(x0, y1)])
+
+
+def villages(xy: dict[str, tuple[float, float]], names, boundaries=None):
+    """A validated villages layer at metre positions (``boundaries``: polygons or None)."""
+    from layers.villages import validate_villages
+
+    vil = points(xy)
+    vil["village_id"] = vil.index
+    vil["village_name"] = list(names)
+    vil["boundary"] = gpd.GeoSeries(
+        list(boundaries) if boundaries is not None else [None] * len(vil),
+        index=vil.index,
+        crs="EPSG:4326",
+    )
+    vil["source"] = "file"
+    return validate_villages(vil)
+
+
+def households(
+    xy: dict[str, tuple[float, float]], *, children, village_names=None, names=None, phones=None
+):
+    """A validated households layer at metre positions; missing columns are empty."""
+    from layers.households import validate_households
+
+    n = len(xy)
+    hh = points(xy)
+    hh["household_id"] = hh.index
+    hh["village_name"] = pd.array(village_names or [None] * n, dtype="str")
+    hh["name"] = pd.array(names or [None] * n, dtype="str")
+    hh["phone"] = pd.array(phones or [None] * n, dtype="str")
+    hh["children"] = pd.array(list(children), dtype="Int64")
+    hh["source_row"] = pd.array(range(2, n + 2), dtype="Int64")
+    return validate_households(hh)

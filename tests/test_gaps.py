@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import geopandas as gpd
-import pandas as pd
 import pytest
-import shapely
 
-from layers.households import validate_households
-from layers.villages import validate_villages
 from mapping.analysis import run_analysis
 from mapping.scenario import Scenario
 from mapping.settings import AnalysisSettings
-from tests.netbuild import lonlat, points, roads, services
-
-
-def box(x0, y0, x1, y1):
-    return shapely.Polygon([lonlat(x0, y0), lonlat(x1, y0), lonlat(x1, y1), lonlat(x0, y1)])
+from tests.netbuild import box, households, roads, services, villages
 
 
 def scenario():
@@ -26,34 +18,26 @@ def scenario():
     (no boundary).
     """
     r = roads({i: (1000.0 * i, 0.0) for i in range(13)}, [(1, list(range(13)), "secondary")])
-    vil = points({"A": (2000.0, 0.0), "C": (4500.0, 0.0), "B": (10400.0, 0.0)})
-    vil["village_id"] = vil.index
-    vil["village_name"] = ["甲村", "丙村", "乙村"]
-    vil["boundary"] = gpd.GeoSeries(
+    vil = villages(
+        {"A": (2000.0, 0.0), "C": (4500.0, 0.0), "B": (10400.0, 0.0)},
+        ["甲村", "丙村", "乙村"],
         [box(1500, -500, 2500, 500), box(4000, -500, 5500, 500), None],
-        index=vil.index,
-        crs="EPSG:4326",
     )
-    vil["source"] = "file"
-    hh = points(
+    hh = households(
         {
             "h1": (1800.0, 100.0),  # inside A
             "h2": (6000.0, 50.0),  # outside every boundary, file says 乙村 -> B
             "h3": (11000.0, 0.0),  # no name, nearest village point is B
             "h4": (5400.0, 0.0),  # inside C, but beyond 5 km
-        }
+        },
+        children=[2, 1, 3, 1],
+        village_names=[None, "乙村", None, None],
     )
-    hh["household_id"] = hh.index
-    hh["village_name"] = pd.array([None, "乙村", None, None], dtype="str")
-    hh["name"] = pd.array([None] * 4, dtype="str")
-    hh["phone"] = pd.array([None] * 4, dtype="str")
-    hh["children"] = pd.array([2, 1, 3, 1], dtype="Int64")
-    hh["source_row"] = pd.array([2, 3, 4, 5], dtype="Int64")
     svc = services({"k": ("kindergarten", 0.0, 0.0), "s": ("school", 12000.0, 0.0)})
     return Scenario(
         roads=r,
-        villages=validate_villages(vil),
-        households=validate_households(hh),
+        villages=vil,
+        households=hh,
         services=svc,
         boundaries=gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"),
     )

@@ -35,7 +35,6 @@ import shapely
 from layers import i18n
 from layers.errors import InputError, SettingsError
 from layers.households import validate_households
-from layers.villages import validate_villages
 from mapping.analysis import apply_proposals, run_analysis
 from mapping.coverage import service_areas
 from mapping.maps import (
@@ -50,7 +49,7 @@ from mapping.scenario import DEMO_DIR, Scenario
 from mapping.settings import AnalysisSettings
 from mapping.whatif import make_proposal
 from tests import browser
-from tests.netbuild import UTM, lonlat, points, roads, services
+from tests.netbuild import UTM, box, households, lonlat, points, roads, services, villages
 
 HOSTILE_IMG = '"><img src=x onerror="document.title=\'pwned\'">'
 HOSTILE_SCRIPT = "<script>document.title='pwned'</script>"
@@ -69,43 +68,32 @@ HH_PHONES = ["13911110001", "13922220002", "13933330003", "13944440004"]
 HH_XY = [(1830.0, 137.0), (5330.0, -137.0), (11030.0, 137.0), (10630.0, -137.0)]
 
 
-def box(x0, y0, x1, y1):
-    return shapely.Polygon([lonlat(x0, y0), lonlat(x1, y0), lonlat(x1, y1), lonlat(x0, y1)])
-
-
 def scenario(*, fictional: bool = False) -> Scenario:
     nodes = {i: (1000.0 * i, 0.0) for i in range(13)}
     nodes |= {20: (6000.0, 1000.0), 21: (6000.0, 2000.0)}
     r = roads(nodes, [(1, list(range(13)), "secondary"), (2, [6, 20, 21], "track")])
-    vil = points(
+    vil = villages(
         {
             "A": (2000.0, 0.0),
             "C": (4500.0, 0.0),
             "B": (10400.0, 0.0),
             "X": (7000.0, 300.0),
             "Y": (8000.0, -300.0),
-        }
-    )
-    vil["village_id"] = vil.index
-    vil["village_name"] = ["甲村", "丙村", "乙村", HOSTILE_IMG, HOSTILE_SCRIPT]
-    vil["boundary"] = gpd.GeoSeries(
+        },
+        ["甲村", "丙村", "乙村", HOSTILE_IMG, HOSTILE_SCRIPT],
         [box(1500, -500, 2500, 500), box(4000, -500, 5500, 500), None, None, None],
-        index=vil.index,
-        crs="EPSG:4326",
     )
-    vil["source"] = "file"
-    hh = points(dict(zip(HH_IDS, HH_XY, strict=True)))
-    hh["household_id"] = hh.index
-    hh["village_name"] = pd.array([None] * 4, dtype="str")
-    hh["name"] = pd.array(HH_NAMES, dtype="str")
-    hh["phone"] = pd.array(HH_PHONES, dtype="str")
-    hh["children"] = pd.array([2, 1, 3, 1], dtype="Int64")
-    hh["source_row"] = pd.array([2, 3, 4, 5], dtype="Int64")
+    hh = households(
+        dict(zip(HH_IDS, HH_XY, strict=True)),
+        children=[2, 1, 3, 1],
+        names=HH_NAMES,
+        phones=HH_PHONES,
+    )
     svc = services({"k": ("kindergarten", 0.0, 0.0), "s": ("school", 12000.0, 0.0)})
     return Scenario(
         roads=r,
-        villages=validate_villages(vil),
-        households=validate_households(hh),
+        villages=vil,
+        households=hh,
         services=svc,
         boundaries=gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"),
         title={"zh": "测试旗", "en": "Test Banner"},

@@ -29,7 +29,6 @@ import warnings
 import geopandas as gpd
 import matplotlib
 import numpy as np
-import pandas as pd
 import pytest
 import shapely
 from matplotlib.collections import Collection
@@ -38,8 +37,6 @@ from matplotlib.text import Text
 
 from layers import i18n
 from layers.errors import InputError, SettingsError
-from layers.households import validate_households
-from layers.villages import validate_villages
 from mapping import printmap
 from mapping.analysis import apply_proposals, run_analysis
 from mapping.coverage import service_areas
@@ -65,7 +62,7 @@ from mapping.privacy import displaced_households
 from mapping.scenario import Scenario
 from mapping.settings import AnalysisSettings
 from mapping.whatif import make_proposal
-from tests.netbuild import X0, Y0, lonlat, points, roads, services
+from tests.netbuild import X0, Y0, box, households, lonlat, roads, services, villages
 
 DAY = dt.date(2024, 5, 1)
 HH_IDS = ["HH-1", "HH-2", "HH-3", "HH-4"]
@@ -73,37 +70,26 @@ HH_XY = [(1830.0, 137.0), (5330.0, -137.0), (11030.0, 137.0), (10630.0, -137.0)]
 REQUIRE_FONTS = os.environ.get("GAPMAPPER_REQUIRE_BROWSER") == "1"  # set in CI
 
 
-def box(x0, y0, x1, y1):
-    return shapely.Polygon([lonlat(x0, y0), lonlat(x1, y0), lonlat(x1, y1), lonlat(x0, y1)])
-
-
 def scenario(names=("甲村", "丙村", "乙村"), *, fictional: bool = True) -> Scenario:
     nodes = {i: (1000.0 * i, 0.0) for i in range(13)}
     nodes |= {20: (6000.0, 1000.0), 21: (6000.0, 2000.0)}
     r = roads(nodes, [(1, list(range(13)), "secondary"), (2, [6, 20, 21], "track")])
-    vil = points({"A": (2000.0, 0.0), "C": (4500.0, 0.0), "B": (10400.0, 0.0)})
-    vil["village_id"] = vil.index
-    vil["village_name"] = list(names)
-    vil["boundary"] = gpd.GeoSeries(
+    vil = villages(
+        {"A": (2000.0, 0.0), "C": (4500.0, 0.0), "B": (10400.0, 0.0)},
+        names,
         [box(1500, -500, 2500, 500), box(4000, -500, 5500, 500), None],
-        index=vil.index,
-        crs="EPSG:4326",
     )
-    vil["source"] = "file"
-    hh = points(dict(zip(HH_IDS, HH_XY, strict=True)))
-    hh["household_id"] = hh.index
-    hh["village_name"] = pd.array([None] * 4, dtype="str")
-    hh["name"] = pd.array(["张秘密甲", "李秘密乙", "王秘密丙", "赵秘密丁"], dtype="str")
-    hh["phone"] = pd.array(
-        ["13911110001", "13922220002", "13933330003", "13944440004"], dtype="str"
+    hh = households(
+        dict(zip(HH_IDS, HH_XY, strict=True)),
+        children=[2, 1, 3, 1],
+        names=["张秘密甲", "李秘密乙", "王秘密丙", "赵秘密丁"],
+        phones=["13911110001", "13922220002", "13933330003", "13944440004"],
     )
-    hh["children"] = pd.array([2, 1, 3, 1], dtype="Int64")
-    hh["source_row"] = pd.array([2, 3, 4, 5], dtype="Int64")
     svc = services({"k": ("kindergarten", 0.0, 0.0), "s": ("school", 12000.0, 0.0)})
     return Scenario(
         roads=r,
-        villages=validate_villages(vil),
-        households=validate_households(hh),
+        villages=vil,
+        households=hh,
         services=svc,
         boundaries=gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"),
         title={"zh": "测试旗", "en": "Test Banner"},
