@@ -159,29 +159,35 @@ def point_costs(
 def _same_segment(
     net: RoadNetwork, search: ServiceSearch, snap: Snap, cost_seg: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Cost to the best service on each point's own segment (straight along it), and its index.
+
+    Few points share a segment with a service: those are picked by a lookup table, then paired
+    by a binary search in the services' sorted segments (a pandas merge here took 5 ms for 20,000 households).
+    """
     svc = search.svc_snap
-    pts = pd.DataFrame({"p": np.arange(len(snap)), "seg": snap.seg, "tp": snap.t})
-    svcs = pd.DataFrame(
-        {"s": np.arange(len(svc)), "seg": svc.seg, "ts": svc.t, "off": search.svc_off_cost}
-    )
-    pairs = pts.merge(svcs, on="seg")
     out_cost = np.full(len(snap), np.inf)
     out_who = np.full(len(snap), -1, dtype=np.int64)
-    if pairs.empty:
+    has_service = np.zeros(net.n_segments, dtype=bool)
+    has_service[svc.seg] = True
+    pts = np.flatnonzero(has_service[snap.seg])
+    if len(pts) == 0:
         return out_cost, out_who
-    segs = pairs["seg"].to_numpy()
-    ahead = pairs["ts"].to_numpy() >= pairs["tp"].to_numpy()
-    same_place = pairs["ts"].to_numpy() == pairs["tp"].to_numpy()
-    allowed = np.where(ahead, net.seg_fwd[segs], net.seg_bwd[segs]) | same_place
-    c = (
-        np.abs(pairs["ts"].to_numpy() - pairs["tp"].to_numpy()) * net.seg_cost(search.metric)[segs]
-        + pairs["off"].to_numpy()
-    )
-    c = np.where(allowed, c, np.inf)
-    pairs = pairs.assign(c=c).sort_values(["p", "c"]).drop_duplicates("p")
-    p = pairs["p"].to_numpy()
-    out_cost[p] = pairs["c"].to_numpy()
-    out_who[p] = pairs["s"].to_numpy()
+    order = np.argsort(svc.seg, kind="stable")
+    svc_seg = svc.seg[order]
+    lo = np.searchsorted(svc_seg, snap.seg[pts], side="left")
+    reps = np.searchsorted(svc_seg, snap.seg[pts], side="right") - lo
+    p = np.repeat(pts, reps)
+    within = np.arange(len(p)) - np.repeat(np.cumsum(reps) - reps, reps)
+    s = order[np.repeat(lo, reps) + within]
+    segs = snap.seg[p]
+    tp, ts = snap.t[p], svc.t[s]
+    allowed = np.where(ts >= tp, net.seg_fwd[segs], net.seg_bwd[segs]) | (ts == tp)
+    c = np.where(allowed, np.abs(ts - tp) * cost_seg[p] + search.svc_off_cost[s], np.inf)
+    # the cheapest pair of each point; ties go to the lowest service index
+    first = np.lexsort((s, c, p))
+    keep = first[np.concatenate([[True], p[first][1:] != p[first][:-1]])]
+    out_cost[p[keep]] = c[keep]
+    out_who[p[keep]] = s[keep]
     return out_cost, out_who
 
 

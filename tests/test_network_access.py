@@ -8,6 +8,7 @@ import pytest
 
 from layers.errors import NoDataError
 from layers.roads import MODE_BITS
+from mapping import network
 from mapping.access import compute_service_access
 from mapping.network import build_network, snap_points
 from mapping.settings import AnalysisSettings
@@ -279,7 +280,9 @@ def test_points_and_services_at_the_start_of_a_oneway_segment():
     assert cost[0] == pytest.approx(0.0, abs=MM)
 
 
-def test_snapping_finds_the_exactly_nearest_segment():
+@pytest.mark.parametrize("pairs", [0, 10**9], ids=["grid", "every-segment"])
+def test_snapping_finds_the_exactly_nearest_segment(pairs, monkeypatch):
+    monkeypatch.setattr(network, "BRUTE_FORCE_PAIRS", pairs)
     # long and short segments mixed: a 5 km road with a comb of 30 m spurs, and a diagonal
     nodes = {0: (0.0, 0.0), 1: (5000.0, 0.0), 2: (0.0, 800.0), 3: (5000.0, 2000.0)}
     ways = [(1, [0, 1], "primary"), (2, [2, 3], "track")]
