@@ -28,6 +28,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from mapping.network import RoadNetwork, Snap, snap_points
+from mapping.pruned import improved_costs
 
 #: Reasons a point has no road distance (values of ``unreachable_<kind>``).
 REASON_NO_SERVICE = "no_service"
@@ -107,24 +108,33 @@ def with_virtual_sources(
     """
     rg = net.rgraph(metric)
     n, k = net.n_nodes, len(svc_snap)
-    cost = net.seg_cost(metric)[svc_snap.seg]
-    seg = svc_snap.seg
-    t = svc_snap.t
-    # reversed arcs: service -> a (the forward trip a -> service needs u->v allowed), -> b
-    to_u = net.seg_fwd[seg] | (t == 0.0)  # a service at a segment end stands on that node
-    to_v = net.seg_bwd[seg] | (t == 1.0)
-    counts = to_u.astype(np.int64) + to_v.astype(np.int64)
-    cols = np.full((k, 2), -1, dtype=np.int64)
-    vals = np.zeros((k, 2), dtype=np.float64)
-    cols[:, 0] = np.where(to_u, net.seg_u[seg], -1)
-    vals[:, 0] = t * cost + svc_off
-    cols[:, 1] = np.where(to_v, net.seg_v[seg], -1)
-    vals[:, 1] = (1.0 - t) * cost + svc_off
-    mask = cols >= 0
+    svc, node, cost = entry_arcs(net, svc_snap, svc_off, metric)
+    counts = np.bincount(svc, minlength=k)
     indptr = np.concatenate([rg.indptr, rg.indptr[-1] + np.cumsum(counts)])
-    indices = np.concatenate([rg.indices, cols[mask].astype(rg.indices.dtype)])
-    data = np.concatenate([rg.data, vals[mask]])
+    indices = np.concatenate([rg.indices, node.astype(rg.indices.dtype)])
+    data = np.concatenate([rg.data, cost])
     return sp.csr_matrix((data, indices, indptr.astype(np.int64)), shape=(n + k, n + k))
+
+
+def entry_arcs(
+    net: RoadNetwork, svc_snap: Snap, svc_off: np.ndarray, metric: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each service enters the reversed graph: ``(service index, node, cost)``.
+
+    A service at position t of segment (a, b) is reached from a (cost t x segment, plus its
+    off-road leg) when the segment may be travelled a->b, and from b ((1-t) x segment) when
+    b->a is allowed; a service at a segment end stands on that node. Sorted by service.
+    """
+    seg, t = svc_snap.seg, svc_snap.t
+    seg_cost = net.seg_cost(metric)[seg]
+    to_u = net.seg_fwd[seg] | (t == 0.0)
+    to_v = net.seg_bwd[seg] | (t == 1.0)
+    k = len(svc_snap)
+    svc = np.repeat(np.arange(k), 2).reshape(k, 2)
+    node = np.column_stack([net.seg_u[seg], net.seg_v[seg]])
+    cost = np.column_stack([t * seg_cost + svc_off, (1.0 - t) * seg_cost + svc_off])
+    mask = np.column_stack([to_u, to_v])
+    return svc[mask], node[mask].astype(np.int64), cost[mask]
 
 
 def point_costs(
@@ -267,10 +277,11 @@ def add_services(
 ) -> KindAccess:
     """Add services (e.g. a proposed kindergarten) without redoing the whole search.
 
-    Adding sources can only shorten distances, so the new answer is the minimum of the old
-    one and a search from the new services alone. That search is bounded (see
-    :func:`_bounded_search`): it only explores the neighbourhood the new services win, which
-    for a proposed kindergarten is a small part of a county.
+    Adding sources can only shorten costs, so the new answer is the old one wherever the
+    new services do not beat it. The search from the new services
+    (:func:`mapping.pruned.improved_costs`) only expands the nodes they improve: for a
+    proposed kindergarten, the area it would now be nearest for. Exact: the result equals a
+    full search with all services (``tests/test_network_access.py``, ``benchmarks/`` row 3).
 
     Parameters
     ----------
@@ -296,15 +307,17 @@ def add_services(
         if old is None:
             searches.append(None)
             continue
-        fresh = _bounded_search(net, snap, old)
-        better = fresh.node_cost < old.node_cost
+        off = net.offroad_cost(snap.offroad_m, old.metric)
+        svc, node, cost = entry_arcs(net, snap, off, old.metric)
+        fresh, who = improved_costs(net.rgraph(old.metric), node, cost, svc, old.node_cost)
+        better = fresh < old.node_cost
         searches.append(
             ServiceSearch(
                 metric=old.metric,
-                node_cost=np.where(better, fresh.node_cost, old.node_cost),
-                node_service=np.where(better, fresh.node_service + k_old, old.node_service),
+                node_cost=np.where(better, fresh, old.node_cost),
+                node_service=np.where(better, who + k_old, old.node_service),
                 svc_snap=Snap.concat([old.svc_snap, snap]),
-                svc_off_cost=np.concatenate([old.svc_off_cost, fresh.svc_off_cost]),
+                svc_off_cost=np.concatenate([old.svc_off_cost, off]),
             )
         )
     services = pd.concat([access.services, new])
@@ -315,45 +328,6 @@ def add_services(
         dist=searches[0],
         time=searches[1],
     )
-
-
-def _bounded_search(net: RoadNetwork, snap: Snap, old: ServiceSearch) -> ServiceSearch:
-    """A search from new services that stops once nothing farther can beat the old costs.
-
-    The nodes a new service improves form a tree around it: if a node is improved, so is the
-    next node on its path to the service (else the old cost would be shorter through that
-    node). So with a search limit L, every improved node has been found unless some found,
-    improved node p has ``cost(p) + longest arc out of p > L``. Start with twice the old cost
-    at the new services' own roads and double until that holds; this is exact.
-    """
-    rg = net.rgraph(old.metric)
-    out_max = _max_out_arc(net, old.metric)
-    ends = np.concatenate([net.seg_u[snap.seg], net.seg_v[snap.seg]])
-    local = old.node_cost[ends]
-    local = local[np.isfinite(local)]
-    limit = 2.0 * float(local.max()) if len(local) and local.max() > 0 else np.inf
-    while True:
-        fresh = search_services(net, snap, old.metric, limit=limit)
-        if not np.isfinite(limit):
-            return fresh
-        improved = fresh.node_cost < old.node_cost
-        frontier = improved & (fresh.node_cost + out_max > limit)
-        if not frontier.any() or limit >= rg.data.sum():
-            return fresh
-        limit *= 2.0
-
-
-def _max_out_arc(net: RoadNetwork, metric: str) -> np.ndarray:
-    """Longest arc leaving each node of the reversed graph (0 for nodes with none), cached."""
-    key = ("max_out_arc", metric)
-    if key not in net._cache:
-        rg = net.rgraph(metric)
-        out = np.zeros(net.n_nodes)
-        has = np.diff(rg.indptr) > 0
-        if len(rg.data):
-            out[has] = np.maximum.reduceat(rg.data, rg.indptr[:-1][has])
-        net._cache[key] = out
-    return net._cache[key]
 
 
 def access_columns(kind: str) -> list[str]:
