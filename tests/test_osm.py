@@ -21,6 +21,7 @@ import shapely
 from shapely.geometry import Polygon, box
 
 from layers import i18n
+from layers import osm as osm_module
 from layers.errors import FileFormatError, InputError, NoDataError
 from layers.osm import (
     MODE_FILTERS,
@@ -323,6 +324,44 @@ def test_four_formats_give_identical_results(tmp_path):
         pd.testing.assert_frame_equal(extract.villages, ref.villages)
         pd.testing.assert_frame_equal(extract.boundaries, ref.boundaries)
     assert sorted(segments(results["pbf"])) == sorted(SMALL_SEGMENTS)
+
+
+class _PublicOnly:
+    """A pyosmium object seen through its public API only (no ``_``-attributes)."""
+
+    denied: set[str] = set()
+
+    def __init__(self, obj) -> None:
+        self._obj = obj
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            _PublicOnly.denied.add(name)
+            raise AttributeError(name)
+        value = getattr(self._obj, name)
+        return _PublicOnly(value) if name == "nodes" else value
+
+    def __len__(self) -> int:
+        return len(self._obj)
+
+    def __iter__(self):
+        return iter(self._obj)
+
+
+@pytest.mark.parametrize("path", [SMALL, "north-bayreuth.osm.gz"], ids=["small", "bayreuth"])
+def test_reader_shortcuts_equal_the_public_pyosmium_api(path, monkeypatch):
+    """The reader reads way nodes and tags through pyosmium 4's C++ getters; through the
+    public API (the fallback for other pyosmium versions) the arrays are the same."""
+    if isinstance(path, str):
+        path = shared_file("osm", path)
+    fast = read_osm(path)
+    way = osm_module._Collector.way
+    monkeypatch.setattr(osm_module._Collector, "way", lambda self, o: way(self, _PublicOnly(o)))
+    public = read_osm(path)
+    for field in ("node_id", "lon", "lat", "u", "v", "way_id", "highway", "oneway", "modes"):
+        np.testing.assert_array_equal(getattr(public.roads, field), getattr(fast.roads, field))
+    assert public.roads.n_edges > 0
+    assert {"_pyosmium_data", "_list"} <= _PublicOnly.denied  # the fallbacks did run
 
 
 def test_clip_bbox():
