@@ -54,7 +54,6 @@ KEY_RESTORE_OFFER = "restore_offer"
 KEY_PENDING = "pending_settings"
 KEY_SITES = "suggested_sites"
 KEY_WARNING = "load_warning"
-KEY_SECRET_SEED = "displacement_seed"
 KEY_PROPOSAL_VILLAGE = "proposal_village"
 KINDS = ("kindergarten", "school")
 LANG_LABELS = {"zh": "中文", "en": "English"}
@@ -900,20 +899,15 @@ def render_chart(shown: pd.DataFrame, limit_km: float, kind: str) -> None:
     st.altair_chart(bars + rule, width="stretch")
 
 
-def session_rng():
-    """A random generator with a secret seed kept for the session.
+def privacy_key(privacy: str) -> bytes | None:
+    """This computer's displacement key for ``displaced`` exports (:mod:`mapping.privacy`):
+    each household moves the same way in every export, in every session, so collecting
+    several exports cannot average the displacement away. None for the other modes."""
+    if privacy != "displaced":
+        return None
+    from mapping.privacy import displacement_key
 
-    Displaced exports of the same data then move each household the same way every time, so
-    collecting several exports cannot average the displacement away; the seed never leaves
-    the session.
-    """
-    import secrets
-
-    import numpy as np
-
-    if KEY_SECRET_SEED not in st.session_state:
-        st.session_state[KEY_SECRET_SEED] = secrets.randbits(64)
-    return np.random.default_rng(st.session_state[KEY_SECRET_SEED])
+    return displacement_key()
 
 
 def render_exports(analysis: Analysis, kind: str) -> None:
@@ -926,8 +920,13 @@ def render_exports(analysis: Analysis, kind: str) -> None:
             key="export_privacy",
         )
         if st.button(t("app.export.make"), key="make_export"):
-            m = draw_map(analysis, lang=lang, kind=kind, privacy=privacy, rng=session_rng())
-            st.session_state[KEY_EXPORT] = (privacy, render_map_html(m))
+            try:
+                m = draw_map(
+                    analysis, lang=lang, kind=kind, privacy=privacy, key=privacy_key(privacy)
+                )
+                st.session_state[KEY_EXPORT] = (privacy, render_map_html(m))
+            except GapMapperError as err:
+                show_error(err)
         made = st.session_state.get(KEY_EXPORT)
         if made:
             name = f"map-{made[0]}-{lang}.html"
@@ -946,7 +945,12 @@ def render_exports(analysis: Analysis, kind: str) -> None:
 
             try:
                 fig = draw_print_map(
-                    analysis, lang=lang, kind=kind, paper=paper, privacy=privacy, rng=session_rng()
+                    analysis,
+                    lang=lang,
+                    kind=kind,
+                    paper=paper,
+                    privacy=privacy,
+                    key=privacy_key(privacy),
                 )
                 with tempfile.TemporaryDirectory() as tmp:
                     path = write_print_map(fig, Path(tmp) / f"map-{paper}.{fmt}")

@@ -227,6 +227,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _key(args: argparse.Namespace) -> bytes | None:
+    """This computer's displacement key for ``--privacy displaced`` (see
+    :mod:`mapping.privacy`): every run then moves each household the same way."""
+    if args.privacy != "displaced":
+        return None
+    from mapping.privacy import displacement_key
+
+    return displacement_key()
+
+
 def _settings(args: argparse.Namespace, thresholds_m: dict[str, float], kinds) -> AnalysisSettings:
     return AnalysisSettings(
         mode=args.mode,
@@ -286,14 +296,19 @@ def _analyze(args: argparse.Namespace, progress) -> int:
     if not args.no_map:
         from mapping.maps import draw_map, write_map_html
 
-        m = draw_map(analysis, lang=args.lang, kind=kinds[0], privacy=args.privacy)
+        m = draw_map(analysis, lang=args.lang, kind=kinds[0], privacy=args.privacy, key=_key(args))
         files.append(write_map_html(m, args.out / "map.html"))
     if args.paper:
         from mapping.printmap import draw_print_map, write_print_map
 
         progress("drawing the printable map")
         fig = draw_print_map(
-            analysis, lang=args.lang, kind=kinds[0], paper=args.paper, privacy=args.privacy
+            analysis,
+            lang=args.lang,
+            kind=kinds[0],
+            paper=args.paper,
+            privacy=args.privacy,
+            key=_key(args),
         )
         for suffix in (".pdf", ".png"):
             files.append(write_print_map(fig, args.out / f"map-{args.paper}{suffix}"))
@@ -352,7 +367,14 @@ def _plan(args: argparse.Namespace, progress) -> int:
 
         progress("drawing the map of the suggested sites")
         areas = service_areas(after, kind, (settings.threshold_m(kind),))
-        m = draw_map(after, lang=args.lang, kind=kind, privacy=args.privacy, service_areas=areas)
+        m = draw_map(
+            after,
+            lang=args.lang,
+            kind=kind,
+            privacy=args.privacy,
+            service_areas=areas,
+            key=_key(args),
+        )
         files.append(write_map_html(m, args.out / "map.html"))
     print(_plan_summary(sites, table, kind, settings.threshold_m(kind), args.lang))
     progress(i18n.t("cli.written", args.lang, files=", ".join(str(f) for f in files)))

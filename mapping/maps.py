@@ -1274,6 +1274,7 @@ def draw_map(
     service_areas: gpd.GeoDataFrame | None = None,
     highlight_households: Sequence[str] | None = None,
     rng: np.random.Generator | None = None,
+    key: bytes | None = None,
 ) -> folium.Map:
     """Draw an analysis on a folium map that needs no internet.
 
@@ -1319,6 +1320,10 @@ def draw_map(
         seeded from the operating system, so every map moves the households differently and
         no one can redraw the offsets; tests pass their own. Never a fixed seed for a map
         that is shared: the seed and the published code would undo the displacement.
+    key
+        The secret of the ``displaced`` mode (:func:`mapping.privacy.displacement_key`):
+        each household then moves the same way on every map made with it, so several maps
+        cannot be averaged back to the true positions. The app and the command line pass it.
 
     Returns
     -------
@@ -1383,6 +1388,7 @@ def draw_map(
             bins_m=HOUSEHOLD_BINS_M,
             rng=rng,
             crs=analysis.network.crs,
+            key=key,
         )
         _add_displaced_households(m, moved, kind, lang)  # no bounds: see below
         highlight = []

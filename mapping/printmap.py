@@ -463,6 +463,7 @@ def draw_print_map(
     made_on: dt.date | None = None,
     service_areas: gpd.GeoDataFrame | None = None,
     rng: np.random.Generator | None = None,
+    key: bytes | None = None,
 ) -> Figure:
     """Draw an analysis as a printable map of exact paper size.
 
@@ -495,6 +496,8 @@ def draw_print_map(
     rng
         The random generator of the ``displaced`` mode (unused otherwise). Default: a new one
         seeded from the operating system (see :func:`mapping.maps.draw_map`).
+    key
+        The secret of the ``displaced`` mode (see :func:`mapping.maps.draw_map`).
 
     Returns
     -------
@@ -560,7 +563,7 @@ def draw_print_map(
         draw.banner(i18n.t("map.full_banner", lang))
 
     crs = pyproj.CRS.from_user_input(analysis.network.crs)
-    layers = _MapLayers.build(analysis, kind, crs, privacy, areas, rng=rng)
+    layers = _MapLayers.build(analysis, kind, crs, privacy, areas, rng=rng, key=key)
     denominator = page.fit_map(layers.extent(full))
     ax = fig.add_axes(page.frac(page.map_box), gid=GID_MAP)
     _set_extent(ax, page)
@@ -644,6 +647,7 @@ class _MapLayers:
         service_areas: gpd.GeoDataFrame | None = None,
         *,
         rng: np.random.Generator | None = None,
+        key: bytes | None = None,
     ) -> _MapLayers:
         out = cls()
         net = analysis.network
@@ -720,7 +724,9 @@ class _MapLayers:
             out.hh_xy = np.column_stack([x, y])
             out.hh_class = [_household_class(d) for d in hh[f"dist_{kind}_m"]]
         elif privacy == "displaced" and len(hh):
-            moved = displaced_households(hh, kind, bins_m=HOUSEHOLD_BINS_M, rng=rng, crs=crs)
+            moved = displaced_households(
+                hh, kind, bins_m=HOUSEHOLD_BINS_M, rng=rng, crs=crs, key=key
+            )
             x, y = net.project_points(moved)
             out.hh_xy = np.column_stack([x, y])
             out.hh_class = [

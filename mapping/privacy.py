@@ -10,17 +10,30 @@ row number (:data:`layers.households.SENSITIVE_COLUMNS` and the file's order are
 Displacement is computed in a local metric CRS (the analysis network's UTM zone, or the UTM
 zone of the points' centre), so the distances are true metres; the result is in EPSG:4326.
 
-The random generator is seeded from the operating system unless a caller passes one. That is
-deliberate: with a fixed seed, anyone holding the published code could draw the same offsets
-and move every point back. Each map drawn without a generator therefore moves the households
-differently -- which also means that many maps of the same data, averaged, drift back toward
-the true positions: share one displaced map per analysis, not a new one every day.
+Where a point moves must not be guessable, and must not change from one map to the next:
+
+- *Not guessable*: the offsets come from a secret. With a fixed seed, anyone holding the
+  published code could draw the same offsets and move every point back.
+- *The same every time*: if each map moved the households anew, many maps of the same data,
+  averaged, would drift back toward the true positions.
+
+So the app and the command line pass a *key* (:func:`displacement_key`): 32 random bytes made
+once on this computer and kept beside the autosave, readable only by its user. Each point's
+offset is a keyed hash (BLAKE2b) of its own true position, so a household moves the same way
+on every map made on this computer -- whatever else changed in the data, and in whatever order
+the rows come -- and no one without the key can compute it. Anyone who has the key has the
+computer, and with it the households file itself. Without a key (tests, or a caller's choice),
+the offsets come from a random generator seeded from the operating system.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import secrets
 from collections.abc import Sequence
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -57,6 +70,20 @@ i18n.register(
             "en": "Cannot move these points at random: the layer has no coordinate system. Set "
             "it first (usually EPSG:4326, longitude/latitude).",
         },
+        "error.privacy.key_damaged": {
+            "zh": "用于随机移动住户位置的密钥文件已损坏：{path}（应为 32 字节，实为 {size} 字节）。"
+            "删除这个文件后重试，程序会生成新的密钥；之后导出的地图里，住户会被移到与以前不同的位置。",
+            "en": "The key file for moving household positions is damaged: {path} (it should "
+            "hold 32 bytes, it holds {size}). Delete that file and try again: a new key is "
+            "made, and maps exported from then on move the households differently than before.",
+        },
+        "error.privacy.key_unavailable": {
+            "zh": "无法读取或创建用于随机移动住户位置的密钥文件：{path}（{detail}）。"
+            "请确认该文件夹可以写入，或设置环境变量 GAPMAPPER_AUTOSAVE_DIR 指向一个可写入的文件夹。",
+            "en": "Cannot read or create the key file for moving household positions: {path} "
+            "({detail}). Make sure that folder is writable, or set GAPMAPPER_AUTOSAVE_DIR to a "
+            "writable folder.",
+        },
         "error.privacy.not_points": {
             "zh": "只能随机移动点，但图层里有 {found}（第 {rows} 个要素，从 1 数起）。"
             "请只传入点图层（例如住户）。",
@@ -78,6 +105,83 @@ def _check_range(min_m: float, max_m: float) -> tuple[float, float]:
     return lo, hi
 
 
+#: The key file's name, in the app's data folder (beside the autosave).
+KEY_FILE = "displacement.key"
+KEY_BYTES = 32
+
+
+def displacement_key(folder: str | Path | None = None) -> bytes:
+    """This computer's secret key for displacing households, made on first use.
+
+    Parameters
+    ----------
+    folder
+        Where the key lives. Default: the app's data folder
+        (:func:`mapping.project.autosave_path`: ``$GAPMAPPER_AUTOSAVE_DIR``, else
+        ``~/.local/share/service-gap-mapper``).
+
+    Raises
+    ------
+    SettingsError
+        ``error.privacy.key_damaged`` when the file is not 32 bytes (it is never replaced
+        silently: that would move every household somewhere new), and
+        ``error.privacy.key_unavailable`` when it can be neither read nor created.
+    """
+    from mapping.project import autosave_path
+
+    path = (Path(folder) if folder is not None else autosave_path().parent) / KEY_FILE
+    try:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                # O_EXCL: never over a key another process made meanwhile; 0o600: only the
+                # user may read it
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(secrets.token_bytes(KEY_BYTES))
+                    f.flush()
+                    os.fsync(f.fileno())
+            data = path.read_bytes()
+    except OSError as err:
+        raise SettingsError(
+            "error.privacy.key_unavailable", path=str(path), detail=err.strerror or str(err)
+        ) from None
+    if len(data) != KEY_BYTES:
+        raise SettingsError("error.privacy.key_damaged", path=str(path), size=len(data))
+    return data
+
+
+def _keyed_uniform(key: bytes, lonlat: np.ndarray, person: bytes) -> np.ndarray:
+    """Two numbers in [0, 1) per point, from a keyed hash (BLAKE2b) of its true position.
+
+    The position is taken to 1e-7 degrees (1 cm, OpenStreetMap's precision), so the same
+    household gets the same numbers whatever its row, id or neighbours; ``person`` keeps the
+    uses apart. Missing or empty points get numbers from their row number.
+    """
+    out = np.empty((len(lonlat), 2), dtype=np.uint64)
+    present = ~(shapely.is_missing(lonlat) | shapely.is_empty(lonlat))
+    xy = np.zeros((len(lonlat), 2), dtype=np.int64)
+    xy[present] = np.round(shapely.get_coordinates(lonlat[present]) * 1e7).astype(np.int64)
+    for i, (x, y) in enumerate(xy.tolist()):
+        text = f"{x} {y}" if present[i] else f"row {i}"
+        digest = hashlib.blake2b(text.encode(), key=key, digest_size=16, person=person).digest()
+        out[i] = np.frombuffer(digest, dtype="<u8")
+    return (out >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def _keyed_offsets(
+    key: bytes, lonlat: np.ndarray, lo: float, hi: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Angle and distance of each point's move (see :func:`_keyed_uniform`)."""
+    u = _keyed_uniform(key, lonlat, b"gapmapper-move")
+    return 2.0 * math.pi * u[:, 0], lo + (hi - lo) * u[:, 1]
+
+
 def displace_points(
     gdf: gpd.GeoDataFrame,
     *,
@@ -85,6 +189,7 @@ def displace_points(
     max_m: float = DISPLACE_MAX_M,
     rng: np.random.Generator | None = None,
     crs: pyproj.CRS | str | None = None,
+    key: bytes | None = None,
 ) -> gpd.GeoDataFrame:
     """Move every point by a random distance in a random direction; drop what identifies it.
 
@@ -101,12 +206,15 @@ def displace_points(
         The range of the displacement, metres (defaults: :data:`DISPLACE_MIN_M`,
         :data:`DISPLACE_MAX_M`, and why those values).
     rng
-        The random generator. Default: a new one seeded from the operating system, so the
-        offsets cannot be drawn again by anyone (see the module docstring). Tests pass their
-        own; exports must not use a fixed seed.
+        The random generator, when no ``key`` is given. Default: a new one seeded from the
+        operating system, so the offsets cannot be drawn again by anyone (see the module
+        docstring). Tests pass their own; exports must not use a fixed seed.
     crs
         The metric CRS to move the points in, e.g. ``analysis.network.crs``. Default: the UTM
         zone of the centre of the points' lon/lat bounds (:func:`layers.coords.utm_crs`).
+    key
+        A secret (:func:`displacement_key`): each point's offset is then a keyed hash of its
+        own position, the same on every call with this key; ``rng`` is not used.
 
     Returns
     -------
@@ -152,10 +260,13 @@ def displace_points(
             crs = utm_crs((west + east) / 2, (south + north) / 2)
         metric = gpd.GeoSeries(lonlat[present], crs=WGS84).to_crs(crs)
         n = int(present.sum())
-        # one draw of all angles, then all distances: the same generator state gives the
-        # same points, whatever the platform
-        angle = rng.uniform(0.0, 2.0 * math.pi, n)
-        dist_m = rng.uniform(lo, hi, n) if hi > lo else np.full(n, lo)
+        if key is not None:
+            angle, dist_m = _keyed_offsets(key, lonlat[present], lo, hi)
+        else:
+            # one draw of all angles, then all distances: the same generator state gives the
+            # same points, whatever the platform
+            angle = rng.uniform(0.0, 2.0 * math.pi, n)
+            dist_m = rng.uniform(lo, hi, n) if hi > lo else np.full(n, lo)
         x = metric.x.to_numpy() + dist_m * np.cos(angle)
         y = metric.y.to_numpy() + dist_m * np.sin(angle)
         moved[present] = gpd.GeoSeries(gpd.points_from_xy(x, y), crs=crs).to_crs(WGS84).to_numpy()
@@ -171,6 +282,7 @@ def displaced_households(
     max_m: float = DISPLACE_MAX_M,
     rng: np.random.Generator | None = None,
     crs: pyproj.CRS | str | None = None,
+    key: bytes | None = None,
 ) -> gpd.GeoDataFrame:
     """The households as a ``displaced`` map shows them: moved, shuffled, nothing personal.
 
@@ -183,8 +295,10 @@ def displaced_households(
     bins_m
         Upper edges of the distance classes, metres, increasing (the maps use
         :data:`mapping.maps.HOUSEHOLD_BINS_M`).
-    min_m, max_m, rng, crs
-        As for :func:`displace_points`; the generator also shuffles the rows.
+    min_m, max_m, rng, crs, key
+        As for :func:`displace_points`; the generator also shuffles the rows. With a ``key``
+        (and no generator) the order comes from the key too, so the same households give
+        the same file every time.
 
     Returns
     -------
@@ -211,7 +325,8 @@ def displaced_households(
         As :func:`displace_points`.
     """
     lo, hi = _check_range(min_m, max_m)
-    rng = np.random.default_rng() if rng is None else rng
+    if key is None and rng is None:
+        rng = np.random.default_rng()
     dist_m = households[f"dist_{kind}_m"].to_numpy(dtype=float)
     reachable = np.isfinite(dist_m)
     classes = np.searchsorted(np.asarray(bins_m, dtype=float), np.nan_to_num(dist_m), side="right")
@@ -230,8 +345,14 @@ def displaced_households(
             f"reachable_{kind}": reachable,
         }
     )
-    order = rng.permutation(len(households))
+    if key is not None and rng is None:
+        # the order from the key as well: the same households give the same file every time
+        lonlat = gpd.GeoSeries(households.geometry.to_numpy(), crs=households.crs)
+        u = _keyed_uniform(key, lonlat.to_crs(WGS84).to_numpy(), b"gapmapper-order")
+        order = np.lexsort((u[:, 1], u[:, 0]))
+    else:
+        order = rng.permutation(len(households))
     table = table.iloc[order].reset_index(drop=True)
     geoms = households.geometry.to_numpy()[order]
     shuffled = gpd.GeoDataFrame(table, geometry=geoms, crs=households.crs)
-    return displace_points(shuffled, min_m=lo, max_m=hi, rng=rng, crs=crs)
+    return displace_points(shuffled, min_m=lo, max_m=hi, rng=rng, crs=crs, key=key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -299,8 +300,19 @@ def test_full_privacy_geopackage_keeps_the_households(tmp_path):
 def test_households_far_outside_the_area_are_warned_about(tmp_path, capsys):
     csv = tmp_path / "hh.csv"
     csv.write_text("id,经度,纬度\nA1,113.20,41.45\nA2,116.50,39.90\n", encoding="utf-8")
-    code = main(["analyze", "--demo", "--households", str(csv), "--no-map", "--out",
-                 str(tmp_path / "o"), "--lang", "en"])
+    code = main(
+        [
+            "analyze",
+            "--demo",
+            "--households",
+            str(csv),
+            "--no-map",
+            "--out",
+            str(tmp_path / "o"),
+            "--lang",
+            "en",
+        ]
+    )
     assert code == 0
     err = capsys.readouterr().err
     assert "(rows 3;" in err and "outside the study area" in err
@@ -320,6 +332,11 @@ def test_displaced_privacy_map_from_the_cli(tmp_path):
     assert main(["analyze", "--demo", "--privacy", "displaced", "--out", str(tmp_path)]) == 0
     html = (tmp_path / "map.html").read_text("utf-8")
     assert "gm-displaced" in html
+    # a second run moves every household the same way (this computer's key)
+    again = tmp_path / "again"
+    assert main(["analyze", "--demo", "--privacy", "displaced", "--out", str(again)]) == 0
+    strip = re.compile(r"_[0-9a-f]{32}")  # folium's random element names
+    assert strip.sub("_", (again / "map.html").read_text("utf-8")) == strip.sub("_", html)
     from mapping.scenario import load_demo
 
     for hid in load_demo().households.index:

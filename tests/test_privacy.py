@@ -28,8 +28,10 @@ from mapping.printmap import GID_HOUSEHOLDS, draw_print_map, find_cjk_font, writ
 from mapping.privacy import (
     DISPLACE_MAX_M,
     DISPLACE_MIN_M,
+    KEY_FILE,
     displace_points,
     displaced_households,
+    displacement_key,
 )
 from mapping.settings import AnalysisSettings
 from tests.netbuild import UTM, points
@@ -152,6 +154,77 @@ def test_the_same_generator_gives_the_same_points_and_none_gives_new_ones(thousa
     assert not c.geometry.geom_equals_exact(d.geometry, tolerance=1e-9).any()
 
 
+def test_a_key_moves_each_household_the_same_way_whatever_else_changes(thousand, tmp_path):
+    key = displacement_key(tmp_path)
+    a = displace_points(thousand, key=key)
+    # the same points in another order, with one more and one fewer: each that is in both
+    # moves to exactly the same place; the generator is not used
+    other = pd.concat([thousand.iloc[500:], thousand.iloc[:499]]).iloc[::-1]
+    b = displace_points(other, key=key, rng=np.random.default_rng(1))
+    where_a = dict(zip(thousand.index, a.geometry.to_wkb(), strict=True))
+    where_b = dict(zip(other.index, b.geometry.to_wkb(), strict=True))
+    assert all(where_a[h] == where_b[h] for h in where_b)
+    # each move is within the range, in metres
+    step = utm_xy(a) - utm_xy(thousand)
+    dist = np.hypot(step[:, 0], step[:, 1])
+    assert ((dist >= DISPLACE_MIN_M - 1e-6) & (dist <= DISPLACE_MAX_M + 1e-6)).all()
+    # spread like the random draws: directions all round, distances across the range
+    angle = np.degrees(np.arctan2(step[:, 1], step[:, 0]))
+    assert np.histogram(angle, bins=4, range=(-180, 180))[0].min() > 180
+    assert np.histogram(dist, bins=3, range=(300, 600))[0].min() > 250
+    # another key (another computer) moves them elsewhere
+    c = displace_points(thousand, key=displacement_key(tmp_path / "other"))
+    assert not c.geometry.geom_equals_exact(a.geometry, tolerance=1e-5).any()  # 1 m
+
+
+def test_displaced_households_with_a_key_give_the_same_table_every_time(tmp_path):
+    hh = points({f"H{i}": (100.0 * i, 50.0 * (i % 7)) for i in range(40)})
+    hh["dist_kindergarten_m"] = np.linspace(100.0, 9000.0, len(hh))
+    hh["village_name"] = "V"
+    key = displacement_key(tmp_path)
+    one = displaced_households(hh, "kindergarten", bins_m=HOUSEHOLD_BINS_M, key=key)
+    two = displaced_households(hh.iloc[::-1], "kindergarten", bins_m=HOUSEHOLD_BINS_M, key=key)
+    pd.testing.assert_frame_equal(one, two)  # rows, order and positions
+    # the order is not the input's: a row's place says nothing of which household it is
+    assert one["dist_kindergarten_km"].tolist() != sorted(one["dist_kindergarten_km"])
+
+
+def test_the_key_is_made_once_private_and_kept(tmp_path):
+    key = displacement_key(tmp_path)
+    path = tmp_path / KEY_FILE
+    assert len(key) == 32 and path.read_bytes() == key
+    assert (path.stat().st_mode & 0o777) == 0o600  # only the user may read it
+    assert displacement_key(tmp_path) == key
+    assert displacement_key(tmp_path / "elsewhere") != key
+
+
+def test_a_damaged_key_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / KEY_FILE
+    path.write_bytes(b"short")
+    with pytest.raises(SettingsError) as err:
+        displacement_key(tmp_path)
+    assert err.value.key == "error.privacy.key_damaged"
+    assert str(path) in str(err.value) and "Delete that file" in str(err.value)
+    assert "删除这个文件" in err.value.message("zh")
+    assert path.read_bytes() == b"short"  # never replaced behind the user's back
+
+
+def test_an_unwritable_key_folder_is_refused_with_a_message(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SettingsError) as err:
+        displacement_key(blocker / "sub")
+    assert err.value.key == "error.privacy.key_unavailable"
+    assert str(blocker / "sub" / KEY_FILE) in str(err.value)
+    assert "GAPMAPPER_AUTOSAVE_DIR" in str(err.value)
+
+
+def test_the_key_lives_in_the_app_data_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAPMAPPER_AUTOSAVE_DIR", str(tmp_path / "data"))
+    key = displacement_key()
+    assert (tmp_path / "data" / KEY_FILE).read_bytes() == key
+
+
 def test_points_in_another_crs_and_missing_points(thousand):
     utm = thousand.iloc[:3].to_crs(UTM).copy()
     utm.loc[utm.index[1], "geometry"] = None
@@ -200,7 +273,7 @@ def test_no_crs_or_lines_are_refused_with_a_message(thousand):
 
 def test_privacy_messages_have_both_languages_and_the_same_placeholders():
     keys = [k for k in i18n.all_keys() if k.startswith("error.privacy.")]
-    assert len(keys) == 3
+    assert len(keys) == 5
     for key in keys:
         texts = i18n.texts_for(key)
         assert i18n.placeholders(texts["zh"]) == i18n.placeholders(texts["en"]), key
