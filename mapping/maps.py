@@ -46,8 +46,10 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
+from folium.elements import ElementAddToElement
 from folium.template import Template
 from folium.utilities import JsCode
+from jinja2.utils import htmlsafe_json_dumps
 
 from layers import i18n
 from layers.errors import InputError, SettingsError
@@ -405,6 +407,135 @@ def _styled(styles: dict[str, dict]) -> Callable[[dict], dict]:
     return lambda feature: styles[feature["properties"]["s"]]
 
 
+class _Text(Element):
+    """Text rendered as it is (an ``Element`` would compile it as a jinja template)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs) -> str:
+        return self._text
+
+
+def geojson_text(data: dict) -> str:
+    """GeoJSON as the text jinja's ``tojson`` filter writes (sorted keys, ``<>&'`` escaped),
+    safe inside a ``<script>`` element."""
+    return htmlsafe_json_dumps(data, dumps=json.dumps, sort_keys=True)
+
+
+class PreparedGeoJson(folium.map.Layer):
+    """A GeoJSON layer whose data is serialized once, when it is made.
+
+    folium's ``GeoJson`` serializes its data again on every render, writes one ``case`` per
+    feature into its style function, and walks every coordinate in Python to find its bounds;
+    ``st_folium`` renders a map two or three times on every rerun of the app. For a county
+    (100k road nodes, 20,000 households) that was 4-5 s per rerun. Here the data is JSON text
+    (the same text jinja's ``tojson`` writes), features are styled by their ``s`` property
+    through one lookup table, and the bounds are given.
+
+    Parameters
+    ----------
+    data
+        A GeoJSON FeatureCollection, every feature with a ``properties.s`` naming its style;
+        or that collection already as text from :func:`geojson_text`.
+    styles
+        Leaflet path options per style name.
+    bounds
+        ``[south, west, north, east]`` of the data, or None.
+    name
+        The layer's name in the layer control.
+    point_radius
+        Draw points as circle markers of this radius (pixels); lines and polygons otherwise.
+    on_each_feature
+        JavaScript ``function (feature, layer)`` run for each feature (popups, tooltips).
+    interactive, class_name, attribution
+        Leaflet options of the layer.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }}_styles = {{ this.styles_json }};
+        var {{ this.get_name() }} = L.geoJson(null, {
+            style: function (feature) {
+                return {{ this.get_name() }}_styles[feature.properties.s];
+            },
+            {%- if this.point_radius is not none %}
+            pointToLayer: function (feature, latlng) {
+                return L.circleMarker(latlng, Object.assign(
+                    {radius: {{ this.point_radius|tojson }}, fill: true},
+                    {{ this.get_name() }}_styles[feature.properties.s]));
+            },
+            {%- endif %}
+            {%- if this.on_each_feature %}
+            onEachFeature: {{ this.on_each_feature }},
+            {%- endif %}
+            {%- if this.class_name %}
+            className: {{ this.class_name|tojson }},
+            {%- endif %}
+            {%- if this.attribution %}
+            attribution: {{ this.attribution|tojson }},
+            {%- endif %}
+            interactive: {{ this.interactive|tojson }}
+        });
+        {{ this.get_name() }}.addData({{ this.data_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        data: dict | str,
+        styles: dict[str, dict],
+        bounds: list[float] | None,
+        *,
+        name: str,
+        point_radius: float | None = None,
+        on_each_feature: str | None = None,
+        interactive: bool = True,
+        class_name: str | None = None,
+        attribution: str | None = None,
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "PreparedGeoJson"
+        # the exact text jinja's tojson filter writes (sorted keys, <>&' escaped): computed
+        # once here instead of on every render
+        self.data_json = data if isinstance(data, str) else geojson_text(data)
+        self.styles_json = htmlsafe_json_dumps(styles, dumps=json.dumps, sort_keys=True)
+        self.bounds = bounds
+        self.point_radius = point_radius
+        self.on_each_feature = on_each_feature
+        self.interactive = interactive
+        self.class_name = class_name
+        self.attribution = attribution
+
+    def render(self, **kwargs) -> None:
+        """As folium's ``Layer.render``, but the script goes in as plain text.
+
+        branca's ``MacroElement.render`` wraps each element's rendered script in a new
+        ``Element``, which compiles that text as a jinja template: with megabytes of GeoJSON
+        in it, that compile was the largest cost of drawing a county's map.
+        """
+        if self.show:
+            self.add_child(
+                ElementAddToElement(
+                    element_name=self.get_name(), element_parent_name=self._parent.get_name()
+                ),
+                name=self.get_name() + "_add",
+            )
+        script = self._template.module.__dict__["script"]
+        self.get_root().script.add_child(_Text(script(self, kwargs)), name=self.get_name())
+        for element in self._children.values():
+            element.render(**kwargs)
+
+    def _get_self_bounds(self) -> list[list[float | None]]:
+        if self.bounds is None:
+            return [[None, None], [None, None]]
+        south, west, north, east = self.bounds
+        return [[south, west], [north, east]]
+
+
 # --------------------------------------------------------------------------------------------
 # Layers
 
@@ -444,34 +575,51 @@ def _road_lines(network) -> dict[str, list[list[list[float]]]]:
 
 def _add_roads(m: folium.Map, network, lang: str) -> list[float] | None:
     """Add the road layer; return its bounds [south, west, north, east] or None."""
-    lines = _road_lines(network)
-    if not lines:
+    prepared = _prepared_roads(network)
+    if prepared is None:
         return None
-    styles = {}
-    features = []
-    for i, (group, parts) in enumerate(
-        sorted(lines.items(), key=lambda kv: -_ROAD_GROUPS[kv[0]][1])
-    ):
-        color, weight, dash = _ROAD_GROUPS[group]
-        styles[group] = {"color": color, "weight": weight, "opacity": 0.9, "dashArray": dash}
-        features.append(
-            {
-                "type": "Feature",
-                "id": i,
-                "properties": {"s": group},
-                "geometry": {"type": "MultiLineString", "coordinates": parts},
-            }
-        )
-    folium.GeoJson(
-        _feature_collection(features),
+    text, styles, bounds = prepared
+    PreparedGeoJson(
+        text,
+        styles,
+        bounds,
         name=i18n.t("map.layer.roads", lang),
-        style_function=_styled(styles),
         interactive=False,
         class_name="gm-road",
         attribution=OSM_ATTRIBUTION,
     ).add_to(m)
-    allxy = np.array([p for parts in lines.values() for line in parts for p in line])
-    return [allxy[:, 1].min(), allxy[:, 0].min(), allxy[:, 1].max(), allxy[:, 0].max()]
+    return bounds
+
+
+def _prepared_roads(network) -> tuple[str, dict, list[float]] | None:
+    """The road layer's GeoJSON text, styles and bounds, made once per network (the roads of
+    a county are most of a map's bytes; every rerun of the app draws them)."""
+    key = "map_roads"
+    if key not in network._cache:
+        lines = _road_lines(network)
+        if not lines:
+            network._cache[key] = None
+            return None
+        styles = {}
+        features = []
+        for i, (group, parts) in enumerate(
+            sorted(lines.items(), key=lambda kv: -_ROAD_GROUPS[kv[0]][1])
+        ):
+            color, weight, dash = _ROAD_GROUPS[group]
+            styles[group] = {"color": color, "weight": weight, "opacity": 0.9, "dashArray": dash}
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": i,
+                    "properties": {"s": group},
+                    "geometry": {"type": "MultiLineString", "coordinates": parts},
+                }
+            )
+        allxy = np.array([p for parts in lines.values() for line in parts for p in line])
+        bounds = [allxy[:, 1].min(), allxy[:, 0].min(), allxy[:, 1].max(), allxy[:, 0].max()]
+        bounds = [float(v) for v in bounds]
+        network._cache[key] = (geojson_text(_feature_collection(features)), styles, bounds)
+    return network._cache[key]
 
 
 def _village_status(row: pd.Series, kind: str) -> str:
@@ -676,12 +824,14 @@ def _household_points(
         }
         for key, color, _ in _household_bins(lang)
     }
-    folium.GeoJson(
+    used = {f["properties"]["s"] for f in features}
+    PreparedGeoJson(
         _feature_collection(features),
+        {k: v for k, v in styles.items() if k in used},
+        None,  # households never set a map's extent by their layer (see the callers)
         name=i18n.t(layer_key, lang),
-        style_function=_styled(styles),
-        marker=folium.CircleMarker(radius=4, fill=True),
-        on_each_feature=JsCode(js),
+        point_radius=4,
+        on_each_feature=js,
     ).add_to(m)
 
 
