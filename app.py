@@ -21,7 +21,14 @@ from mapping.export import household_table, summarize, village_table
 from mapping.maps import add_place_picker, draw_map, render_map_html, use_embedded_assets
 from mapping.netcache import build_network_cached
 from mapping.network import build_network
-from mapping.project import autosave_path, is_project, open_project, save_project
+from mapping.project import (
+    autosave_path,
+    is_project,
+    open_project,
+    open_settings,
+    save_project,
+    save_settings,
+)
 from mapping.scenario import Scenario, load_demo, load_scenario
 from mapping.settings import CAR_SPEEDS_KMH, MOTORBIKE_SPEEDS_KMH, AnalysisSettings
 from mapping.whatif import compare_gaps, make_proposal, move_proposal, remove_proposal
@@ -513,11 +520,29 @@ def current_analysis(settings: AnalysisSettings) -> tuple[Analysis, Analysis]:
     net = cached_network(roads, settings.mode, speeds, settings.walk_speed_kmh, scenario)
     dist_key = (settings.mode, speeds, settings.walk_speed_kmh, settings.kinds, settings.snap_to)
     dist_settings = settings.with_(thresholds_m=AnalysisSettings().thresholds_m)
-    base = cached_distances(token, dist_key, scenario, dist_settings, net)
-    base = rethreshold(base, settings)
+    distances = cached_distances(token, dist_key, scenario, dist_settings, net)
+    base = session_memo(
+        "rethreshold", distances, settings, lambda: rethreshold(distances, settings)
+    )
     proposals = st.session_state.get(KEY_PROPOSALS)
-    after = apply_proposals(base, proposals) if proposals is not None and len(proposals) else base
+    if proposals is None or not len(proposals):
+        return base, base
+    after = session_memo(
+        "proposals", base, proposals.to_json(), lambda: apply_proposals(base, proposals)
+    )
     return base, after
+
+
+def session_memo(name: str, source, key, make):
+    """``make()``, or its value from an earlier rerun when ``source`` is the same object and
+    ``key`` is equal: a rerun that changes nothing then gets the very same analysis back, so
+    everything keyed on it (the map's household layer, the downloads) is reused."""
+    slot = f"memo_{name}"
+    made = st.session_state.get(slot)
+    if made is None or made[0] is not source or made[1] != key:
+        made = (source, key, make())
+        st.session_state[slot] = made
+    return made[2]
 
 
 def render_message() -> None:
@@ -1023,17 +1048,19 @@ def autosave(settings: AnalysisSettings) -> None:
     token = st.session_state[KEY_TOKEN]
     if token == "demo" and n_props == 0:
         return
-    state = (token, None if proposals is None else proposals.to_json(), repr(settings))
-    if st.session_state.get(KEY_AUTOSAVED) == state:
+    extra = {"lang": st.session_state.get(KEY_LANG, "zh"), "token": token}
+    data = (token, None if proposals is None else proposals.to_json())
+    state = (data, repr(settings), extra["lang"])
+    saved = st.session_state.get(KEY_AUTOSAVED)
+    if saved == state:
         return
     try:
-        save_project(
-            autosave_path(),
-            st.session_state[KEY_SCENARIO],
-            settings,
-            proposals,
-            extra={"lang": st.session_state.get(KEY_LANG, "zh"), "token": token},
-        )
+        if saved is None or saved[0] != data:
+            save_project(
+                autosave_path(), st.session_state[KEY_SCENARIO], settings, proposals, extra=extra
+            )
+        # the settings alone, beside it: a threshold change must not rewrite a county's layers
+        save_settings(autosave_path(), settings, extra)
     except OSError:
         return  # a read-only home folder must not stop the workshop; nothing else is lost
     st.session_state[KEY_AUTOSAVED] = state
@@ -1055,6 +1082,9 @@ def render_restore_offer() -> None:
         except GapMapperError as err:
             show_error(err)
         else:
+            later = open_settings(path)  # settings changed after the layers were saved
+            if later is not None and later[1].get("token") == extra.get("token"):
+                settings, extra = later
             token = extra.get("token") or f"autosave:{when}"
             set_scenario(scenario, token, proposals, roads_token=token.split("+")[0])
             restore_settings(settings, extra)

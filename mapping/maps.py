@@ -34,6 +34,8 @@ import math
 import os
 import re
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -810,9 +812,29 @@ def _text_or_none(values: pd.Series) -> list[str | None]:
 
 
 def _household_points(
-    m: folium.Map, features: list[dict], js: str, class_name: str, layer_key: str, lang: str
-) -> None:
-    """One layer of household points coloured by distance class, popups built by ``js``."""
+    m: folium.Map, features: list[dict] | tuple[str, dict], js: str, class_name: str,
+    layer_key: str, lang: str,
+) -> None:  # fmt: skip
+    """One layer of household points coloured by distance class, popups built by ``js``.
+
+    ``features`` are the GeoJSON features, or already ``(text, styles)`` from
+    :func:`_household_data`.
+    """
+    text, styles = (
+        features if isinstance(features, tuple) else _household_data(features, class_name, lang)
+    )
+    PreparedGeoJson(
+        text,
+        styles,
+        None,  # households never set a map's extent by their layer (see the callers)
+        name=i18n.t(layer_key, lang),
+        point_radius=4,
+        on_each_feature=js,
+    ).add_to(m)
+
+
+def _household_data(features: list[dict], class_name: str, lang: str) -> tuple[str, dict]:
+    """The GeoJSON text of household features and the styles of the classes they use."""
     styles = {
         key: {
             "radius": 4,
@@ -825,14 +847,15 @@ def _household_points(
         for key, color, _ in _household_bins(lang)
     }
     used = {f["properties"]["s"] for f in features}
-    PreparedGeoJson(
-        _feature_collection(features),
-        {k: v for k, v in styles.items() if k in used},
-        None,  # households never set a map's extent by their layer (see the callers)
-        name=i18n.t(layer_key, lang),
-        point_radius=4,
-        on_each_feature=js,
-    ).add_to(m)
+    text = geojson_text(_feature_collection(features))
+    return text, {k: v for k, v in styles.items() if k in used}
+
+
+#: Household layers of ``full`` maps already made: (households frame, kind, lang) -> parts.
+#: Keyed by the frame's identity (analyses never change a frame in place; a threshold change
+#: keeps the same households frame), so the app's reruns do not rebuild 20,000 features.
+_HOUSEHOLD_LAYERS: OrderedDict[tuple, tuple] = OrderedDict()
+_HOUSEHOLD_LAYERS_LOCK = threading.Lock()
 
 
 def _add_households(
@@ -841,6 +864,27 @@ def _add_households(
     """Add household points (``full`` privacy only); return their bounds or None."""
     if len(households) == 0:
         return None
+    key = (id(households), kind, lang)
+    with _HOUSEHOLD_LAYERS_LOCK:
+        made = _HOUSEHOLD_LAYERS.get(key)
+        if made is not None and made[0] is households:
+            _HOUSEHOLD_LAYERS.move_to_end(key)
+    if made is None or made[0] is not households:
+        made = (households, *_household_layer(households, kind, lang))
+        with _HOUSEHOLD_LAYERS_LOCK:
+            _HOUSEHOLD_LAYERS[key] = made
+            while len(_HOUSEHOLD_LAYERS) > 4:
+                _HOUSEHOLD_LAYERS.popitem(last=False)
+    _, data, js, bounds = made
+    _household_points(m, data, js, "gm-household", "map.layer.households", lang)
+    return bounds
+
+
+def _household_layer(
+    households: pd.DataFrame, kind: str, lang: str
+) -> tuple[tuple[str, dict], str, list[float]]:
+    """The parts of a ``full`` map's household layer: (GeoJSON text, styles), the popup
+    script, and the households' bounds."""
     n = len(households)
     kind_name = i18n.t(f"kind.{kind}", lang)
     lon, lat = _round(households.geometry.x).tolist(), _round(households.geometry.y).tolist()
@@ -896,8 +940,8 @@ def _add_households(
         "villages": "[" + ", ".join(_js_str(v) for v in village_list) + "]",
         "nearest": "[" + ", ".join(_js_str(v) for v in nearest_list) + "]",
     }
-    _household_points(m, features, js, "gm-household", "map.layer.households", lang)
-    return [min(lat), min(lon), max(lat), max(lon)]
+    data = _household_data(features, "gm-household", lang)
+    return data, js, [min(lat), min(lon), max(lat), max(lon)]
 
 
 # Popups and tooltips of displaced households: the village and the distance, nothing else

@@ -37,7 +37,7 @@ import pandas as pd
 import pyogrio
 
 from layers import i18n
-from layers.errors import FileFormatError
+from layers.errors import FileFormatError, GapMapperError
 from layers.households import empty_households, validate_households
 from layers.roads import RoadEdges
 from layers.services import empty_services, validate_services
@@ -164,6 +164,48 @@ def _write(path: Path, layer: str, frame: pd.DataFrame) -> None:
         pyogrio.write_dataframe(out, path, layer=layer, driver="GPKG")
 
 
+def save_settings(path: str | Path, settings: AnalysisSettings, extra: dict | None = None) -> Path:
+    """Save only the settings and view state of a project, beside it (``<project>.settings.json``).
+
+    The app's autosave uses it when only a setting changed: rewriting a county's layers took
+    over a second on every threshold change. :func:`open_settings` reads it back.
+    """
+    side = settings_path(path)
+    text = json.dumps({"settings": asdict(settings), "extra": extra or {}}, ensure_ascii=False)
+    with atomic_path(side) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+    return side
+
+
+def _settings_args(raw: dict) -> dict:
+    """Settings saved as JSON, back as :class:`AnalysisSettings` arguments (JSON has no
+    tuples)."""
+    raw = dict(raw)
+    raw["kinds"] = tuple(raw.get("kinds", ()))
+    return raw
+
+
+def settings_path(path: str | Path) -> Path:
+    """Where :func:`save_settings` keeps the settings of the project at ``path``."""
+    path = Path(path)
+    return path.with_name(path.name + ".settings.json")
+
+
+def open_settings(path: str | Path) -> tuple[AnalysisSettings, dict] | None:
+    """The settings and view state :func:`save_settings` saved beside the project at
+    ``path``; None when there are none, or they cannot be read (the project's own settings
+    then stand)."""
+    try:
+        raw = json.loads(settings_path(path).read_text(encoding="utf-8"))
+        settings = AnalysisSettings(**_settings_args(raw["settings"]))
+        extra = raw.get("extra") or {}
+        if not isinstance(extra, dict):
+            return None
+    except (OSError, ValueError, TypeError, KeyError, GapMapperError):
+        return None
+    return settings, extra
+
+
 def open_project(path: str | Path) -> tuple[Scenario, AnalysisSettings, gpd.GeoDataFrame, dict]:
     """Open a project written by :func:`save_project`.
 
@@ -253,9 +295,7 @@ def open_project(path: str | Path) -> tuple[Scenario, AnalysisSettings, gpd.GeoD
         fictional=bool(info.get("fictional", False)),
         sources=tuple(info.get("sources", ())),
     )
-    raw = json.loads(meta["settings"])
-    raw["kinds"] = tuple(raw.get("kinds", ()))
-    settings = AnalysisSettings(**raw)
+    settings = AnalysisSettings(**_settings_args(json.loads(meta["settings"])))
     return scenario, settings, proposals, json.loads(meta.get("extra") or "{}")
 
 

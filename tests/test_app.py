@@ -185,6 +185,41 @@ def test_work_is_autosaved_and_offered_back_after_a_crash(app, private_folders):
     assert len(again.session_state["proposals"]) == 1
 
 
+def test_a_setting_change_saves_only_the_settings_and_is_restored(app, private_folders):
+    """A threshold change writes the small settings file beside the autosave, not the
+    layers again; after a crash both come back."""
+    from mapping.project import autosave_path, settings_path
+
+    picker = app.selectbox(key="proposal_village")
+    picker.select_index(picker.options.index(FAR)).run()
+    app.button(key="add_kindergarten").click().run()
+    layers = autosave_path().read_bytes()
+    mtime = autosave_path().stat().st_mtime_ns
+    app.number_input(key="threshold_km_kindergarten").set_value(12.0).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert autosave_path().stat().st_mtime_ns == mtime  # the layers were not rewritten
+    assert autosave_path().read_bytes() == layers
+    assert '"kindergarten": 12000.0' in settings_path(autosave_path()).read_text("utf-8")
+    closed = metrics(app)
+    st.cache_resource.clear()
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    again.run()
+    again.button(key="restore_yes").click().run()
+    assert not again.exception, [e.value for e in again.exception]
+    assert again.number_input(key="threshold_km_kindergarten").value == 12.0
+    assert metrics(again) == closed
+    # a damaged settings file: the project's own settings stand (the restored session saved
+    # the project again, with 12 km), nothing fails
+    settings_path(autosave_path()).write_text("{not json", "utf-8")
+    st.cache_resource.clear()
+    third = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    third.run()
+    third.button(key="restore_yes").click().run()
+    assert not third.exception, [e.value for e in third.exception]
+    assert len(third.session_state["proposals"]) == 1
+    assert third.number_input(key="threshold_km_kindergarten").value == 12.0
+
+
 def test_planning_suggests_a_site_that_can_be_accepted(app):
     before = int(metrics(app)["超标农户"])
     app.button(key="plan_run").click().run()

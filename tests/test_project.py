@@ -68,3 +68,23 @@ def test_a_plain_geopackage_is_not_a_project(tmp_path):
     gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.Point(0, 0)], crs=4326).to_file(path)
     with pytest.raises(FileFormatError):
         open_project(path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [None, "{not json", '{"settings": {"mode": "plane"}, "extra": {}}', '{"extra": {}}',
+     '{"settings": {"mode": "walk"}, "extra": [1]}', "[]"],
+    ids=["missing", "not-json", "bad-mode", "no-settings", "bad-extra", "a-list"],
+)  # fmt: skip
+def test_settings_beside_a_project_round_trip_and_bad_ones_are_ignored(tmp_path, content):
+    from mapping.project import open_settings, save_settings, settings_path
+
+    project = tmp_path / "autosave.gpkg"
+    settings = AnalysisSettings(mode="walk", thresholds_m={"kindergarten": 2500.0})
+    save_settings(project, settings, {"lang": "en", "token": "t1"})
+    assert open_settings(project) == (settings, {"lang": "en", "token": "t1"})
+    if content is None:
+        settings_path(project).unlink()
+    else:
+        settings_path(project).write_text(content, "utf-8")
+    assert open_settings(project) is None
