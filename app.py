@@ -1011,27 +1011,28 @@ def render_exports(analysis: Analysis, kind: str) -> None:
         st.write(t("app.tables"))
         st.download_button(
             "villages.csv",
-            table_csv(analysis, lang, "villages", lambda: village_table(analysis, lang)),
+            table_csv(analysis.villages, lang, "villages", lambda: village_table(analysis, lang)),
             file_name="villages.csv",
             mime="text/csv",
             key="download_villages",
         )
         st.download_button(
             "households.csv",
-            table_csv(analysis, lang, "households", lambda: household_table(analysis)),
+            table_csv(analysis.households, "", "households", lambda: household_table(analysis)),
             file_name="households.csv",
             mime="text/csv",
             key="download_households",
         )
 
 
-def table_csv(analysis: Analysis, lang: str, name: str, make) -> bytes:
-    """A download's CSV bytes, made once per analysis and language (a county's 20,000
-    households took 0.3 s to write out on every rerun)."""
+def table_csv(source, lang: str, name: str, make) -> bytes:
+    """A download's CSV bytes, made again only when ``source`` (the frame the table comes
+    from) or the language changed: a county's 20,000 households took 0.3 s to write out on
+    every rerun."""
     key = f"csv_{name}"
     made = st.session_state.get(key)
-    if made is None or made[0] is not analysis or made[1] != lang:
-        made = (analysis, lang, make().to_csv(index=False).encode("utf-8-sig"))
+    if made is None or made[0] is not source or made[1] != lang:
+        made = (source, lang, make().to_csv(index=False).encode("utf-8-sig"))
         st.session_state[key] = made
     return made[2]
 
