@@ -30,6 +30,11 @@ from scipy.spatial import cKDTree
 from mapping.network import RoadNetwork, Snap, snap_points
 from mapping.pruned import improved_costs
 
+#: From this many nodes up, :func:`add_services` searches with the pruned search
+#: (:mod:`mapping.pruned`, compiled by numba: a few seconds the first time on a computer, then
+#: cached on disk); below it, a whole scipy search from the new services takes < 5 ms.
+PRUNED_SEARCH_MIN_NODES = 30_000
+
 #: Reasons a point has no road distance (values of ``unreachable_<kind>``).
 REASON_NO_SERVICE = "no_service"
 REASON_NOT_CONNECTED = "not_connected"
@@ -308,8 +313,14 @@ def add_services(
             searches.append(None)
             continue
         off = net.offroad_cost(snap.offroad_m, old.metric)
-        svc, node, cost = entry_arcs(net, snap, off, old.metric)
-        fresh, who = improved_costs(net.rgraph(old.metric), node, cost, svc, old.node_cost)
+        if net.n_nodes <= PRUNED_SEARCH_MIN_NODES:
+            # a small network: one plain scipy search from the new services is as quick, and
+            # needs no compiling on a computer that has never run the pruned search
+            alone = search_services(net, snap, old.metric)
+            fresh, who = alone.node_cost, alone.node_service
+        else:
+            svc, node, cost = entry_arcs(net, snap, off, old.metric)
+            fresh, who = improved_costs(net.rgraph(old.metric), node, cost, svc, old.node_cost)
         better = fresh < old.node_cost
         searches.append(
             ServiceSearch(

@@ -218,7 +218,18 @@ def test_mode_filter_drops_segments_and_no_roads_is_an_error():
     assert "出行方式" in err.value.message("zh")
 
 
-def test_adding_a_proposed_service_equals_a_full_recompute():
+@pytest.fixture(params=["pruned", "scipy"])
+def either_search(request, monkeypatch):
+    """add_services both ways: the pruned search (large networks) and one scipy search
+    from the new services (small networks)."""
+    from mapping import access
+
+    limit = -1 if request.param == "pruned" else 10**9
+    monkeypatch.setattr(access, "PRUNED_SEARCH_MIN_NODES", limit)
+    return request.param
+
+
+def test_adding_a_proposed_service_equals_a_full_recompute(either_search):
     from mapping.access import access_table, add_services, prepare_access
 
     net = net_of(grid3_missing_edge(), "car")
@@ -239,7 +250,7 @@ def test_adding_a_proposed_service_equals_a_full_recompute():
     assert (after["dist_kindergarten_m"] <= before["dist_kindergarten_m"]).all()
 
 
-def test_adding_a_service_on_a_disconnected_piece_reaches_only_that_piece():
+def test_adding_a_service_on_a_disconnected_piece_reaches_only_that_piece(either_search):
     from mapping.access import access_table, add_services, prepare_access
 
     net = net_of(two_pieces(), snap_to="any")
@@ -306,7 +317,7 @@ def test_snapping_finds_the_exactly_nearest_segment(pairs, monkeypatch):
 
 
 @pytest.mark.parametrize("mode", ["walk", "car"])
-def test_bounded_incremental_search_equals_full_recompute_on_random_grids(mode):
+def test_incremental_search_equals_full_recompute_on_random_grids(mode, either_search):
     from mapping.access import access_table, add_services, prepare_access
 
     rng = np.random.default_rng(11 if mode == "walk" else 12)
