@@ -853,7 +853,9 @@ def render_planning(base: Analysis, after: Analysis, kind: str) -> None:
                 st.rerun()
         st.write(t("app.plan.capacity"))
         try:
-            _, per_service = compute_2sfca(after, kind)
+            _, per_service = session_memo(
+                f"capacity_{kind}", after, kind, lambda: compute_2sfca(after, kind)
+            )
             table = pd.DataFrame(
                 {
                     t("app.col.service"): after.services.loc[per_service.index, "name"],
@@ -866,7 +868,15 @@ def render_planning(base: Analysis, after: Analysis, kind: str) -> None:
         except GapMapperError as err:
             st.info(err.message(lang))
         st.write(t("app.plan.coverage"))
-        cov = coverage_table(base, kind, by="overall", after=after if after is not base else None)
+        # ``after`` is made from ``base`` (both reused across reruns that change nothing)
+        cov = session_memo(
+            f"coverage_{kind}",
+            after,
+            kind,
+            lambda: coverage_table(
+                base, kind, by="overall", after=after if after is not base else None
+            ),
+        )
         st.dataframe(cov, hide_index=True, key="coverage_table")
 
 
