@@ -27,6 +27,7 @@ from mapping.project import (
     open_project,
     open_settings,
     save_project,
+    save_project_later,
     save_settings,
 )
 from mapping.scenario import Scenario, load_demo, load_scenario
@@ -1051,8 +1052,9 @@ def autosave(settings: AnalysisSettings) -> None:
     """Keep the workshop's own work (uploads, edits, proposals) in the autosave file.
 
     Only when there is work of the user's in it (not for the untouched demo), and only when
-    it changed since the last autosave. The save is atomic, so a crash mid-save keeps the
-    previous autosave.
+    it changed since the last autosave. The layers are written in the background
+    (:func:`mapping.project.save_project_later`), atomically, so a crash mid-save keeps the
+    previous autosave; a change of settings only rewrites the small settings file beside it.
     """
     proposals = st.session_state.get(KEY_PROPOSALS)
     n_props = 0 if proposals is None else len(proposals)
@@ -1067,7 +1069,8 @@ def autosave(settings: AnalysisSettings) -> None:
         return
     try:
         if saved is None or saved[0] != data:
-            save_project(
+            # in the background: a county's layers take a second or two to write
+            save_project_later(
                 autosave_path(), st.session_state[KEY_SCENARIO], settings, proposals, extra=extra
             )
         # the settings alone, beside it: a threshold change must not rewrite a county's layers

@@ -26,7 +26,9 @@ so a crash mid-save leaves the previous save readable.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+import threading
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -162,6 +164,57 @@ def _write(path: Path, layer: str, frame: pd.DataFrame) -> None:
         pyogrio.write_dataframe(out, path, layer=layer, driver="GPKG", geometry_type=geom_type)
     else:
         pyogrio.write_dataframe(out, path, layer=layer, driver="GPKG")
+
+
+_PENDING_SAVES: list[threading.Thread] = []
+_PENDING_LOCK = threading.Lock()
+
+
+def save_project_later(
+    path: str | Path,
+    scenario: Scenario,
+    settings: AnalysisSettings,
+    proposals: gpd.GeoDataFrame | None = None,
+    *,
+    extra: dict | None = None,
+) -> threading.Thread:
+    """:func:`save_project` in a background thread, so the app does not wait for it.
+
+    Writing a county's layers takes one to two seconds (100k road nodes); the app's autosave
+    calls this after every change of data. Saves to the same computer run one after another
+    in the order asked (each waits for the one before), so the file always ends up holding
+    the latest; a save that finds a newer one queued behind it skips its own write. Each is
+    atomic, so a crash mid-save keeps the previous file. Failures to write (a read-only
+    folder) are logged, never raised: the autosave must not stop a workshop.
+    :func:`wait_for_saves` waits for all of them.
+    """
+    with _PENDING_LOCK:
+        before = _PENDING_SAVES[-1] if _PENDING_SAVES else None
+
+        def run() -> None:
+            if before is not None:
+                before.join()
+            with _PENDING_LOCK:
+                newer = _PENDING_SAVES and _PENDING_SAVES[-1] is not threading.current_thread()
+            if newer:
+                return  # a later save will write the newer state
+            try:
+                save_project(path, scenario, settings, proposals, extra=extra)
+            except Exception:  # a background save must not die silently
+                logging.getLogger(__name__).exception("could not save %s", path)
+
+        thread = threading.Thread(target=run, name="gapmapper-save", daemon=True)
+        _PENDING_SAVES[:] = [t for t in _PENDING_SAVES if t.is_alive()] + [thread]
+        thread.start()
+    return thread
+
+
+def wait_for_saves(timeout: float | None = None) -> None:
+    """Wait until the saves started by :func:`save_project_later` are written."""
+    with _PENDING_LOCK:
+        pending = list(_PENDING_SAVES)
+    for thread in pending:
+        thread.join(timeout)
 
 
 def save_settings(path: str | Path, settings: AnalysisSettings, extra: dict | None = None) -> Path:

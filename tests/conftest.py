@@ -49,7 +49,11 @@ def private_folders(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("GAPMAPPER_AUTOSAVE_DIR", str(base / "autosave"))
     # the app hides error details from users (.streamlit/config.toml); tests want them
     monkeypatch.setenv("STREAMLIT_CLIENT_SHOW_ERROR_DETAILS", "full")
-    return base
+    yield base
+    # the app's autosave writes in the background: let it finish in this test's folder
+    from mapping.project import wait_for_saves
+
+    wait_for_saves()
 
 
 def shared_file(*parts: str) -> Path:

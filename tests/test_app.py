@@ -165,12 +165,13 @@ def test_exports_a_committee_map_a_printable_map_and_a_project(app):
 
 
 def test_work_is_autosaved_and_offered_back_after_a_crash(app, private_folders):
-    from mapping.project import autosave_path
+    from mapping.project import autosave_path, wait_for_saves
 
     assert not autosave_path().exists()  # the untouched demo is not autosaved
     picker = app.selectbox(key="proposal_village")
     picker.select_index(picker.options.index(FAR)).run()
     app.button(key="add_kindergarten").click().run()
+    wait_for_saves()  # the layers are written in the background
     assert autosave_path().exists()
     closed = metrics(app)
     # a new session (the browser tab after a crash) is offered the autosave
@@ -188,15 +189,17 @@ def test_work_is_autosaved_and_offered_back_after_a_crash(app, private_folders):
 def test_a_setting_change_saves_only_the_settings_and_is_restored(app, private_folders):
     """A threshold change writes the small settings file beside the autosave, not the
     layers again; after a crash both come back."""
-    from mapping.project import autosave_path, settings_path
+    from mapping.project import autosave_path, settings_path, wait_for_saves
 
     picker = app.selectbox(key="proposal_village")
     picker.select_index(picker.options.index(FAR)).run()
     app.button(key="add_kindergarten").click().run()
+    wait_for_saves()
     layers = autosave_path().read_bytes()
     mtime = autosave_path().stat().st_mtime_ns
     app.number_input(key="threshold_km_kindergarten").set_value(12.0).run()
     assert not app.exception, [e.value for e in app.exception]
+    wait_for_saves()
     assert autosave_path().stat().st_mtime_ns == mtime  # the layers were not rewritten
     assert autosave_path().read_bytes() == layers
     assert '"kindergarten": 12000.0' in settings_path(autosave_path()).read_text("utf-8")
@@ -206,6 +209,7 @@ def test_a_setting_change_saves_only_the_settings_and_is_restored(app, private_f
     again.run()
     again.button(key="restore_yes").click().run()
     assert not again.exception, [e.value for e in again.exception]
+    wait_for_saves()
     assert again.number_input(key="threshold_km_kindergarten").value == 12.0
     assert metrics(again) == closed
     # a damaged settings file: the project's own settings stand (the restored session saved

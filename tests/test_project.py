@@ -88,3 +88,31 @@ def test_settings_beside_a_project_round_trip_and_bad_ones_are_ignored(tmp_path,
     else:
         settings_path(project).write_text(content, "utf-8")
     assert open_settings(project) is None
+
+
+def test_background_saves_end_with_the_latest_state(tmp_path):
+    from dataclasses import replace
+
+    from mapping.project import save_project_later, wait_for_saves
+
+    demo = load_demo()
+    path = tmp_path / "autosave.gpkg"
+    for i in range(5):  # asked in quick succession: the file must hold the last
+        save_project_later(
+            path, replace(demo, title={"zh": f"第{i}版", "en": f"v{i}"}), AnalysisSettings()
+        )
+    wait_for_saves()
+    scenario, *_ = open_project(path)
+    assert scenario.title == {"zh": "第4版", "en": "v4"}
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+
+
+def test_a_background_save_that_cannot_write_is_logged_not_raised(tmp_path, caplog):
+    from mapping.project import save_project_later, wait_for_saves
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    thread = save_project_later(blocker / "sub" / "autosave.gpkg", load_demo(), AnalysisSettings())
+    wait_for_saves()
+    assert not thread.is_alive()
+    assert any("could not save" in r.getMessage() for r in caplog.records)
