@@ -557,6 +557,8 @@ def child_app_county(osm: str, households_csv: str) -> dict:
 
     from streamlit.testing.v1 import AppTest
 
+    from mapping.project import wait_for_saves
+
     base = tempfile.mkdtemp(prefix="gapmapper-bench-")
     os.environ["GAPMAPPER_CACHE_DIR"] = str(Path(base) / "cache")  # a cold network cache
     os.environ["GAPMAPPER_AUTOSAVE_DIR"] = str(Path(base) / "autosave")
@@ -577,6 +579,11 @@ def child_app_county(osm: str, households_csv: str) -> dict:
     at.radio(key="coords").set_value("wgs84").run()
     at.text_input(key="layer_path_households").set_value(households_csv).run()
     apply = timed(lambda: at.button(key="apply_layers").click().run())
+    # the autosave writes the layers in the background; a user looks at the new map for
+    # longer than that before the next click, so the reruns are timed once it is done
+    t0 = time.perf_counter()
+    wait_for_saves()
+    background = time.perf_counter() - t0
     rerun = min(timed(at.run) for _ in range(3))
     change = min(
         timed(lambda v=v: at.number_input(key=f"threshold_km_{KIND}").set_value(v).run())
@@ -588,6 +595,7 @@ def child_app_county(osm: str, households_csv: str) -> dict:
         "apply_s": apply,
         "rerun_s": rerun,
         "change_s": change,
+        "background_save_s": background,
         "errors": [str(e)[:300] for e in errors],
     }
 
@@ -617,7 +625,9 @@ def row_app_county(n_nodes: int, n_households: int) -> list[Row]:
         Row(f"{label}: load the OSM file", r["load_s"], None, "s", None, "(none)",
             None if ok else False, None, note + "; cold network cache"),
         Row(f"{label}: load the households", r["apply_s"], None, "s", None, "(none)",
-            None if ok else False, None, note),
+            None if ok else False, None,
+            note + f"; the autosave then wrote for {r['background_save_s']:.1f} s more, in "
+            "the background"),
         Row(f"{label}: rerun (e.g. a click)", r["rerun_s"], None, "s", None, "< 1 s",
             bool(ok and r["rerun_s"] < 1), None, note + "; best of 3"),
         Row(f"{label}: rerun after a threshold change", r["change_s"], None, "s", None,
