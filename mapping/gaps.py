@@ -216,15 +216,19 @@ def compute_village_gaps(
         flag = ~reachable | (dist.round(3) > limit)
         out[f"flag_{kind}"] = flag.astype(bool)
         out[f"warn_{kind}"] = (~flag) & (n_beyond > 0)
+        # plain dicts: iterrows builds a Series per row, most of a threshold change's time
+        # on a county's villages
+        rows = out.to_dict("records")
         for lang in ("zh", "en"):
-            out[f"reason_{kind}_{lang}"] = [
-                explain_gap(row, kind, limit, lang) for _, row in out.iterrows()
-            ]
+            out[f"reason_{kind}_{lang}"] = [explain_gap(row, kind, limit, lang) for row in rows]
     return gpd.GeoDataFrame(out, geometry="geometry", crs=villages.crs)
 
 
-def explain_gap(row: pd.Series, kind: str, limit_m: float, lang: str) -> str:
-    """The sentence that says why a village is (or is not) flagged for ``kind``."""
+def explain_gap(row: pd.Series | dict, kind: str, limit_m: float, lang: str) -> str:
+    """The sentence that says why a village is (or is not) flagged for ``kind``.
+
+    ``row`` is one village of :func:`compute_village_gaps` (a row, or the same as a dict).
+    """
     kind_name = i18n.t(f"kind.{kind}", lang)
     village = row["village_name"]
     dist = row[f"dist_{kind}_m"]
