@@ -469,9 +469,7 @@ def read_table(
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise FileFormatError(
-            "error.tables.not_readable", file=label, detail=_detail(exc), formats=SUPPORTED_TEXT
-        ) from exc
+        raise _not_readable(label, _detail(exc)) from exc
     if size == 0:
         raise NoDataError("error.tables.empty_file", file=label)
     if size > MAX_TABLE_BYTES:
@@ -494,13 +492,15 @@ def read_table(
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:  # a reader library choked on a damaged file: say so, with why
-        raise FileFormatError(
-            "error.tables.not_readable",
-            file=label,
-            detail=_detail(exc, path, label),
-            formats=SUPPORTED_TEXT,
-        ) from exc
+        raise _not_readable(label, _detail(exc, path, label)) from exc
     return gdf
+
+
+def _not_readable(label: str, detail: str) -> FileFormatError:
+    """``error.tables.not_readable`` for the file shown as ``label``, saying why."""
+    return FileFormatError(
+        "error.tables.not_readable", file=label, detail=detail, formats=SUPPORTED_TEXT
+    )
 
 
 def _detail(exc: BaseException, path: Path | str | None = None, label: str = "") -> str:
@@ -526,12 +526,7 @@ def _read_csv(path: Path, label: str, system: str) -> gpd.GeoDataFrame:
             raise InputError("error.tables.encoding", file=label) from None
     if b"\x00" in raw[:65536]:
         # UTF-16 text or a binary file (an image, a zip...) renamed to .csv
-        raise FileFormatError(
-            "error.tables.not_readable",
-            file=label,
-            detail="binary content",
-            formats=SUPPORTED_TEXT,
-        )
+        raise _not_readable(label, "binary content")
     text = _decode(raw, label)
     if not text.strip():
         raise NoDataError("error.tables.empty_file", file=label)
@@ -606,12 +601,7 @@ def _read_xlsx(path: Path, label: str, system: str) -> gpd.GeoDataFrame:
     import openpyxl
 
     if not zipfile.is_zipfile(path):
-        raise FileFormatError(
-            "error.tables.not_readable",
-            file=label,
-            detail="not an XLSX workbook",
-            formats=SUPPORTED_TEXT,
-        )
+        raise _not_readable(label, "not an XLSX workbook")
     workbook = openpyxl.load_workbook(path, read_only=False, data_only=True)
     try:
         sheet = workbook.worksheets[0]
@@ -886,19 +876,9 @@ def _read_layer(
             warnings.simplefilter("ignore", UserWarning)
             gdf = pyogrio.read_dataframe(source, **kwargs)
     except pyogrio.errors.DataSourceError as exc:
-        raise FileFormatError(
-            "error.tables.not_readable",
-            file=label,
-            detail=_detail(exc, source, label),
-            formats=SUPPORTED_TEXT,
-        ) from exc
+        raise _not_readable(label, _detail(exc, source, label)) from exc
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
-        raise FileFormatError(
-            "error.tables.not_readable",
-            file=label,
-            detail="no geometry column",
-            formats=SUPPORTED_TEXT,
-        )
+        raise _not_readable(label, "no geometry column")
     return gdf
 
 
@@ -908,12 +888,7 @@ def _list_layers(path: str, label: str) -> list[tuple[str, str | None]]:
             warnings.simplefilter("ignore", RuntimeWarning)
             layers = pyogrio.list_layers(path)
     except pyogrio.errors.DataSourceError as exc:
-        raise FileFormatError(
-            "error.tables.not_readable",
-            file=label,
-            detail=_detail(exc, path, label),
-            formats=SUPPORTED_TEXT,
-        ) from exc
+        raise _not_readable(label, _detail(exc, path, label)) from exc
     return [(str(name), geom) for name, geom in layers]
 
 
@@ -959,9 +934,7 @@ def _shapefile_in_zip(path: Path, label: str) -> str:
                 if not n.endswith("/") and not n.startswith("__MACOSX/")
             ]
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise FileFormatError(
-            "error.tables.not_readable", file=label, detail=_detail(exc), formats=SUPPORTED_TEXT
-        ) from exc
+        raise _not_readable(label, _detail(exc)) from exc
     shapefiles = sorted(n for n in names if n.lower().endswith(".shp"))
     if not shapefiles:
         raise InputError(
