@@ -21,6 +21,7 @@ from mapping.export import household_table, summarize, village_table
 from mapping.maps import add_place_picker, draw_map, render_map_html, use_embedded_assets
 from mapping.netcache import build_network_cached
 from mapping.network import build_network
+from mapping.privacy import displacement_key_for
 from mapping.project import (
     autosave_path,
     is_project,
@@ -935,17 +936,6 @@ def render_chart(shown: pd.DataFrame, limit_km: float, kind: str) -> None:
     st.altair_chart(bars + rule, width="stretch")
 
 
-def privacy_key(privacy: str) -> bytes | None:
-    """This computer's displacement key for ``displaced`` exports (:mod:`mapping.privacy`):
-    each household moves the same way in every export, in every session, so collecting
-    several exports cannot average the displacement away. None for the other modes."""
-    if privacy != "displaced":
-        return None
-    from mapping.privacy import displacement_key
-
-    return displacement_key()
-
-
 def render_exports(analysis: Analysis, kind: str) -> None:
     lang = st.session_state.get(KEY_LANG, "zh")
     with st.expander(t("app.export")):
@@ -958,7 +948,11 @@ def render_exports(analysis: Analysis, kind: str) -> None:
         if st.button(t("app.export.make"), key="make_export"):
             try:
                 m = draw_map(
-                    analysis, lang=lang, kind=kind, privacy=privacy, key=privacy_key(privacy)
+                    analysis,
+                    lang=lang,
+                    kind=kind,
+                    privacy=privacy,
+                    key=displacement_key_for(privacy),
                 )
                 st.session_state[KEY_EXPORT] = (privacy, render_map_html(m))
             except GapMapperError as err:
@@ -986,7 +980,7 @@ def render_exports(analysis: Analysis, kind: str) -> None:
                     kind=kind,
                     paper=paper,
                     privacy=privacy,
-                    key=privacy_key(privacy),
+                    key=displacement_key_for(privacy),
                 )
                 with tempfile.TemporaryDirectory() as tmp:
                     path = write_print_map(fig, Path(tmp) / f"map-{paper}.{fmt}")
@@ -1040,12 +1034,9 @@ def table_csv(source, lang: str, name: str, make) -> bytes:
     """A download's CSV bytes, made again only when ``source`` (the frame the table comes
     from) or the language changed: a county's 20,000 households took 0.3 s to write out on
     every rerun."""
-    key = f"csv_{name}"
-    made = st.session_state.get(key)
-    if made is None or made[0] is not source or made[1] != lang:
-        made = (source, lang, make().to_csv(index=False).encode("utf-8-sig"))
-        st.session_state[key] = made
-    return made[2]
+    return session_memo(
+        f"csv_{name}", source, lang, lambda: make().to_csv(index=False).encode("utf-8-sig")
+    )
 
 
 def autosave(settings: AnalysisSettings) -> None:

@@ -227,16 +227,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _key(args: argparse.Namespace) -> bytes | None:
-    """This computer's displacement key for ``--privacy displaced`` (see
-    :mod:`mapping.privacy`): every run then moves each household the same way."""
-    if args.privacy != "displaced":
-        return None
-    from mapping.privacy import displacement_key
-
-    return displacement_key()
-
-
 def _settings(args: argparse.Namespace, thresholds_m: dict[str, float], kinds) -> AnalysisSettings:
     return AnalysisSettings(
         mode=args.mode,
@@ -285,6 +275,7 @@ def _load(args: argparse.Namespace, kinds, progress):
 def _analyze(args: argparse.Namespace, progress) -> int:
     from mapping.analysis import run_analysis
     from mapping.export import summarize, write_geopackage, write_tables
+    from mapping.privacy import displacement_key_for
 
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     settings = _settings(args, _thresholds(args.threshold), kinds)
@@ -296,7 +287,13 @@ def _analyze(args: argparse.Namespace, progress) -> int:
     if not args.no_map:
         from mapping.maps import draw_map, write_map_html
 
-        m = draw_map(analysis, lang=args.lang, kind=kinds[0], privacy=args.privacy, key=_key(args))
+        m = draw_map(
+            analysis,
+            lang=args.lang,
+            kind=kinds[0],
+            privacy=args.privacy,
+            key=displacement_key_for(args.privacy),
+        )
         files.append(write_map_html(m, args.out / "map.html"))
     if args.paper:
         from mapping.printmap import draw_print_map, write_print_map
@@ -308,7 +305,7 @@ def _analyze(args: argparse.Namespace, progress) -> int:
             kind=kinds[0],
             paper=args.paper,
             privacy=args.privacy,
-            key=_key(args),
+            key=displacement_key_for(args.privacy),
         )
         for suffix in (".pdf", ".png"):
             files.append(write_print_map(fig, args.out / f"map-{args.paper}{suffix}"))
@@ -322,6 +319,7 @@ def _plan(args: argparse.Namespace, progress) -> int:
     from mapping.coverage import coverage_table
     from mapping.export import atomic_path
     from mapping.planning import sites_to_proposals, suggest_sites
+    from mapping.privacy import displacement_key_for
 
     kind = args.service
     if args.add < 1:
@@ -373,7 +371,7 @@ def _plan(args: argparse.Namespace, progress) -> int:
             kind=kind,
             privacy=args.privacy,
             service_areas=areas,
-            key=_key(args),
+            key=displacement_key_for(args.privacy),
         )
         files.append(write_map_html(m, args.out / "map.html"))
     print(_plan_summary(sites, table, kind, settings.threshold_m(kind), args.lang))

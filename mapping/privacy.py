@@ -156,6 +156,12 @@ def displacement_key(folder: str | Path | None = None) -> bytes:
     return data
 
 
+def displacement_key_for(privacy: str) -> bytes | None:
+    """The key a map of this privacy mode needs: :func:`displacement_key` for
+    ``displaced`` (every export then moves each household the same way), None otherwise."""
+    return displacement_key() if privacy == "displaced" else None
+
+
 def _keyed_uniform(key: bytes, lonlat: np.ndarray, person: bytes) -> np.ndarray:
     """Two numbers in [0, 1) per point, from a keyed hash (BLAKE2b) of its true position.
 

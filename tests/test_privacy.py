@@ -437,3 +437,12 @@ def test_hostile_village_names_in_displaced_popups_are_text(tmp_path):
         assert as_text(name) + " · " in dom, name[:40]
     for hid in a.households.index:
         assert as_text(hid) not in dom, hid[:40]
+
+
+def test_only_displaced_maps_need_the_key(tmp_path, monkeypatch):
+    from mapping.privacy import displacement_key_for
+
+    monkeypatch.setenv("GAPMAPPER_AUTOSAVE_DIR", str(tmp_path))
+    assert displacement_key_for("committee") is None and displacement_key_for("full") is None
+    assert not (tmp_path / KEY_FILE).exists()  # no key is made for maps that do not use it
+    assert displacement_key_for("displaced") == (tmp_path / KEY_FILE).read_bytes()
