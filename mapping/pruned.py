@@ -60,6 +60,10 @@ def improved_costs(
 
 @nb.njit(cache=True)
 def _push(keys, vals, size, key, val):  # pragma: no cover - compiled
+    """Push onto the binary heap, doubling its arrays when full: ``(keys, vals, size)``."""
+    if size == len(keys):
+        keys = np.concatenate((keys, np.empty(len(keys), np.float64)))
+        vals = np.concatenate((vals, np.empty(len(vals), np.int64)))
     i = size
     while i > 0:
         parent = (i - 1) >> 1
@@ -70,7 +74,7 @@ def _push(keys, vals, size, key, val):  # pragma: no cover - compiled
         i = parent
     keys[i] = key
     vals[i] = val
-    return size + 1
+    return keys, vals, size + 1
 
 
 @nb.njit(cache=True)
@@ -100,7 +104,7 @@ def _search(indptr, indices, data, src_node, src_cost, src_label, old):  # pragm
     n = len(indptr) - 1
     cost = np.full(n, np.inf)
     label = np.full(n, -1, np.int64)
-    # a node enters the heap once per improvement: grow the heap when it fills
+    # a node enters the heap once per improvement; _push grows the heap when it fills
     keys = np.empty(max(64, 4 * len(src_node)), np.float64)
     vals = np.empty(len(keys), np.int64)
     size = 0
@@ -109,10 +113,7 @@ def _search(indptr, indices, data, src_node, src_cost, src_label, old):  # pragm
         if c < old[v] and (c < cost[v] or (c == cost[v] and src_label[i] < label[v])):
             cost[v] = c
             label[v] = src_label[i]
-            if size == len(keys):
-                keys = np.concatenate((keys, np.empty(len(keys), np.float64)))
-                vals = np.concatenate((vals, np.empty(len(vals), np.int64)))
-            size = _push(keys, vals, size, c, v)
+            keys, vals, size = _push(keys, vals, size, c, v)
     while size > 0:
         c, v, size = _pop(keys, vals, size)
         if c > cost[v]:
@@ -124,8 +125,5 @@ def _search(indptr, indices, data, src_node, src_cost, src_label, old):  # pragm
             if nc < cost[w] and nc < old[w]:
                 cost[w] = nc
                 label[w] = lv
-                if size == len(keys):
-                    keys = np.concatenate((keys, np.empty(len(keys), np.float64)))
-                    vals = np.concatenate((vals, np.empty(len(vals), np.int64)))
-                size = _push(keys, vals, size, nc, w)
+                keys, vals, size = _push(keys, vals, size, nc, w)
     return cost, label

@@ -98,10 +98,13 @@ def build_grid(
     while (w / cell + 1) * (h / cell + 1) > max_cells:
         cell *= 1.5
     nx, ny = int(w / cell) + 1, int(h / cell) + 1
-    counts = _count(ax, ay, bx, by, candidates, x0, y0, cell, nx, ny)
+    counts = np.zeros(nx * ny, dtype=np.int64)
+    none = np.zeros(0, dtype=np.int64)
+    _walk(ax, ay, bx, by, candidates, x0, y0, cell, nx, ny, counts, none, False)
     indptr = np.zeros(nx * ny + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-    segs = _fill(ax, ay, bx, by, candidates, x0, y0, cell, nx, ny, indptr)
+    segs = np.empty(indptr[-1], dtype=np.int64)
+    _walk(ax, ay, bx, by, candidates, x0, y0, cell, nx, ny, indptr[:-1].copy(), segs, True)
     return SegmentGrid(ax, ay, bx, by, x0, y0, cell, nx, ny, indptr, segs)
 
 
@@ -188,26 +191,11 @@ def _cell_range(p0, p1, o, cell, n):
 
 
 @nb.njit(cache=True)
-def _count(ax, ay, bx, by, cand, x0, y0, cell, nx, ny):  # pragma: no cover - compiled
-    counts = np.zeros(nx * ny, np.int64)
-    for s in cand:
-        dx, dy = bx[s] - ax[s], by[s] - ay[s]
-        m = max(1, int(np.ceil(np.hypot(dx, dy) / cell)))
-        for k in range(m):
-            t0, t1 = k / m, (k + 1) / m
-            i0, i1 = _cell_range(ax[s] + t0 * dx, ax[s] + t1 * dx, x0, cell, nx)
-            j0, j1 = _cell_range(ay[s] + t0 * dy, ay[s] + t1 * dy, y0, cell, ny)
-            for j in range(j0, j1 + 1):
-                for i in range(i0, i1 + 1):
-                    counts[j * nx + i] += 1
-    return counts
-
-
-@nb.njit(cache=True)
-def _fill(ax, ay, bx, by, cand, x0, y0, cell, nx, ny, indptr):  # pragma: no cover - compiled
-    # the same walk as _count; a segment met twice in a cell is kept twice (harmless)
-    pos = indptr[:-1].copy()
-    segs = np.empty(indptr[-1], np.int64)
+def _walk(ax, ay, bx, by, cand, x0, y0, cell, nx, ny, pos, segs, fill):  # pragma: no cover
+    """Visit every (cell, segment) pair: each segment's pieces, at most one cell long, and the
+    cells their boxes touch. Counting (``fill`` false): ``pos[c] += 1``. Filling: write the
+    segment at ``segs[pos[c]]`` and advance ``pos[c]``. A segment met twice in a cell is
+    kept twice (harmless)."""
     for s in cand:
         dx, dy = bx[s] - ax[s], by[s] - ay[s]
         m = max(1, int(np.ceil(np.hypot(dx, dy) / cell)))
@@ -218,9 +206,9 @@ def _fill(ax, ay, bx, by, cand, x0, y0, cell, nx, ny, indptr):  # pragma: no cov
             for j in range(j0, j1 + 1):
                 for i in range(i0, i1 + 1):
                     c = j * nx + i
-                    segs[pos[c]] = s
+                    if fill:
+                        segs[pos[c]] = s
                     pos[c] += 1
-    return segs
 
 
 @nb.njit(cache=True, inline="always")

@@ -12,6 +12,16 @@ from scipy.sparse.csgraph import dijkstra
 from mapping.pruned import improved_costs
 
 
+def min_arcs_csr(rows, cols, data, size) -> sp.csr_matrix:
+    """A CSR of the arcs keeping the minimum of parallel ones (a csr_matrix from triplets
+    would add them up)."""
+    order = np.lexsort((data, cols, rows))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (rows[order][1:] != rows[order][:-1]) | (cols[order][1:] != cols[order][:-1])
+    keep = order[first]
+    return sp.csr_matrix((data[keep], (rows[keep], cols[keep])), shape=(size, size))
+
+
 def with_sources(graph: sp.csr_matrix, node, cost, label, n_labels) -> sp.csr_matrix:
     """``graph`` plus one virtual node per label with arcs to its entry nodes (scipy's way)."""
     n = graph.shape[0]
@@ -19,13 +29,7 @@ def with_sources(graph: sp.csr_matrix, node, cost, label, n_labels) -> sp.csr_ma
     rows = np.concatenate([coo.row, n + np.asarray(label)])
     cols = np.concatenate([coo.col, node])
     data = np.concatenate([coo.data, cost])
-    size = n + n_labels
-    # keep the minimum of parallel arcs (a csr_matrix from triplets would add them up)
-    order = np.lexsort((data, cols, rows))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = (rows[order][1:] != rows[order][:-1]) | (cols[order][1:] != cols[order][:-1])
-    keep = order[first]
-    return sp.csr_matrix((data[keep], (rows[keep], cols[keep])), shape=(size, size))
+    return min_arcs_csr(rows, cols, data, n + n_labels)
 
 
 def search_all(graph, node, cost, label, n_labels):
@@ -39,12 +43,7 @@ def random_graph(rng, n, m):
     u, v = rng.integers(0, n, m), rng.integers(0, n, m)
     w = rng.choice([0.0, 1.0, 2.5, 10.0, 100.0], m) + rng.random(m) * (rng.random(m) < 0.5)
     keep = u != v
-    u, v, w = u[keep], v[keep], w[keep]
-    order = np.lexsort((w, v, u))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = (u[order][1:] != u[order][:-1]) | (v[order][1:] != v[order][:-1])
-    o = order[first]
-    return sp.csr_matrix((w[o], (u[o], v[o])), shape=(n, n))
+    return min_arcs_csr(u[keep], v[keep], w[keep], n)
 
 
 @settings(max_examples=80, deadline=None)
