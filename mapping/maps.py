@@ -812,17 +812,11 @@ def _text_or_none(values: pd.Series) -> list[str | None]:
 
 
 def _household_points(
-    m: folium.Map, features: list[dict] | tuple[str, dict], js: str, class_name: str,
-    layer_key: str, lang: str,
-) -> None:  # fmt: skip
-    """One layer of household points coloured by distance class, popups built by ``js``.
-
-    ``features`` are the GeoJSON features, or already ``(text, styles)`` from
-    :func:`_household_data`.
-    """
-    text, styles = (
-        features if isinstance(features, tuple) else _household_data(features, class_name, lang)
-    )
+    m: folium.Map, data: tuple[str, dict], js: str, layer_key: str, lang: str
+) -> None:
+    """One layer of household points coloured by distance class, popups built by ``js``;
+    ``data`` is the features' text and styles from :func:`_household_data`."""
+    text, styles = data
     PreparedGeoJson(
         text,
         styles,
@@ -876,7 +870,7 @@ def _add_households(
             while len(_HOUSEHOLD_LAYERS) > 4:
                 _HOUSEHOLD_LAYERS.popitem(last=False)
     _, data, js, bounds = made
-    _household_points(m, data, js, "gm-household", "map.layer.households", lang)
+    _household_points(m, data, js, "map.layer.households", lang)
     return bounds
 
 
@@ -1019,9 +1013,8 @@ def _add_displaced_households(
         "labels": "{" + ", ".join(f"{k}: {_js_str(v)}" for k, v in labels.items()) + "}",
         "villages": "[" + ", ".join(_js_str(v) for v in village_list) + "]",
     }
-    _household_points(
-        m, features, js, "gm-household gm-displaced", "map.layer.households_displaced", lang
-    )
+    data = _household_data(features, "gm-household gm-displaced", lang)
+    _household_points(m, data, js, "map.layer.households_displaced", lang)
 
 
 def _proposed_mask(services: pd.DataFrame) -> np.ndarray:

@@ -252,7 +252,8 @@ def displace_points(
             found=", ".join(found),
             rows=shown,
         )
-    rng = np.random.default_rng() if rng is None else rng
+    if key is None and rng is None:
+        rng = np.random.default_rng()
 
     out = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).drop(
         columns=[c for c in SENSITIVE_COLUMNS if c in gdf.columns]
