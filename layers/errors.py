@@ -56,3 +56,8 @@ class DownloadError(GapMapperError, ConnectionError):
 
 class NetworkAccessError(GapMapperError, RuntimeError):
     """Something tried to reach the network where the user did not ask for a download."""
+
+
+class OutputError(GapMapperError, OSError):
+    """A result cannot be written (the folder is a file, no permission, the disk is full, the
+    file is open in another program); nothing earlier was changed (see :mod:`layers.files`)."""
