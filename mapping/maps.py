@@ -36,7 +36,7 @@ import re
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -404,13 +404,14 @@ def _feature_collection(features: list[dict]) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-def _styled(styles: dict[str, dict]) -> Callable[[dict], dict]:
-    """A folium style function that looks up the feature's ``s`` property in ``styles``."""
-    return lambda feature: styles[feature["properties"]["s"]]
-
-
 class _Text(Element):
-    """Text rendered as it is (an ``Element`` would compile it as a jinja template)."""
+    """Text put into the page as it is.
+
+    branca compiles an ``Element``'s text as a jinja template, and ``MacroElement.render``
+    wraps every rendered part of a map element in a new ``Element``: any name from a file that
+    reached that text (``{{ ... }}``, ``{% raw %}``, ``{#``) would be evaluated or would crash
+    the render. Everything this module adds to a page goes in through this class instead.
+    """
 
     def __init__(self, text: str) -> None:
         super().__init__()
@@ -420,13 +421,33 @@ class _Text(Element):
         return self._text
 
 
+class _Inert:
+    """Mixin for our ``MacroElement`` subclasses: their rendered parts go into the page as
+    :class:`_Text`, not as new templates (see there). Same behaviour as
+    ``branca.element.MacroElement.render`` otherwise."""
+
+    def render(self, **kwargs) -> None:
+        figure = self.get_root()
+        module = self._template.module.__dict__
+        for part, target in (
+            ("header", figure.header),
+            ("html", figure.html),
+            ("script", figure.script),
+        ):
+            macro = module.get(part)
+            if macro is not None:
+                target.add_child(_Text(macro(self, kwargs)), name=self.get_name())
+        for element in self._children.values():
+            element.render(**kwargs)
+
+
 def geojson_text(data: dict) -> str:
     """GeoJSON as the text jinja's ``tojson`` filter writes (sorted keys, ``<>&'`` escaped),
     safe inside a ``<script>`` element."""
     return htmlsafe_json_dumps(data, dumps=json.dumps, sort_keys=True)
 
 
-class PreparedGeoJson(folium.map.Layer):
+class PreparedGeoJson(_Inert, folium.map.Layer):
     """A GeoJSON layer whose data is serialized once, when it is made.
 
     folium's ``GeoJson`` serializes its data again on every render, writes one ``case`` per
@@ -449,6 +470,9 @@ class PreparedGeoJson(folium.map.Layer):
         The layer's name in the layer control.
     point_radius
         Draw points as circle markers of this radius (pixels); lines and polygons otherwise.
+    point_icon
+        Draw points as markers with this ``L.divIcon`` (options: ``html``, ``className``,
+        ``iconSize``, ``iconAnchor``); our own symbols, never text from the data.
     on_each_feature
         JavaScript ``function (feature, layer)`` run for each feature (popups, tooltips).
     interactive, class_name, attribution
@@ -468,6 +492,11 @@ class PreparedGeoJson(folium.map.Layer):
                 return L.circleMarker(latlng, Object.assign(
                     {radius: {{ this.point_radius|tojson }}, fill: true},
                     {{ this.get_name() }}_styles[feature.properties.s]));
+            },
+            {%- endif %}
+            {%- if this.point_icon_json is not none %}
+            pointToLayer: function (feature, latlng) {
+                return L.marker(latlng, {icon: L.divIcon({{ this.point_icon_json }})});
             },
             {%- endif %}
             {%- if this.on_each_feature %}
@@ -494,7 +523,8 @@ class PreparedGeoJson(folium.map.Layer):
         *,
         name: str,
         point_radius: float | None = None,
-        on_each_feature: str | None = None,
+        point_icon: dict | None = None,
+        on_each_feature: str | JsCode | None = None,
         interactive: bool = True,
         class_name: str | None = None,
         attribution: str | None = None,
@@ -507,17 +537,23 @@ class PreparedGeoJson(folium.map.Layer):
         self.styles_json = htmlsafe_json_dumps(styles, dumps=json.dumps, sort_keys=True)
         self.bounds = bounds
         self.point_radius = point_radius
+        self.point_icon_json = (
+            None
+            if point_icon is None
+            else htmlsafe_json_dumps(point_icon, dumps=json.dumps, sort_keys=True)
+        )
+        if isinstance(on_each_feature, JsCode):
+            on_each_feature = on_each_feature.js_code
         self.on_each_feature = on_each_feature
         self.interactive = interactive
         self.class_name = class_name
         self.attribution = attribution
 
     def render(self, **kwargs) -> None:
-        """As folium's ``Layer.render``, but the script goes in as plain text.
+        """As folium's ``Layer.render``, but the script goes in as plain text (:class:`_Inert`).
 
-        branca's ``MacroElement.render`` wraps each element's rendered script in a new
-        ``Element``, which compiles that text as a jinja template: with megabytes of GeoJSON
-        in it, that compile was the largest cost of drawing a county's map.
+        This is also what keeps a county's map fast: with megabytes of GeoJSON in the script,
+        branca's compile of that text as a template was the largest cost of drawing it.
         """
         if self.show:
             self.add_child(
@@ -526,10 +562,7 @@ class PreparedGeoJson(folium.map.Layer):
                 ),
                 name=self.get_name() + "_add",
             )
-        script = self._template.module.__dict__["script"]
-        self.get_root().script.add_child(_Text(script(self, kwargs)), name=self.get_name())
-        for element in self._children.values():
-            element.render(**kwargs)
+        super().render(**kwargs)
 
     def _get_self_bounds(self) -> list[list[float | None]]:
         if self.bounds is None:
@@ -710,10 +743,11 @@ def _add_villages(
             }
             for s, c in STATUS_COLORS.items()
         }
-        folium.GeoJson(
+        PreparedGeoJson(
             _feature_collection(areas),
+            area_styles,
+            None,
             name=i18n.t("map.layer.boundaries", lang),
-            style_function=_styled(area_styles),
             on_each_feature=_BIND_JS,
             class_name="gm-boundary",
         ).add_to(m)
@@ -728,15 +762,17 @@ def _add_villages(
         }
         for s, c in STATUS_COLORS.items()
     }
-    folium.GeoJson(
+    xy = np.array([f["geometry"]["coordinates"] for f in points], dtype=float)
+    bounds = [xy[:, 1].min(), xy[:, 0].min(), xy[:, 1].max(), xy[:, 0].max()]
+    PreparedGeoJson(
         _feature_collection(points),
+        point_styles,
+        bounds,
         name=i18n.t("map.layer.villages", lang),
-        style_function=_styled(point_styles),
-        marker=folium.CircleMarker(radius=6, fill=True),
+        point_radius=6,
         on_each_feature=_BIND_JS,
     ).add_to(m)
-    xy = np.array([f["geometry"]["coordinates"] for f in points], dtype=float)
-    return [xy[:, 1].min(), xy[:, 0].min(), xy[:, 1].max(), xy[:, 0].max()]
+    return bounds
 
 
 def _household_class(dist_m: object) -> str:
@@ -1073,32 +1109,36 @@ def _add_service_layer(
             {
                 "type": "Feature",
                 "id": i,
-                "properties": {"popup": popup, "tip": tip},
+                "properties": {"s": "p", "popup": popup, "tip": tip},
                 "geometry": _round_geometry(row.geometry),
             }
         )
     size = _SERVICE_SIZE[kind]
     if proposal:
         dx, dy = _PROPOSED_SHIFT
-        icon = folium.DivIcon(
-            html=_PROPOSED_SVG[kind],
-            icon_size=(_PROPOSED_BOX, _PROPOSED_BOX),
-            icon_anchor=(dx + size // 2, dy + size // 2),  # the symbol's centre, not the box's
-            class_name=f"gm-service gm-proposed gm-proposed-{kind}",
-        )
+        icon = {
+            "html": _PROPOSED_SVG[kind],
+            "iconSize": [_PROPOSED_BOX, _PROPOSED_BOX],
+            # the symbol's centre, not the box's
+            "iconAnchor": [dx + size // 2, dy + size // 2],
+            "className": f"gm-service gm-proposed gm-proposed-{kind}",
+        }
         name = i18n.t("map.layer.proposed", lang, kind=kind_name)
     else:
-        icon = folium.DivIcon(
-            html=_SERVICE_SVG[kind],
-            icon_size=(size, size),
-            icon_anchor=(size // 2, size // 2),
-            class_name=f"gm-service gm-service-{kind}",
-        )
+        icon = {
+            "html": _SERVICE_SVG[kind],
+            "iconSize": [size, size],
+            "iconAnchor": [size // 2, size // 2],
+            "className": f"gm-service gm-service-{kind}",
+        }
         name = i18n.t("map.layer.services", lang, kind=kind_name)
-    folium.GeoJson(
+    xy = np.array([f["geometry"]["coordinates"] for f in features], dtype=float)
+    PreparedGeoJson(
         _feature_collection(features),
+        {"p": {}},
+        [xy[:, 1].min(), xy[:, 0].min(), xy[:, 1].max(), xy[:, 0].max()],
         name=name,
-        marker=folium.Marker(icon=icon),
+        point_icon=icon,
         on_each_feature=_BIND_JS,
     ).add_to(m)
 
@@ -1172,10 +1212,11 @@ def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame, lang: str) -> lis
         }
         for i in range(len(bands))
     }
-    folium.GeoJson(
+    PreparedGeoJson(
         _feature_collection(features),
+        styles,
+        None,
         name=i18n.t("map.layer.service_areas", lang),
-        style_function=_styled(styles),
         interactive=False,
         class_name="gm-service-area",
     ).add_to(m)
@@ -1212,25 +1253,27 @@ def _add_highlight(m: folium.Map, households: pd.DataFrame, ids: list[str], lang
         {
             "type": "Feature",
             "id": i,
-            "properties": {},
+            "properties": {"s": "h"},
             "geometry": {"type": "Point", "coordinates": [x, y]},
         }
         for i, (x, y) in enumerate(zip(lon, lat, strict=True))
     ]
-    folium.GeoJson(
+    style = {
+        "radius": 9,
+        "color": HIGHLIGHT_COLOR,
+        "weight": 3,
+        "opacity": 1.0,
+        "fill": False,
+        "className": "gm-highlight",
+        # markers made by pointToLayer take the style's options, not the layer's
+        "interactive": False,
+    }
+    PreparedGeoJson(
         _feature_collection(features),
+        {"h": style},
+        None,
         name=i18n.t("map.layer.highlight", lang),
-        style_function=lambda _f: {
-            "radius": 9,
-            "color": HIGHLIGHT_COLOR,
-            "weight": 3,
-            "opacity": 1.0,
-            "fill": False,
-            "className": "gm-highlight",
-            # folium builds point markers from the style, not from the layer's options
-            "interactive": False,
-        },
-        marker=folium.CircleMarker(radius=9, fill=False),
+        point_radius=9,
         interactive=False,
     ).add_to(m)
 
@@ -1241,23 +1284,22 @@ def _add_study_area(
     """Add the study area's outline (dashed); return its bounds or None."""
     if not _has_shape(outline):
         return None
-    folium.GeoJson(
-        {"type": "Feature", "properties": {}, "geometry": _round_geometry(outline)},
+    west, south, east, north = outline.bounds
+    bounds = [south, west, north, east]
+    PreparedGeoJson(
+        _feature_collection(
+            [{"type": "Feature", "properties": {"s": "a"}, "geometry": _round_geometry(outline)}]
+        ),
+        {"a": {"color": "#3f007d", "weight": 2, "dashArray": "8 6", "fill": False}},
+        bounds,
         name=i18n.t("map.layer.study_area", lang),
-        style_function=lambda _f: {
-            "color": "#3f007d",
-            "weight": 2,
-            "dashArray": "8 6",
-            "fill": False,
-        },
         interactive=False,
         class_name="gm-study-area",
     ).add_to(m)
-    west, south, east, north = outline.bounds
-    return [south, west, north, east]
+    return bounds
 
 
-class _DrawTexts(MacroElement):
+class _DrawTexts(_Inert, MacroElement):
     """Leaflet.draw's toolbar texts (``L.drawLocal``) in the map's language."""
 
     _template = Template(
@@ -1279,7 +1321,7 @@ class _DrawTexts(MacroElement):
         self.texts = texts
 
 
-class _MetricScale(MacroElement):
+class _MetricScale(_Inert, MacroElement):
     """A metric-only scale bar (folium's ``control_scale`` adds miles too)."""
 
     _template = Template(
@@ -1613,10 +1655,10 @@ def draw_map(
     proposed_kinds = [k for k in SERVICE_KINDS if ((svc_kind == k) & proposed).any()]
     root = m.get_root()
     root.title = _esc(f"{title} · {kind_name}")
-    root.header.add_child(Element(_CSS), name="gm_css")
+    root.header.add_child(_Text(_CSS), name="gm_css")
     if not compact:  # inside the app the page itself carries title, date and notes
         root.html.add_child(
-            Element(
+            _Text(
                 _top_html(
                     title,
                     subtitle,
@@ -1639,7 +1681,7 @@ def draw_map(
     )
     if compact:  # a small map in the app: the legend folds away, closed at first
         legend = _folded(legend)
-    root.html.add_child(Element(legend), name="gm_legend")
+    root.html.add_child(_Text(legend), name="gm_legend")
     return m
 
 

@@ -669,7 +669,7 @@ def test_service_areas_are_a_layer_with_a_legend_by_band(planned, areas, committ
     # one feature per shape, the farther band first (drawn under the nearer one)
     found = re.findall(r'"band_m": ([\d.]+), "s": "(\d)"', text)
     assert found == [("3000.0", "1"), ("3000.0", "1"), ("1000.0", "0"), ("1000.0", "0")]
-    assert '"className": "gm-service-area"' in text
+    assert re.search(r"\bclassName\"?: \"gm-service-area\"", text)
     assert as_json("服务范围（沿道路）") in text  # in the layer list
     legend = legend_of(text)
     assert legend.count('class="gm-row gm-legend-area"') == 2
