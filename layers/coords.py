@@ -20,6 +20,7 @@ Mongolia, Korea and South-East Asia), which does not matter for Inner Mongolia.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pyproj
@@ -41,6 +42,11 @@ _X_PI = math.pi * 3000.0 / 180.0
 #: this many degrees of the input (1e-10 degrees is about 0.01 mm).
 GCJ_TOLERANCE_DEG = 1e-10
 _MAX_ITERATIONS = 30
+# The box of the published ``out_of_china`` test (degrees).
+_BOX_LON = (72.004, 137.8347)
+_BOX_LAT = (0.8293, 55.8271)
+# An inverse this close outside the box's edge (rounding, 1e-9 degrees is 0.1 mm) is put on it.
+_EDGE_SNAP_DEG = 1e-9
 
 i18n.register(
     {
@@ -50,6 +56,15 @@ i18n.register(
             "en": "Unknown coordinate system '{system}'. Use one of: {accepted} "
             "(wgs84 = GPS/OpenStreetMap, gcj02 = Amap/Tencent maps, bd09 = Baidu maps).",
         },
+        "warning.coords.gcj02_edge": {
+            "zh": "{count} 个按 GCJ-02 给出的点（例如经度 {lon}、纬度 {lat}）位于 GCJ-02 适用范围"
+            "边缘的一条窄带里，没有任何 WGS84 点会偏移到那里：已按公式的偏移量直接扣除换算，"
+            "误差可能达数百米。请核对这些点的坐标和坐标系。",
+            "en": "{count} point(s) given in GCJ-02 (e.g. longitude {lon}, latitude {lat}) lie "
+            "in the narrow strip along the edge of the area where GCJ-02 applies that no WGS84 "
+            "point shifts to: they were converted by subtracting the formula's shift, which may "
+            "be off by a few hundred metres. Check these points and their coordinate system.",
+        },
         "error.coords.bad_point": {
             "zh": "无法为经度 {lon}、纬度 {lat} 选择 UTM 投影带：需要经度在 -180..180、"
             "纬度在 -80..84 之间的十进制度数。",
@@ -58,6 +73,23 @@ i18n.register(
         },
     }
 )
+
+
+class GCJEdgeWarning(UserWarning):
+    """GCJ-02 points that no WGS84 point maps to were converted approximately.
+
+    Carries a translation key and its parameters like the project's errors, so a reader can
+    show it in the user's language (``warning.message("zh")``); ``str()`` is the English text.
+    """
+
+    def __init__(self, key: str, /, **params: object) -> None:
+        self.key = key
+        self.params = params
+        super().__init__(self.message("en"))
+
+    def message(self, lang: str = "en") -> str:
+        """The text in ``lang`` ("zh" or "en")."""
+        return i18n.t(self.key, lang, **self.params)
 
 
 def _arrays(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -74,7 +106,7 @@ def out_of_china(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
         Degrees. NaN counts as outside (and stays NaN in every conversion).
     """
     x, y = _arrays(lon, lat)
-    inside = (x >= 72.004) & (x <= 137.8347) & (y >= 0.8293) & (y <= 55.8271)
+    inside = (x >= _BOX_LON[0]) & (x <= _BOX_LON[1]) & (y >= _BOX_LAT[0]) & (y <= _BOX_LAT[1])
     return ~inside
 
 
@@ -94,10 +126,14 @@ def _transform_lon(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np
     return ret
 
 
-def _gcj_delta(
+def _gcj_shift(
     lon: NDArray[np.float64], lat: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """The GCJ-02 shift (dlon, dlat) in degrees at a WGS84 point (zero outside China)."""
+    """The published formula's shift (dlon, dlat) in degrees at a WGS84 point, with no box.
+
+    The formula is smooth everywhere; only the box test makes the transform jump at the
+    box's edge. The inverse iterates on this smooth shift (see :func:`gcj02_to_wgs84`).
+    """
     dlat = _transform_lat(lon - 105.0, lat - 35.0)
     dlon = _transform_lon(lon - 105.0, lat - 35.0)
     radlat = lat / 180.0 * np.pi
@@ -105,6 +141,14 @@ def _gcj_delta(
     sqrtmagic = np.sqrt(magic)
     dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrtmagic) * np.pi)
     dlon = (dlon * 180.0) / (_A / sqrtmagic * np.cos(radlat) * np.pi)
+    return dlon, dlat
+
+
+def _gcj_delta(
+    lon: NDArray[np.float64], lat: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The GCJ-02 shift (dlon, dlat) in degrees at a WGS84 point (zero outside China)."""
+    dlon, dlat = _gcj_shift(lon, lat)
     outside = out_of_china(lon, lat)
     return np.where(outside, 0.0, dlon), np.where(outside, 0.0, dlat)
 
@@ -142,13 +186,23 @@ def gcj02_to_wgs84(
 
     The formula has no closed-form inverse. The common one-step inverse (subtract the shift
     computed at the GCJ-02 point) is off by up to a few metres; here the estimate ``w`` is
-    improved with ``w += gcj - wgs84_to_gcj02(w)`` until the forward transform of ``w`` is
-    within :data:`GCJ_TOLERANCE_DEG` (1e-10 degrees, about 0.01 mm) of the input, which takes
+    improved with ``w = gcj - shift(w)`` until the forward transform of ``w`` is within
+    :data:`GCJ_TOLERANCE_DEG` (1e-10 degrees, about 0.01 mm) of the input, which takes
     3-5 iterations (the shift changes by well under 1 % per degree, so each step gains
     two or more digits). ``wgs84_to_gcj02(gcj02_to_wgs84(p))`` therefore reproduces ``p`` to
-    better than a millimetre; the tests check a round trip below 1 cm over Inner Mongolia.
+    better than a millimetre; the tests check a round trip below 1 cm over Inner Mongolia
+    and below 1 mm on lines across every edge of the box.
 
-    Points whose GCJ-02 coordinates are outside the China box are returned unchanged.
+    The iteration uses the formula's shift without the box test: with the box, an estimate
+    a hair outside the edge has no shift, the next one jumps back by the whole shift, and
+    the iteration oscillates across the edge (hundreds of metres off at 72.0045 E).
+
+    Edges of the box. Points whose GCJ-02 coordinates are outside the box are returned
+    unchanged (they are their own preimage). Along the west and south edges the shift
+    points into the box, so a strip inside the box (about 470 m wide at 39 N on the west
+    edge) is the image of no WGS84 point: there the smooth shift is subtracted (the answer
+    lies just outside the box, within a few metres of the one-step inverse) and a
+    :class:`GCJEdgeWarning` counts those points. Inner Mongolia is far from every edge.
 
     Parameters
     ----------
@@ -159,20 +213,40 @@ def gcj02_to_wgs84(
     -------
     lon, lat
         WGS84 degrees.
+
+    Warns
+    -----
+    GCJEdgeWarning
+        Once per call when some points lie in a strip that no WGS84 point maps to.
     """
     gx, gy = _arrays(lon, lat)
     outside = out_of_china(gx, gy)
-    dlon, dlat = _gcj_delta(gx, gy)
+    dlon, dlat = _gcj_shift(gx, gy)
     wx, wy = gx - dlon, gy - dlat
     for _ in range(_MAX_ITERATIONS):
-        fx, fy = wgs84_to_gcj02(wx, wy)
-        ex = np.where(outside, 0.0, gx - fx)
-        ey = np.where(outside, 0.0, gy - fy)
-        wx = wx + ex
-        wy = wy + ey
-        err = np.maximum(np.abs(ex), np.abs(ey))
-        if not np.any(err > GCJ_TOLERANCE_DEG):  # NaN compares False: NaN rows stay NaN
+        dlon, dlat = _gcj_shift(wx, wy)
+        nx, ny = gx - dlon, gy - dlat
+        err = np.maximum(np.abs(nx - wx), np.abs(ny - wy))
+        wx, wy = nx, ny
+        if not np.any(err[~outside] > GCJ_TOLERANCE_DEG):  # NaN compares False
             break
+    # an inverse a rounding error outside the edge is the point on the edge
+    cx, cy = np.clip(wx, *_BOX_LON), np.clip(wy, *_BOX_LAT)
+    near = ~outside & (np.abs(cx - wx) <= _EDGE_SNAP_DEG) & (np.abs(cy - wy) <= _EDGE_SNAP_DEG)
+    wx, wy = np.where(near, cx, wx), np.where(near, cy, wy)
+    # the smooth inverse left the box: no WGS84 point maps to this GCJ-02 point
+    strip = ~outside & out_of_china(wx, wy) & np.isfinite(wx) & np.isfinite(wy)
+    if strip.any():
+        first = np.flatnonzero(strip.ravel())[0]
+        warnings.warn(
+            GCJEdgeWarning(
+                "warning.coords.gcj02_edge",
+                count=int(strip.sum()),
+                lon=f"{gx.ravel()[first]:.7g}",
+                lat=f"{gy.ravel()[first]:.7g}",
+            ),
+            stacklevel=2,
+        )
     return _result(np.where(outside, gx, wx), np.where(outside, gy, wy))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pyproj
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from layers import i18n
 from layers.coords import (
     COORD_SYSTEMS,
+    GCJEdgeWarning,
     bd09_to_gcj02,
     bd09_to_wgs84,
     gcj02_to_bd09,
@@ -191,3 +194,105 @@ def test_coords_messages_have_the_same_placeholders_in_both_languages():
         if key.startswith("error.coords."):
             texts = i18n.texts_for(key)
             assert i18n.placeholders(texts["zh"]) == i18n.placeholders(texts["en"]), key
+
+
+# --------------------------------------------------------------------------------------------
+# The edges of the China box (issue 12, bug 5). The oracle is the forward transform's
+# definition: wgs84_to_gcj02 is exact by definition, so a GCJ-02 point with one WGS84
+# preimage must come back to it, and a point with none must be said.
+
+BOX_WEST, BOX_EAST, BOX_SOUTH, BOX_NORTH = 72.004, 137.8347, 0.8293, 55.8271
+#: Offsets from an edge, in degrees: from well outside to well inside, including the
+#: hair's-breadth points whose first estimate lands on the other side of the edge.
+EDGE_OFFSETS_DEG = np.array(
+    [-0.02, -0.006, -1e-3, -1e-5, -1e-7, 0.0, 1e-9, 1e-7, 1e-6, 1e-5, 5e-5, 1e-4, 1e-3, 0.006, 0.02]
+)
+#: Round trip tolerance where the GCJ-02 point has exactly one WGS84 preimage.
+ROUND_TRIP_TOLERANCE_M = 0.001
+
+
+def _grid_over_the_edges() -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 points on lines across each of the four edges of the box."""
+    along_lat = np.linspace(1.5, 55.0, 37)
+    along_lon = np.linspace(73.0, 137.0, 37)
+    lon, lat = [], []
+    for edge in (BOX_WEST, BOX_EAST):
+        x, y = np.meshgrid(edge + EDGE_OFFSETS_DEG, along_lat)
+        lon.append(x.ravel())
+        lat.append(y.ravel())
+    for edge in (BOX_SOUTH, BOX_NORTH):
+        x, y = np.meshgrid(along_lon, edge + EDGE_OFFSETS_DEG)
+        lon.append(x.ravel())
+        lat.append(y.ravel())
+    return np.concatenate(lon), np.concatenate(lat)
+
+
+def test_round_trip_over_the_edges_of_the_china_box():
+    lon, lat = _grid_over_the_edges()
+    gx, gy = wgs84_to_gcj02(lon, lat)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every one of these GCJ-02 points has a preimage
+        wx, wy = gcj02_to_wgs84(gx, gy)
+    inside = ~out_of_china(gx, gy)
+    # a GCJ-02 point inside the box has exactly one preimage (points outside the box map to
+    # themselves, so none of them lands inside): the round trip must find it
+    err_m = metres(wx[inside], wy[inside], lon[inside], lat[inside])
+    assert err_m.max() < ROUND_TRIP_TOLERANCE_M, (lon[inside][err_m.argmax()], err_m.max())
+    # a GCJ-02 point outside the box is returned unchanged (documented), which is a preimage
+    # of it; where the WGS84 point was outside too, that is the point itself
+    out = ~inside
+    assert np.array_equal(wx[out], gx[out]) and np.array_equal(wy[out], gy[out])
+    fx, fy = wgs84_to_gcj02(wx[out], wy[out])
+    assert np.array_equal(fx, gx[out]) and np.array_equal(fy, gy[out])
+    was_out = out_of_china(lon, lat)
+    assert np.array_equal(wx[was_out], lon[was_out]) and np.array_equal(wy[was_out], lat[was_out])
+    # the grid holds each case: points just inside the west edge (whose first estimate
+    # falls outside the box), inside points that map out of the box (north and east), and
+    # points outside
+    assert (inside & (lon >= BOX_WEST) & (lon < BOX_WEST + 1e-5)).sum() >= 37
+    assert (out & ~was_out).sum() > 0
+    assert was_out.sum() > 0
+
+
+def test_the_reported_point_on_the_west_edge():
+    # 72.0045 E, 39.0 N: inside the box, but the WGS84 points east of the edge all move
+    # ~470 m east and those west of it stay: no WGS84 point maps here. The conversion says
+    # so and subtracts the formula's shift instead of oscillating across the edge.
+    g = (72.0045, 39.0)
+    edge_image = wgs84_to_gcj02(BOX_WEST, 39.0)
+    assert BOX_WEST < g[0] < float(edge_image[0])  # in the strip no point maps to
+    with pytest.warns(GCJEdgeWarning) as record:
+        wx, wy = gcj02_to_wgs84(*g)
+    assert "72.0045" in str(record[0].message)
+    assert "GCJ-02" in record[0].message.message("zh")
+    # the one-step inverse (subtract the shift at the GCJ-02 point, taken from the forward
+    # transform there) is within a few metres of what the formula's shift gives
+    shift = np.subtract(wgs84_to_gcj02(*g), g)
+    one_step = np.subtract(g, shift)
+    assert metres(wx, wy, *one_step) < 5.0
+    assert out_of_china(wx, wy)  # the answer lies west of the edge, as it must
+
+
+def test_gcj_points_in_the_strips_no_point_maps_to_warn_once_with_their_count():
+    lat = np.linspace(1.5, 55.0, 20)
+    edge_lon = wgs84_to_gcj02(np.full_like(lat, BOX_WEST), lat)[0]
+    strip_lon = (BOX_WEST + edge_lon) / 2  # between the edge and the edge's image
+    lon = np.concatenate([strip_lon, np.full(5, 111.75)])
+    lat = np.concatenate([lat, np.full(5, 40.84)])
+    with pytest.warns(GCJEdgeWarning) as record:
+        wx, wy = gcj02_to_wgs84(lon, lat)
+    assert len(record) == 1
+    assert record[0].message.params["count"] == 20
+    assert out_of_china(wx[:20], wy[:20]).all()
+    # the other points are exact
+    fx, fy = wgs84_to_gcj02(wx[20:], wy[20:])
+    assert metres(fx, fy, lon[20:], lat[20:]).max() < ROUND_TRIP_TOLERANCE_M
+    # the south edge has such a strip too (the shift there is northward)
+    south = wgs84_to_gcj02(100.0, BOX_SOUTH)[1]
+    with pytest.warns(GCJEdgeWarning):
+        gcj02_to_wgs84(100.0, (BOX_SOUTH + float(south)) / 2)
+
+
+def test_edge_warning_messages_have_the_same_placeholders_in_both_languages():
+    texts = i18n.texts_for("warning.coords.gcj02_edge")
+    assert i18n.placeholders(texts["zh"]) == i18n.placeholders(texts["en"])
