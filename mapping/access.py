@@ -23,12 +23,12 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from mapping.network import RoadNetwork, Snap, snap_points
 from mapping.pruned import improved_costs
+from mapping.routing import entry_arcs, same_segment_pairs, with_virtual_sources
 
 #: From this many nodes up, :func:`add_services` searches with the pruned search
 #: (:mod:`mapping.pruned`, compiled by numba: a few seconds the first time on a computer, then
@@ -103,67 +103,28 @@ def search_services(
     return ServiceSearch(metric, dist[:n], node_service, svc_snap, svc_off)
 
 
-def with_virtual_sources(
-    net: RoadNetwork, svc_snap: Snap, svc_off: np.ndarray, metric: str
-) -> sp.csr_matrix:
-    """The reversed graph plus one virtual node per service, appended as the last rows.
-
-    No base node has an arc *to* a virtual node in the reversed graph, so the base rows are
-    reused untouched and only rows are appended: no rebuild of the big matrix.
-    """
-    rg = net.rgraph(metric)
-    n, k = net.n_nodes, len(svc_snap)
-    svc, node, cost = entry_arcs(net, svc_snap, svc_off, metric)
-    counts = np.bincount(svc, minlength=k)
-    indptr = np.concatenate([rg.indptr, rg.indptr[-1] + np.cumsum(counts)])
-    indices = np.concatenate([rg.indices, node.astype(rg.indices.dtype)])
-    data = np.concatenate([rg.data, cost])
-    return sp.csr_matrix((data, indices, indptr.astype(np.int64)), shape=(n + k, n + k))
-
-
-def entry_arcs(
-    net: RoadNetwork, svc_snap: Snap, svc_off: np.ndarray, metric: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Where each service enters the reversed graph: ``(service index, node, cost)``.
-
-    A service at position t of segment (a, b) is reached from a (cost t x segment, plus its
-    off-road leg) when the segment may be travelled a->b, and from b ((1-t) x segment) when
-    b->a is allowed; a service at a segment end stands on that node. Sorted by service.
-    """
-    seg, t = svc_snap.seg, svc_snap.t
-    seg_cost = net.seg_cost(metric)[seg]
-    to_u = net.seg_fwd[seg] | (t == 0.0)
-    to_v = net.seg_bwd[seg] | (t == 1.0)
-    k = len(svc_snap)
-    svc = np.repeat(np.arange(k), 2).reshape(k, 2)
-    node = np.column_stack([net.seg_u[seg], net.seg_v[seg]])
-    cost = np.column_stack([t * seg_cost + svc_off, (1.0 - t) * seg_cost + svc_off])
-    mask = np.column_stack([to_u, to_v])
-    return svc[mask], node[mask].astype(np.int64), cost[mask]
-
-
 def point_costs(
     net: RoadNetwork, search: ServiceSearch, snap: Snap
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cost from each snapped point to its nearest service, and that service's index.
 
+    The point leaves its segment by either end (the legs :meth:`mapping.network.Snap.exit_costs`
+    allows) or goes straight along it to a service on the same segment
+    (:func:`mapping.routing.same_segment_pairs`); its off-road leg is added.
+
     Returns ``(cost, service_index)``; ``inf`` and -1 where no service is reachable.
     """
     m = search.metric
-    seg, t = snap.seg, snap.t
-    cost_seg = net.seg_cost(m)[seg]
-    u, v = net.seg_u[seg], net.seg_v[seg]
-    inf = np.inf
-    # a point exactly at a segment end stands on that node: no travel along the segment, so
-    # its direction does not matter
-    via_v = np.where(net.seg_fwd[seg] | (t == 1.0), (1.0 - t) * cost_seg + search.node_cost[v], inf)
-    via_u = np.where(net.seg_bwd[seg] | (t == 0.0), t * cost_seg + search.node_cost[u], inf)
+    u, v = net.seg_u[snap.seg], net.seg_v[snap.seg]
+    exit_u, exit_v = snap.exit_costs(net, m)
+    via_u = exit_u + search.node_cost[u]  # a forbidden exit is inf, and stays inf
+    via_v = exit_v + search.node_cost[v]
     best = np.minimum(via_u, via_v)
     who = np.where(via_v <= via_u, search.node_service[v], search.node_service[u])
 
     # a service on the point's own segment, reached straight along it
     if len(search.svc_snap) and len(snap):
-        same_cost, same_who = _same_segment(net, search, snap, cost_seg)
+        same_cost, same_who = _same_segment(net, search, snap)
         better = same_cost < best
         best = np.where(better, same_cost, best)
         who = np.where(better, same_who, who)
@@ -172,32 +133,15 @@ def point_costs(
 
 
 def _same_segment(
-    net: RoadNetwork, search: ServiceSearch, snap: Snap, cost_seg: np.ndarray
+    net: RoadNetwork, search: ServiceSearch, snap: Snap
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cost to the best service on each point's own segment (straight along it), and its index.
-
-    Few points share a segment with a service: those are picked by a lookup table, then paired
-    by a binary search in the services' sorted segments (a pandas merge here took 5 ms for 20,000 households).
-    """
-    svc = search.svc_snap
+    """Cost to the best service on each point's own segment (straight along it), and its
+    index; ``inf`` and -1 where there is none."""
     out_cost = np.full(len(snap), np.inf)
     out_who = np.full(len(snap), -1, dtype=np.int64)
-    has_service = np.zeros(net.n_segments, dtype=bool)
-    has_service[svc.seg] = True
-    pts = np.flatnonzero(has_service[snap.seg])
-    if len(pts) == 0:
+    p, s, c = same_segment_pairs(net, search.svc_snap, snap, search.metric)
+    if len(p) == 0:
         return out_cost, out_who
-    order = np.argsort(svc.seg, kind="stable")
-    svc_seg = svc.seg[order]
-    lo = np.searchsorted(svc_seg, snap.seg[pts], side="left")
-    reps = np.searchsorted(svc_seg, snap.seg[pts], side="right") - lo
-    p = np.repeat(pts, reps)
-    within = np.arange(len(p)) - np.repeat(np.cumsum(reps) - reps, reps)
-    s = order[np.repeat(lo, reps) + within]
-    segs = snap.seg[p]
-    tp, ts = snap.t[p], svc.t[s]
-    allowed = np.where(ts >= tp, net.seg_fwd[segs], net.seg_bwd[segs]) | (ts == tp)
-    c = np.where(allowed, np.abs(ts - tp) * cost_seg[p] + search.svc_off_cost[s], np.inf)
     # the cheapest pair of each point; ties go to the lowest service index
     first = np.lexsort((s, c, p))
     keep = first[np.concatenate([[True], p[first][1:] != p[first][:-1]])]

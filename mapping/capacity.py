@@ -5,7 +5,7 @@ supply/demand ratio is its capacity (places) divided by the demand (children, or
 in the catchment. Step 2: each household's score is the sum of the ratios of the services
 whose catchment it is in -- places per child within reach (Luo & Wang 2003). The distances
 are the road distances of :mod:`mapping.access` (both off-road legs), computed for every
-household-service pair within the threshold by :func:`mapping.planning.compute_cost_pairs`.
+household-service pair within the threshold by :func:`mapping.routing.compute_cost_pairs`.
 The numbers equal PySAL ``access``'s ``two_stage_fca`` on the same cost table (tested).
 
 A service whose capacity is unknown is left out of both steps (its places cannot be counted)
@@ -22,7 +22,7 @@ import pandas as pd
 from layers import i18n
 from layers.errors import InputError
 from mapping.analysis import Analysis
-from mapping.planning import compute_cost_pairs
+from mapping.routing import compute_cost_pairs
 
 #: ``excluded_reason`` of a service without a known capacity.
 REASON_NO_CAPACITY = "no_capacity"

@@ -18,7 +18,7 @@ import shapely
 from layers import i18n
 from layers.errors import InputError
 from mapping.analysis import Analysis
-from mapping.planning import iter_source_searches
+from mapping.routing import iter_source_searches
 
 #: Default distance bands (m by road).
 DEFAULT_BANDS_M = (1000.0, 3000.0, 5000.0, 10000.0)
@@ -228,7 +228,7 @@ def service_areas(
         area_p = gpd.GeoSeries([area], crs="EPSG:4326").to_crs(net.crs).iloc[0]
 
     geoms: dict[tuple[int, float], shapely.Geometry] = {}
-    for idx, node_cost in iter_source_searches(net, snap, "len", limit=max(bands)):
+    for idx, node_cost in iter_source_searches(net, snap, limit=max(bands)):
         for row, j in enumerate(idx):
             for band in bands:
                 geom = _area_of(net, node_cost[row], snap, int(j), band, allowance_m)
@@ -276,37 +276,36 @@ def _area_of(net, node_cost: np.ndarray, snap, j: int, band: float, allowance: f
     du, dv = node_cost[net.seg_u], node_cost[net.seg_v]
     ux, uy, vx, vy = net.x[net.seg_u], net.y[net.seg_u], net.x[net.seg_v], net.y[net.seg_v]
     # pieces of road with a start point, a direction, a length and the cost at the start:
-    # points of a segment leave it towards u when it may be travelled v->u (bwd), towards v
-    # when u->v (fwd)
+    # the stretch of each segment from an end whose points may travel to that end (the whole
+    # segment with its direction, a short walk against a one-way: the network's rule,
+    # RoadNetwork.along_reach_m)
     starts_x, starts_y, dir_x, dir_y, lengths, r0 = [], [], [], [], [], []
     with np.errstate(invalid="ignore", divide="ignore"):
         ex, ey = (vx - ux) / np.where(c > 0, c, 1), (vy - uy) / np.where(c > 0, c, 1)
-    for ok, d, sx, sy, sgn in (
-        (net.seg_bwd & (du <= band), du, ux, uy, 1.0),
-        (net.seg_fwd & (dv <= band), dv, vx, vy, -1.0),
-    ):
+    segs = np.arange(net.n_segments)
+    for toward_v, d, sx, sy, sgn in ((False, du, ux, uy, 1.0), (True, dv, vx, vy, -1.0)):
+        reach_m = net.along_reach_m(segs, np.full(len(segs), toward_v))
+        ok = (reach_m > 0) & (d <= band)
         starts_x.append(sx[ok])
         starts_y.append(sy[ok])
         dir_x.append(sgn * ex[ok])
         dir_y.append(sgn * ey[ok])
-        lengths.append(c[ok])
+        lengths.append(reach_m[ok])
         r0.append(d[ok])
-    # the service's own segment, reached straight along it
+    # the service's own segment, reached straight along it: road points on its u side travel
+    # towards v to reach it, those on its v side towards u
     s, t = int(snap.seg[j]), float(snap.t[j])
     off = float(snap.offroad_m[j])
     if off <= band:
         px, py = float(snap.x[j]), float(snap.y[j])
-        for ok, length, sgn in (
-            (net.seg_fwd[s], t * c[s], -1.0),
-            (net.seg_bwd[s], (1 - t) * c[s], 1.0),
-        ):
-            if ok or length == 0:
-                starts_x.append(np.array([px]))
-                starts_y.append(np.array([py]))
-                dir_x.append(np.array([sgn * ex[s]]))
-                dir_y.append(np.array([sgn * ey[s]]))
-                lengths.append(np.array([length if ok else 0.0]))
-                r0.append(np.array([off]))
+        for toward_v, length, sgn in ((True, t * c[s], -1.0), (False, (1 - t) * c[s], 1.0)):
+            reach_m = float(net.along_reach_m(np.array([s]), np.array([toward_v]))[0])
+            starts_x.append(np.array([px]))
+            starts_y.append(np.array([py]))
+            dir_x.append(np.array([sgn * ex[s]]))
+            dir_y.append(np.array([sgn * ey[s]]))
+            lengths.append(np.array([min(length, reach_m)]))
+            r0.append(np.array([off]))
     sx, sy = np.concatenate(starts_x), np.concatenate(starts_y)
     dx, dy = np.concatenate(dir_x), np.concatenate(dir_y)
     length, r = np.concatenate(lengths), np.concatenate(r0)

@@ -11,6 +11,23 @@ Every OSM node of a highway way is a graph node and every consecutive pair a seg
 segment is a straight line and snapping onto it is exact. Snapping many points searches a grid
 of the segments in numba-compiled loops (:mod:`mapping.snapgrid`); a few points try every
 segment with numpy.
+
+**How a snapped point enters and leaves its segment** is one rule, written once in
+:meth:`RoadNetwork.along_cost` (and :meth:`Snap.exit_costs`, :meth:`Snap.entry_costs`, which
+call it); every search uses it: nearest services (:mod:`mapping.access`), cost pairs
+(:mod:`mapping.routing`, for siting, capacity and coverage) and service areas.
+A point at position ``t`` of segment (u, v) travels along it to either end, or straight to
+another point on the same segment:
+
+* with the segment's direction (either way on a two-way road, and always when walking) the
+  leg costs its share of the segment, ``|t_to - t_from|`` x the segment's length or time;
+* against a one-way road the leg is allowed only when it is at most :data:`END_TOLERANCE_M`
+  long, and it is *walked*, as an off-road leg is (metres, or seconds at walking speed).
+  A kindergarten 1 cm up a one-way street from a junction is reached from the junction, not
+  round the block: the point stands in the junction, and only snapping put it a hair inside;
+* a leg of length 0 (a point exactly at a segment end leaving by that end) is always allowed.
+
+Vehicles route on the largest *strongly* connected piece (see :func:`build_network`).
 """
 
 from __future__ import annotations
@@ -42,6 +59,13 @@ i18n.register(
 )
 
 
+#: Longest leg (m) along a segment *against* its one-way direction that a snapped point may
+#: take to or from a segment end or another point on the segment, walked (see the module
+#: docstring). A point this near a junction stands in the junction: 1 m is less than half the
+#: width of any road, and far more than the precision of OSM coordinates (1e-7 degrees, about
+#: 1 cm) and the rounding of snapping.
+END_TOLERANCE_M = 1.0
+
 #: Up to this many point-segment pairs, snapping tries every segment (numpy, about 30 ns a
 #: pair: at most ~8 ms) rather than the compiled grid search. The demo's layers (at most
 #: 45 points on 2,500 segments) stay below it, so a first start never waits for numba to
@@ -71,7 +95,12 @@ class RoadNetwork:
     rgraph_len, rgraph_time
         The same, reversed (for searches *towards* services).
     component, main_component
-        Weakly connected component label of each node, and the label of the largest.
+        Connected piece of each node and the label of the largest: for walking the weakly
+        connected pieces (roads taken both ways); for vehicles the *strongly* connected ones
+        (every node of a piece can reach every other), as osmnx's
+        ``largest_component(strongly=True)``, so a one-way dead-end spur, which a car can
+        enter but never leave, is not part of the main piece. A network without any cycle
+        (no strongly connected piece holds a road) keeps the weak pieces.
     walk_speed_kmh
         The speed of off-road legs.
     """
@@ -124,6 +153,50 @@ class RoadNetwork:
             return offroad_m
         return offroad_m / (self.walk_speed_kmh / 3.6)
 
+    def _with_direction(self, seg: np.ndarray, toward_v: np.ndarray) -> np.ndarray:
+        """Whether segment ``seg`` may be travelled towards its ``v`` end (else its ``u``)."""
+        return np.where(toward_v, self.seg_fwd[seg], self.seg_bwd[seg])
+
+    def along_cost(self, seg: np.ndarray, t_from, t_to, metric: str) -> np.ndarray:
+        """Cost of the leg along segment ``seg`` from position ``t_from`` to ``t_to``.
+
+        The one rule for how a snapped point enters and leaves its segment (see the module
+        docstring): with the segment's direction the leg costs ``|t_to - t_from|`` x the
+        segment's cost; against a one-way it is walked when at most :data:`END_TOLERANCE_M`
+        long and not allowed (``inf``) when longer; a leg of length 0 costs 0.
+
+        Parameters
+        ----------
+        seg
+            Segment indices.
+        t_from, t_to
+            Positions along the segments (0 at ``seg_u``, 1 at ``seg_v``), arrays or scalars.
+        metric
+            ``len`` (metres) or ``time`` (seconds).
+
+        Returns
+        -------
+        numpy.ndarray
+            Metres or seconds per leg, ``inf`` where the leg is not allowed.
+        """
+        dt = np.subtract(t_to, t_from)
+        frac = np.abs(dt)
+        ok = self._with_direction(seg, dt > 0)
+        length_m = frac * self.seg_len_m[seg]
+        walkable = length_m <= END_TOLERANCE_M
+        if metric == "len":
+            return np.where(ok | walkable, length_m, np.inf)
+        walked = np.where(walkable, self.offroad_cost(length_m, metric), np.inf)
+        return np.where(ok, frac * self.seg_cost(metric)[seg], walked)
+
+    def along_reach_m(self, seg: np.ndarray, toward_v: np.ndarray) -> np.ndarray:
+        """The longest leg (m) along segment ``seg`` towards its ``v`` end (``toward_v``) or
+        its ``u`` end that :meth:`along_cost` allows: the whole segment with its direction,
+        :data:`END_TOLERANCE_M` against it."""
+        length_m = self.seg_len_m[seg]
+        ok = self._with_direction(seg, toward_v)
+        return np.where(ok, length_m, np.minimum(length_m, END_TOLERANCE_M))
+
     def to_projected(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Project WGS84 lon/lat (degrees) into the network's CRS (metres)."""
         tr = self._transformer("EPSG:4326", self.crs)
@@ -153,7 +226,8 @@ class RoadNetwork:
         key = ("snap_candidates", snap_to)
         if key not in self._cache:
             if snap_to == "largest":
-                cand = np.flatnonzero(self.component[self.seg_u] == self.main_component)
+                main = self.component == self.main_component
+                cand = np.flatnonzero(main[self.seg_u] & main[self.seg_v])
             else:
                 cand = np.arange(self.n_segments)
             self._cache[key] = cand
@@ -239,8 +313,7 @@ def build_network(
     (graph_len, graph_time), (rgraph_len, rgraph_time) = _directed_csr(
         n, u, v, (length, time_s), fwd, bwd
     )
-    n_comp, labels = connected_components(graph_len, directed=True, connection="weak")
-    main = int(np.argmax(np.bincount(labels, minlength=n_comp)))
+    labels, main = _main_piece(graph_len, strongly=mode != "walk")
     return RoadNetwork(
         mode=mode,
         crs=crs,
@@ -263,6 +336,23 @@ def build_network(
         main_component=main,
         walk_speed_kmh=settings.walk_speed_kmh,
     )
+
+
+def _main_piece(graph: sp.csr_matrix, *, strongly: bool) -> tuple[np.ndarray, int]:
+    """Connected piece labels of the nodes and the label of the largest (most nodes).
+
+    ``strongly``: the strongly connected pieces, unless the largest of them is a single node
+    (a network without any cycle, where no strongly connected piece holds a road): then the
+    weak ones, so that points still have roads to snap to.
+    """
+    if strongly:
+        n_comp, labels = connected_components(graph, directed=True, connection="strong")
+        sizes = np.bincount(labels, minlength=n_comp)
+        main = int(np.argmax(sizes))
+        if sizes[main] > 1:
+            return labels, main
+    n_comp, labels = connected_components(graph, directed=True, connection="weak")
+    return labels, int(np.argmax(np.bincount(labels, minlength=n_comp)))
 
 
 def _directed_csr(
@@ -332,6 +422,22 @@ class Snap:
     def __len__(self) -> int:
         return len(self.seg)
 
+    def exit_costs(self, net: RoadNetwork, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """Cost of each point's leg along its segment to the segment's ``u`` end and to its
+        ``v`` end (``inf`` where the rule of :meth:`RoadNetwork.along_cost` forbids it)."""
+        return (
+            net.along_cost(self.seg, self.t, 0.0, metric),
+            net.along_cost(self.seg, self.t, 1.0, metric),
+        )
+
+    def entry_costs(self, net: RoadNetwork, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """Cost of the leg along each point's segment from its ``u`` end and from its ``v``
+        end to the point (``inf`` where :meth:`RoadNetwork.along_cost` forbids it)."""
+        return (
+            net.along_cost(self.seg, 0.0, self.t, metric),
+            net.along_cost(self.seg, 1.0, self.t, metric),
+        )
+
     def take(self, idx: np.ndarray) -> Snap:
         """The snaps of some points."""
         return Snap(self.seg[idx], self.t[idx], self.offroad_m[idx], self.x[idx], self.y[idx])
@@ -359,7 +465,8 @@ def snap_points(
     x, y
         Point coordinates in ``net.crs`` (metres).
     snap_to
-        ``largest``: only segments of the largest connected piece; ``any``: every segment.
+        ``largest``: only segments with both ends in the largest connected piece (strongly
+        connected for vehicles, see :class:`RoadNetwork`); ``any``: every segment.
 
     Returns
     -------

@@ -8,7 +8,7 @@ import pytest
 
 from layers.errors import InputError
 from mapping.capacity import compute_2sfca, compute_village_2sfca
-from mapping.planning import compute_cost_pairs
+from mapping.routing import compute_cost_pairs
 from tests.netbuild import services
 from tests.test_planning import line_roads, tiny_analysis
 

@@ -359,3 +359,131 @@ def test_incremental_search_equals_full_recompute_on_random_grids(mode, either_s
             net, prepare_access(net, pd.concat([existing, new]), "kindergarten"), hh, snap
         )
         pd.testing.assert_frame_equal(inc, full)
+
+
+# --------------------------------------------------------------------------------------------
+# issue 12, bug 2: a point a hair inside a one-way segment is not trapped by its direction
+
+
+def junction_with_oneway(towards_j: bool = True):
+    """Households come along a two-way road H(-1000,0) - J(0,0). A one-way road joins J and
+    K(0,2000) (traffic K -> J, or J -> K when not ``towards_j``), and a two-way loop J -
+    A(2100,0) - B(2100,2000) - K joins K back: going the wrong way along J-K means going
+    round the loop (6,200 m)."""
+    nodes = {0: (-1000.0, 0.0), 1: (0.0, 0.0), 2: (0.0, 2000.0), 3: (2100.0, 0.0)}
+    nodes[4] = (2100.0, 2000.0)
+    ways = [
+        (1, [0, 1], "residential"),
+        (2, [2, 1] if towards_j else [1, 2], "residential", 1),
+        (3, [1, 3, 4, 2], "residential"),
+    ]
+    return roads(nodes, ways)
+
+
+@pytest.mark.parametrize("mode", ["car", "motorbike"])
+def test_a_service_1cm_along_a_oneway_from_a_junction_is_reached_from_the_junction(mode):
+    net = net_of(junction_with_oneway(towards_j=True), mode)
+    hh = points({"h": (-1000.0, 0.0)})
+    # 1 cm up the one-way K -> J from J: a car at J may not drive the 1 cm against the
+    # traffic, but the 1 cm is walked, as an off-road leg is (before: 1000 + 6200 + 1999.99)
+    svc = services({"k": ("kindergarten", 0.0, 0.01)})
+    out = compute_service_access(net, hh, svc, "kindergarten")
+    assert out.loc["h", "dist_kindergarten_m"] == pytest.approx(1000.01, abs=MM)
+    # 1000 m on a residential road at the mode's speed, plus 1 cm at walking speed
+    speed = AnalysisSettings(mode=mode).class_speeds_kmh()["residential"] / 3.6
+    walk = AnalysisSettings(mode=mode).walk_speed_kmh / 3.6
+    want_min = (1000.0 / speed + 0.01 / walk) / 60.0
+    assert out.loc["h", "time_kindergarten_min"] == pytest.approx(want_min, abs=1e-6)
+
+
+def test_a_household_1cm_along_a_oneway_from_a_junction_may_leave_by_the_junction():
+    # the mirror case: traffic J -> K, the household 1 cm up it from J, the kindergarten at H
+    net = net_of(junction_with_oneway(towards_j=False), "car")
+    hh = points({"near_j": (0.0, 0.01), "near_k": (0.0, 1999.99)})
+    svc = services({"k": ("kindergarten", -1000.0, 0.0)})
+    out = compute_service_access(net, hh, svc, "kindergarten")
+    # before: 1999.99 up to K, 6200 round the loop, 1000 to H
+    assert out.loc["near_j", "dist_kindergarten_m"] == pytest.approx(1000.01, abs=MM)
+    # 1 cm from K: on with the traffic to K, then round the loop
+    assert out.loc["near_k", "dist_kindergarten_m"] == pytest.approx(7200.01, abs=MM)
+
+
+def test_the_oneway_rule_still_holds_beyond_the_tolerance():
+    from mapping.network import END_TOLERANCE_M
+
+    net = net_of(junction_with_oneway(), "car")
+    hh = points({"h": (-1000.0, 0.0)})
+    inside = 5.0 * END_TOLERANCE_M  # metres up the one-way from J: too far to walk back
+    svc = services({"k": ("kindergarten", 0.0, inside)})
+    out = compute_service_access(net, hh, svc, "kindergarten")
+    # H -> J 1000, round the loop J -> A -> B -> K 6200, then K -> J down to the service
+    want = 1000.0 + 6200.0 + (2000.0 - inside)
+    assert out.loc["h", "dist_kindergarten_m"] == pytest.approx(want, abs=MM)
+    # walkers use the one-way both ways
+    walk = compute_service_access(net_of(junction_with_oneway()), hh, svc, "kindergarten")
+    assert walk.loc["h", "dist_kindergarten_m"] == pytest.approx(1000.0 + inside, abs=MM)
+
+
+def test_same_segment_within_the_tolerance_against_the_oneway():
+    from mapping.network import END_TOLERANCE_M
+
+    # one-way 0 -> 1 along x; the service 0.4 m *behind* the household, and another far behind
+    r = roads({0: (0.0, 0.0), 1: (1000.0, 0.0)}, [(1, [0, 1], "unclassified", 1)])
+    assert 0.4 < END_TOLERANCE_M
+    hh = points({"h": (500.4, 0.0), "g": (700.0, 0.0)})
+    svc = services({"k": ("kindergarten", 500.0, 0.0)})
+    out = compute_service_access(net_of(r, "car", snap_to="any"), hh, svc, "kindergarten")
+    assert out.loc["h", "dist_kindergarten_m"] == pytest.approx(0.4, abs=MM)
+    assert out.loc["g", "unreachable_kindergarten"] == "not_connected"
+
+
+# --------------------------------------------------------------------------------------------
+# issue 12, bug 3: vehicles snap to the largest *strongly* connected piece
+
+
+def loop_with_oneway_spur():
+    """A two-way square loop A(0,0) J(500,0) B(1000,0) C(1000,1000) D(0,1000), and a one-way
+    dead-end spur J -> S(500,-400): a car can drive into the spur but never out."""
+    nodes = {1: (0.0, 0.0), 2: (500.0, 0.0), 3: (1000.0, 0.0), 4: (1000.0, 1000.0)}
+    nodes |= {5: (0.0, 1000.0), 6: (500.0, -400.0)}
+    ways = [(1, [1, 2, 3, 4, 5, 1], "residential"), (2, [2, 6], "residential", 1)]
+    return roads(nodes, ways)
+
+
+@pytest.mark.parametrize("mode", ["car", "motorbike"])
+def test_vehicles_do_not_snap_onto_a_oneway_dead_end_spur(mode):
+    net = net_of(loop_with_oneway_spur(), mode)
+    spur = int(np.flatnonzero(net.seg_way_id == 2)[0])
+    # the household is 20 m from the spur, 300 m from the loop's road A-J-B
+    hh = points({"h": (520.0, -300.0)})
+    svc = services({"k": ("kindergarten", 0.0, 0.0)})
+    snap = snap_points(net, *net.project_points(hh))
+    assert snap.seg[0] != spur
+    assert snap.offroad_m[0] == pytest.approx(300.0, abs=MM)
+    out = compute_service_access(net, hh, svc, "kindergarten")
+    assert out.loc["h", "reachable_kindergarten"]
+    # 300 m to the road at x=520, 520 m along it to A
+    assert out.loc["h", "dist_kindergarten_m"] == pytest.approx(820.0, abs=MM)
+    # the dead end is outside the main piece, the loop inside
+    s_node = int(np.flatnonzero(net.node_id == 6)[0])
+    assert net.component[s_node] != net.main_component
+    assert (np.delete(net.component, s_node) == net.main_component).all()
+
+
+def test_walkers_still_snap_onto_the_spur():
+    net = net_of(loop_with_oneway_spur(), "walk")
+    hh = points({"h": (520.0, -300.0)})
+    svc = services({"k": ("kindergarten", 0.0, 0.0)})
+    out = compute_service_access(net, hh, svc, "kindergarten")
+    # 20 m to the spur, 300 m up it to J, 500 m to A
+    assert out.loc["h", "dist_kindergarten_m"] == pytest.approx(820.0, abs=MM)
+    snap = snap_points(net, *net.project_points(hh))
+    assert snap.offroad_m[0] == pytest.approx(20.0, abs=MM)
+
+
+def test_a_network_without_any_cycle_keeps_its_largest_weak_piece():
+    # a single one-way road has no strongly connected piece with a road in it: the points
+    # still snap to it (and what cannot be reached says so)
+    r = roads({0: (0.0, 0.0), 1: (1000.0, 0.0)}, [(1, [0, 1], "unclassified", 1)])
+    net = net_of(r, "car")
+    assert len(net.snap_candidates("largest")) == 1

@@ -17,14 +17,13 @@ from mapping.access import compute_service_access
 from mapping.analysis import apply_proposals, run_analysis
 from mapping.network import build_network, snap_points
 from mapping.planning import (
-    CostPairs,
     build_candidates,
-    compute_cost_pairs,
     sites_to_proposals,
     solve_mclp,
     solve_pmedian,
     suggest_sites,
 )
+from mapping.routing import CostPairs, compute_cost_pairs
 from mapping.scenario import Scenario
 from mapping.settings import AnalysisSettings
 from tests.netbuild import UTM, points, roads, services
@@ -366,20 +365,15 @@ def synthetic_analysis(
 def whole_network_costs(net, src_snap, point_snap) -> np.ndarray:
     """Points x sources costs from one unbounded search per source over the whole network,
     written out as plainly as possible (the reference for the local searches)."""
-    from mapping.planning import _same_segment_pairs, iter_source_searches
+    from mapping.routing import iter_source_searches, same_segment_pairs
 
-    seg, t = point_snap.seg, point_snap.t
-    cost_seg = net.seg_len_m[seg]
-    u, v = net.seg_u[seg], net.seg_v[seg]
-    ok_v = net.seg_fwd[seg] | (t == 1.0)
-    ok_u = net.seg_bwd[seg] | (t == 0.0)
-    same = _same_segment_pairs(net, src_snap, point_snap, "len")
+    u, v = net.seg_u[point_snap.seg], net.seg_v[point_snap.seg]
+    exit_u, exit_v = point_snap.exit_costs(net, "len")
+    same_p, same_s, same_c = same_segment_pairs(net, src_snap, point_snap, "len")
     full = np.full((len(point_snap), len(src_snap)), np.inf)
-    for idx, node_cost in iter_source_searches(net, src_snap, "len"):
-        via_v = np.where(ok_v, (1.0 - t) * cost_seg + node_cost[:, v], np.inf)
-        via_u = np.where(ok_u, t * cost_seg + node_cost[:, u], np.inf)
-        full[:, idx] = np.minimum(via_u, via_v).T
-    np.minimum.at(full, (same["point"], same["source"]), same["cost"])
+    for idx, node_cost in iter_source_searches(net, src_snap):
+        full[:, idx] = np.minimum(exit_u + node_cost[:, u], exit_v + node_cost[:, v]).T
+    np.minimum.at(full, (same_p, same_s), same_c)
     return full + point_snap.offroad_m[:, None]
 
 
@@ -406,18 +400,19 @@ def test_local_searches_give_the_pairs_of_one_whole_search(
     synthetic_pairs_case, tile_m, monkeypatch
 ):
     import mapping.planning as planning
+    import mapping.routing as routing
 
     a, cand, full = synthetic_pairs_case
     net = a.network
-    monkeypatch.setattr(planning, "TILE_M", tile_m)
+    monkeypatch.setattr(routing, "TILE_M", tile_m)
     local_sizes = []
-    real_subgraph = planning._subgraph
+    real_subgraph = routing._subgraph
 
-    def spy(net, rg, w_nodes, *args):
+    def spy(net, w_nodes, *args):
         local_sizes.append(len(w_nodes))
-        return real_subgraph(net, rg, w_nodes, *args)
+        return real_subgraph(net, w_nodes, *args)
 
-    monkeypatch.setattr(planning, "_subgraph", spy)
+    monkeypatch.setattr(routing, "_subgraph", spy)
     cur = a.households["dist_kindergarten_m"].to_numpy(dtype=float)
     below = np.where(np.isfinite(cur), cur, planning.UNREACHED_PENALTY_M)
     assert len(cand) > 300 and np.isfinite(full).mean() > 0.9
