@@ -25,6 +25,7 @@ so a crash mid-save leaves the previous save readable.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -362,8 +363,14 @@ def _indexed(frame: pd.DataFrame, id_col: str, empty) -> gpd.GeoDataFrame:
 
 def is_project(path: str | Path) -> bool:
     """Whether ``path`` looks like a saved project (a GeoPackage with ``project_meta``)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    # the name goes into an SQLite URI (for read-only), so it is quoted: '#', '?' and '%'
+    # in a file name would otherwise end the path, start the options or be decoded
+    uri = path.absolute().as_uri() + "?mode=ro"
     try:
-        with sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True) as con:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as con:
             row = con.execute(
                 "select count(*) from sqlite_master where name = 'project_meta'"
             ).fetchone()

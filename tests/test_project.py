@@ -116,3 +116,35 @@ def test_a_background_save_that_cannot_write_is_logged_not_raised(tmp_path, capl
     wait_for_saves()
     assert not thread.is_alive()
     assert any("could not save" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a#b.gpkg",
+        "what?.gpkg",
+        "100%25.gpkg",
+        "50%.gpkg",
+        "村 项目 &mode=rw.gpkg",
+        "x?mode=rwc.gpkg",
+    ],
+)
+def test_a_project_is_recognised_whatever_its_name(demo, tmp_path, name):
+    # issue 12 bug 6: the name went into an SQLite URI as is, so '#' cut it, '?' started the
+    # options and '%25' was decoded to '%': such projects were never offered for restoring
+    path = save_project(tmp_path / name, demo, AnalysisSettings())
+    assert is_project(path)
+    assert is_project(str(path))
+    # a file of the same name that is not a project is still not one, and stays as it was
+    other = tmp_path / "plain" / name
+    other.parent.mkdir()
+    other.write_bytes(b"not a geopackage")
+    assert not is_project(other)
+    assert other.read_bytes() == b"not a geopackage"
+
+
+def test_is_project_creates_nothing(tmp_path):
+    missing = tmp_path / "nothing-here?.gpkg"
+    assert not is_project(missing)
+    assert not missing.exists()
+    assert list(tmp_path.iterdir()) == []
