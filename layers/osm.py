@@ -50,7 +50,11 @@ None.
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import re
+import tempfile
+import xml.etree.ElementTree as ET
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,10 +72,10 @@ from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 from layers import i18n
-from layers.errors import FileFormatError, InputError, NoDataError
+from layers.errors import FileFormatError, GapMapperError, InputError, NoDataError
 from layers.roads import MODE_BITS, RoadEdges, highway_code
-from layers.schema import WGS84
-from layers.services import empty_services, validate_services
+from layers.schema import WGS84, Note, add_notes
+from layers.services import MAX_CAPACITY, empty_services, validate_services
 from layers.villages import empty_villages, validate_villages
 
 i18n.register(
@@ -121,6 +125,30 @@ i18n.register(
             "valid: expected west < east and south < north, longitudes within -180..180 and "
             "latitudes within -90..90 (WGS84 degrees). Check that the four numbers are in the "
             "order (west, south, east, north).",
+        },
+        "error.osm.bad_coordinate": {
+            "zh": 'OpenStreetMap 文件 {file} 中的节点 {node} 的 {attribute}="{value}" 不是以度为单位的数字。'
+            "请在 JOSM 中修正或删除这个节点(搜索 id:{node}),或重新下载、重新导出该文件。",
+            "en": 'OpenStreetMap file {file}: node {node} has {attribute}="{value}", which is not '
+            "a number of degrees. Fix or delete this node in JOSM (search for id:{node}), or "
+            "download or export the file again.",
+        },
+        "error.osm.coordinate_out_of_range": {
+            "zh": "OpenStreetMap 文件 {file} 中有 {count} 个节点的坐标超出范围(经度应在 -180..180,"
+            "纬度应在 -90..90),例如节点 {node}(经度 {lon},纬度 {lat})。"
+            "请在 JOSM 中修正或删除这些节点(搜索 id:{node}),或重新下载、重新导出该文件。",
+            "en": "OpenStreetMap file {file}: {count} node(s) have coordinates outside the world "
+            "(longitude must be within -180..180, latitude within -90..90), e.g. node {node} "
+            "(longitude {lon}, latitude {lat}). Fix or delete these nodes in JOSM (search for "
+            "id:{node}), or download or export the file again.",
+        },
+        "warning.osm.bad_capacity": {
+            "zh": "OpenStreetMap 文件 {file} 中有 {count} 个设施的 capacity 标签不是 0 到 {limit} "
+            "之间的整数(编号: 值):{examples}。这些设施的学位数按“未知”处理。"
+            "如需使用学位数,请在 OSM 中修正标签,或在设施文件中填写学位数。",
+            "en": "OpenStreetMap file {file}: {count} service(s) have a capacity tag that is not "
+            "a whole number from 0 to {limit} (id: value) {examples}. Their capacity is treated "
+            "as unknown. To use capacities, fix the tags in OSM or give them in a services file.",
         },
         "error.osm.bad_clip": {
             "zh": "无法使用类型为 {kind} 的裁剪范围:需要 None、(西, 南, 东, 北) 四个数,"
@@ -322,6 +350,11 @@ _INVALID_COORDINATE = 2147483647  # libosmium's undefined_coordinate (node not i
 _COORDINATE_PRECISION = 10_000_000  # libosmium stores degrees * 1e7 as int32
 _TYPE_ORDER = {"n": 0, "w": 1, "r": 2}
 _CAPACITY = re.compile(r"^\s*(\d+)\s*$")
+_DEGREES_E7 = (1_800_000_000, 900_000_000)  # the valid range of x, y (lon, lat) * 1e7
+#: Editors give objects they created negative ids (JOSM: -1, -2...); libosmium's location
+#: cache and area assembler need positive ids in order, so such files are read through a
+#: renumbered, sorted copy (see :func:`_read_normalized`).
+_GENERATORS_WITH_NEGATIVE_IDS = ("JOSM", "Merkaartor", "level0")
 
 Clip = tuple[float, float, float, float] | Polygon | MultiPolygon | None
 
@@ -344,6 +377,10 @@ class OSMExtract:
         ``admin_level`` (Int64), ``geometry`` (Polygon/MultiPolygon).
     source
         The file path as given (for messages and cache keys).
+    notes
+        What the reader treated as unknown (see :class:`layers.schema.Note`), e.g.
+        ``warning.osm.bad_capacity``; the services frame carries the same note in its
+        ``attrs`` (:func:`layers.schema.notes_of`).
     """
 
     roads: RoadEdges
@@ -351,6 +388,7 @@ class OSMExtract:
     villages: gpd.GeoDataFrame
     boundaries: gpd.GeoDataFrame
     source: str
+    notes: tuple[Note, ...] = ()
 
 
 def _name(tags) -> str | None:
@@ -365,19 +403,27 @@ def _names(tags) -> frozenset[str]:
     return frozenset(v.strip() for k in ("name:zh", "name") if (v := tags.get(k)) and v.strip())
 
 
-def _capacity(tags) -> int | None:
-    m = _CAPACITY.match(tags.get("capacity") or "")
-    return int(m.group(1)) if m else None
+def _capacity(tags) -> tuple[int | None, str | None]:
+    """``(places, None)`` for a usable ``capacity`` tag, ``(None, text)`` for an unusable one
+    (text, negative, fractional or above :data:`~layers.services.MAX_CAPACITY`), and
+    ``(None, None)`` when there is no tag."""
+    text = tags.get("capacity")
+    if text is None or not text.strip():
+        return None, None
+    m = _CAPACITY.match(text)
+    if m is None or len(m.group(1)) > 9 or int(m.group(1)) > MAX_CAPACITY:
+        return None, text
+    return int(m.group(1)), None
 
 
-def _file_format(path: Path) -> str:
+def _file_format(path: Path, label: str) -> str:
     name = path.name.lower()
     for ending, fmt in SUPPORTED_FORMATS.items():
         if name.endswith(ending):
             return fmt
     raise FileFormatError(
         "error.osm.bad_extension",
-        file=path.name,
+        file=label,
         extension="".join(path.suffixes[-2:]) or path.name,
         supported=", ".join(sorted(SUPPORTED_FORMATS, key=len)),
     )
@@ -432,17 +478,30 @@ class _Collector:
         self.places: list[tuple[int, str, frozenset[str], float, float]] = []
         # Admin boundaries: (type, id, name, names, admin_level, wkb).
         self.admin: list[tuple[str, int, str | None, frozenset[str], int, str]] = []
+        # Services whose capacity tag is unusable: (type, id, text).
+        self.bad_capacity: list[tuple[str, int, str]] = []
+        # Tagged nodes outside -180..180 / -90..90: (id, x, y) in 1e-7 degrees.
+        self.bad_nodes: list[tuple[int, int, int]] = []
         self.wkb = osmium.geom.WKBFactory()
+
+    def capacity(self, otype: str, oid: int, tags) -> int | None:
+        places, bad = _capacity(tags)
+        if bad is not None:
+            self.bad_capacity.append((otype, oid, bad))
+        return places
 
     def node(self, o) -> None:
         tags = o.tags
         kind = self.kinds.get(tags.get("amenity", ""))
         loc = o.location
         if not loc.valid():
+            if loc.x != _INVALID_COORDINATE or loc.y != _INVALID_COORDINATE:
+                self.bad_nodes.append((o.id, loc.x, loc.y))
             return
         if kind is not None:
+            capacity = self.capacity("n", o.id, tags)
             self.service_rows.append(
-                ("n", o.id, kind, _name(tags), _capacity(tags), None, loc.lon, loc.lat)
+                ("n", o.id, kind, _name(tags), capacity, None, loc.lon, loc.lat)
             )
         if tags.get("place") in PLACE_VALUES:
             name = _name(tags)
@@ -507,8 +566,9 @@ class _Collector:
         if kind is not None:
             geom = shapely.from_wkb(wkb)
             point = geom.representative_point()
+            capacity = self.capacity(otype, o.orig_id(), tags)
             self.service_rows.append(
-                (otype, o.orig_id(), kind, _name(tags), _capacity(tags), geom, point.x, point.y)
+                (otype, o.orig_id(), kind, _name(tags), capacity, geom, point.x, point.y)
             )
         if admin_level is not None:
             self.admin.append((otype, o.orig_id(), _name(tags), _names(tags), admin_level, wkb))
@@ -534,6 +594,211 @@ def _read(path: Path, fmt: str, collector: _Collector) -> None:
     handle = {"n": collector.node, "w": collector.way, "a": collector.area}
     for obj in processor:
         handle[obj.type_str()](obj)
+
+
+def _collect(path: Path, fmt: str, kinds: dict[str, str], label: str) -> _Collector:
+    """Read ``path`` into a collector, turning every failure into a message about ``label``."""
+    try:
+        collector = _Collector(kinds)
+        try:
+            _read(path, fmt, collector)
+            needs_copy = _has_negative_ids(collector) or _made_by_editor(path, fmt)
+        except RuntimeError as exc:
+            # libosmium's area assembler needs objects sorted by id ("Way IDs out of order"):
+            # editors' files and some merged extracts are not
+            if "out of order" not in str(exc):
+                raise
+            needs_copy = True
+        if needs_copy:
+            collector = _Collector(kinds)
+            _read_normalized(path, fmt, collector)
+    except osmium.InvalidLocationError as exc:
+        found = _find_bad_coordinate(path, fmt, str(exc))
+        if found is None:
+            raise FileFormatError(
+                "error.osm.corrupt", file=label, detail=_detail(exc, path, label)
+            ) from exc
+        node, attribute, value = found
+        raise FileFormatError(
+            "error.osm.bad_coordinate",
+            file=label,
+            node=node,
+            attribute=attribute,
+            value=value[:40],
+        ) from exc
+    except GapMapperError:
+        raise
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # libosmium reports XML/PBF/compression errors as runtime_error
+        raise FileFormatError(
+            "error.osm.corrupt", file=label, detail=_detail(exc, path, label)
+        ) from exc
+    _check_locations(collector, label)
+    return collector
+
+
+def _detail(exc: BaseException, path: Path, label: str) -> str:
+    """The reader's message, with the file's path (maybe a temporary copy) shown as ``label``."""
+    text = str(exc).strip() or type(exc).__name__
+    for form in sorted({str(path), str(path.resolve())}, key=len, reverse=True):
+        text = text.replace(form, label)
+    return text[:300]
+
+
+def _has_negative_ids(c: _Collector) -> bool:
+    """Whether any id the pass saw is negative (objects an editor created, not yet uploaded)."""
+    refs = np.frombuffer(c.way_nodes, dtype=np.int64)[0::3]
+    way_ids = np.frombuffer(c.way_attr, dtype=np.int64)[0::4]
+    return bool(
+        (len(refs) and refs.min() < 0)
+        or (len(way_ids) and way_ids.min() < 0)
+        or any(r[1] < 0 for r in c.service_rows)
+        or any(p[0] < 0 for p in c.places)
+        or any(a[1] < 0 for a in c.admin)
+    )
+
+
+def _made_by_editor(path: Path, fmt: str) -> bool:
+    """Whether the file's header names an editor that writes negative ids (JOSM...).
+
+    Its areas built only of new (negative) objects would otherwise be dropped unseen.
+    """
+    header = osmium.io.Reader(osmium.io.File(str(path), fmt), osmium.osm.NOTHING).header()
+    generator = header.get("generator") or ""
+    return generator.startswith(_GENERATORS_WITH_NEGATIVE_IDS)
+
+
+def _read_normalized(path: Path, fmt: str, collector: _Collector) -> None:
+    """Read ``path`` through a sorted copy whose negative ids are renumbered, then restore them.
+
+    libosmium's location cache stores positive ids only and its area assembler needs objects
+    in id order; editors such as JOSM write new objects with negative ids, in their own
+    order. Negative ids become ``top - id`` (``top``: the largest id or reference in the
+    file), so they collide with nothing; the collector gets the file's own ids back. This
+    pass runs in Python over every object, so only files that need it take it (editors'
+    files are small).
+    """
+    nodes: list[tuple[int, dict[str, str], int, int]] = []
+    ways: list[tuple[int, dict[str, str], list[int]]] = []
+    relations: list[tuple[int, dict[str, str], list[tuple[str, int, str]]]] = []
+    top = 0
+    for o in osmium.FileProcessor(osmium.io.File(str(path), fmt)):
+        kind = o.type_str()
+        if kind == "n":
+            loc = o.location
+            nodes.append((o.id, dict(o.tags), loc.x, loc.y))
+            top = max(top, o.id)
+        elif kind == "w":
+            refs = [n.ref for n in o.nodes]
+            ways.append((o.id, dict(o.tags), refs))
+            top = max(top, o.id, *refs)
+        else:
+            members = [(m.type, m.ref, m.role) for m in o.members]
+            relations.append((o.id, dict(o.tags), members))
+            top = max(top, o.id, *(m[1] for m in members))
+
+    def shift(i: int) -> int:
+        return i if i >= 0 else top - i
+
+    precision = float(_COORDINATE_PRECISION)
+    with tempfile.TemporaryDirectory(prefix="gapmapper-osm-") as folder:
+        copy = Path(folder) / "normalized.osm.pbf"
+        writer = osmium.SimpleWriter(str(copy))
+        try:
+            for oid, tags, x, y in sorted(nodes, key=lambda r: shift(r[0])):
+                location = osmium.osm.Location(x / precision, y / precision)
+                writer.add_node(
+                    osmium.osm.mutable.Node(id=shift(oid), location=location, tags=tags)
+                )
+            for oid, tags, refs in sorted(ways, key=lambda r: shift(r[0])):
+                nodes_ = [shift(r) for r in refs]
+                writer.add_way(osmium.osm.mutable.Way(id=shift(oid), nodes=nodes_, tags=tags))
+            for oid, tags, members in sorted(relations, key=lambda r: shift(r[0])):
+                shifted = [(t, shift(ref), role) for t, ref, role in members]
+                writer.add_relation(
+                    osmium.osm.mutable.Relation(id=shift(oid), members=shifted, tags=tags)
+                )
+        finally:
+            writer.close()
+        _read(copy, "pbf", collector)
+    _restore_ids(collector, top)
+
+
+def _restore_ids(c: _Collector, top: int) -> None:
+    """Undo :func:`_read_normalized`'s renumbering (ids above ``top`` were negative)."""
+
+    def back(i: int) -> int:
+        return i if i <= top else top - i
+
+    refs = np.frombuffer(c.way_nodes, dtype=np.int64).reshape(-1, 3)[:, 0]
+    refs[refs > top] = top - refs[refs > top]
+    way_ids = np.frombuffer(c.way_attr, dtype=np.int64).reshape(-1, 4)[:, 0]
+    way_ids[way_ids > top] = top - way_ids[way_ids > top]
+    c.service_rows = [(r[0], back(r[1]), *r[2:]) for r in c.service_rows]
+    c.places = [(back(p[0]), *p[1:]) for p in c.places]
+    c.admin = [(a[0], back(a[1]), *a[2:]) for a in c.admin]
+    c.bad_capacity = [(t, back(i), v) for t, i, v in c.bad_capacity]
+    c.bad_nodes = [(back(i), x, y) for i, x, y in c.bad_nodes]
+
+
+def _check_locations(c: _Collector, label: str) -> None:
+    """Raise ``error.osm.coordinate_out_of_range`` for a used node outside the world."""
+    bad = list(c.bad_nodes)
+    if c.way_len:
+        triples = np.frombuffer(c.way_nodes, dtype=np.int64).reshape(-1, 3)
+        x, y = triples[:, 1], triples[:, 2]
+        defined = (x != _INVALID_COORDINATE) | (y != _INVALID_COORDINATE)
+        outside = defined & ((np.abs(x) > _DEGREES_E7[0]) | (np.abs(y) > _DEGREES_E7[1]))
+        if outside.any():
+            rows = np.unique(triples[outside], axis=0)
+            bad += [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+    if not bad:
+        return
+    ids = {}
+    for oid, x, y in bad:
+        ids.setdefault(oid, (x, y))
+    node, (x, y) = next(iter(ids.items()))
+    raise FileFormatError(
+        "error.osm.coordinate_out_of_range",
+        file=label,
+        count=len(ids),
+        node=node,
+        lon=f"{x / _COORDINATE_PRECISION:.7g}",
+        lat=f"{y / _COORDINATE_PRECISION:.7g}",
+    )
+
+
+def _find_bad_coordinate(path: Path, fmt: str, message: str) -> tuple[str, str, str] | None:
+    """``(node id, "lat"/"lon", value)`` of the node whose coordinate libosmium refused.
+
+    libosmium's message quotes the value (or its unreadable tail) but not the node, so the
+    XML is scanned again for it: only after a failure, streaming, with Python's expat (no
+    external entities, no DTD fetched). ``None`` for PBF or when not found.
+    """
+    m = re.search(r"'(.*)'\s*$", message)
+    if fmt == "pbf" or m is None:
+        return None
+    quoted = m.group(1)
+    opener = {"osm": open, "osm.gz": gzip.open, "osm.bz2": bz2.open}[fmt]
+    try:
+        with opener(path, "rb") as stream:
+            root = None
+            for event, element in ET.iterparse(stream, events=("start", "end")):
+                if root is None:
+                    root = element
+                if event == "start" and element.tag == "node":
+                    for attribute in ("lat", "lon"):
+                        value = element.get(attribute)
+                        if value is not None and (
+                            value == quoted or (quoted and value.endswith(quoted))
+                        ):
+                            return str(element.get("id")), attribute, value
+                elif event == "end" and element.tag in ("node", "way", "relation"):
+                    root.clear()
+    except (ET.ParseError, OSError, EOFError, ValueError):
+        return None
+    return None
 
 
 def _build_roads(c: _Collector, inside) -> tuple[RoadEdges, int]:
@@ -710,6 +975,7 @@ def read_osm(
     *,
     clip: Clip = None,
     include_childcare: bool = False,
+    layer_label: str | None = None,
 ) -> OSMExtract:
     """Read roads, services, villages and admin boundaries from a local OSM file.
 
@@ -724,6 +990,12 @@ def read_osm(
         count as inside).
     include_childcare
         Also read ``amenity=childcare`` as services of kind ``childcare``.
+    layer_label
+        The file name shown in messages (default: the name of ``path``), for a file read
+        from a temporary copy.
+
+    Files whose objects have negative ids (made in JOSM and not uploaded) or are not sorted
+    by id are read through a renumbered, sorted copy; the result keeps the file's own ids.
 
     Returns
     -------
@@ -737,33 +1009,31 @@ def read_osm(
         (unusable ``clip``).
     FileFormatError
         ``error.osm.bad_extension`` (not one of the supported endings), ``error.osm.corrupt``
-        (libosmium could not parse the file).
+        (libosmium could not parse the file), ``error.osm.bad_coordinate`` (a node's lat/lon
+        is not a number; names the node), ``error.osm.coordinate_out_of_range`` (a node used
+        by a road, service or village lies outside -180..180 / -90..90; names the node).
     NoDataError
         ``error.osm.no_roads`` (no highway way usable by any mode), ``error.osm.no_roads_in_clip``
         (roads exist but none inside ``clip``).
     """
     source = str(path)
     file = Path(path)
+    label = layer_label or file.name
     inside = _check_clip(clip)
     if not file.is_file():
-        raise InputError("error.osm.not_found", file=source)
-    fmt = _file_format(file)
+        raise InputError("error.osm.not_found", file=layer_label or source)
+    fmt = _file_format(file, label)
     kinds = {"kindergarten": "kindergarten", "school": "school"}
     if include_childcare:
         kinds["childcare"] = "childcare"
-    collector = _Collector(kinds)
-    try:
-        _read(file, fmt, collector)
-    except RuntimeError as exc:
-        # libosmium reports XML/PBF/compression errors as std::runtime_error.
-        raise FileFormatError("error.osm.corrupt", file=file.name, detail=str(exc)) from exc
+    collector = _collect(file, fmt, kinds, label)
     roads, n_segments = _build_roads(collector, inside)
     if n_segments == 0:
-        raise NoDataError("error.osm.no_roads", file=file.name)
+        raise NoDataError("error.osm.no_roads", file=label)
     if roads.n_edges == 0:
         raise NoDataError(
             "error.osm.no_roads_in_clip",
-            file=file.name,
+            file=label,
             n_segments=n_segments,
             clip=_describe_clip(clip),
         )
@@ -771,12 +1041,33 @@ def read_osm(
     villages = _build_villages(collector, boundaries, inside)
     if clip is not None and not boundaries.empty:
         boundaries = boundaries[boundaries.intersects(_clip_geometry(clip))]
+    notes = _capacity_notes(collector, label)
     return OSMExtract(
         roads=roads,
-        services=_build_services(collector, inside),
+        services=add_notes(_build_services(collector, inside), notes),
         villages=villages,
         boundaries=boundaries,
         source=source,
+        notes=notes,
+    )
+
+
+def _capacity_notes(c: _Collector, label: str) -> tuple[Note, ...]:
+    """``warning.osm.bad_capacity`` about the services whose capacity counts as unknown."""
+    if not c.bad_capacity:
+        return ()
+    rows = sorted(set(c.bad_capacity), key=lambda r: (_TYPE_ORDER[r[0]], r[1]))
+    shown = [f"osm-{t}{i}: {v[:20]!r}" for t, i, v in rows[:5]]
+    return (
+        Note(
+            "warning.osm.bad_capacity",
+            {
+                "file": label,
+                "count": len(rows),
+                "limit": MAX_CAPACITY,
+                "examples": ", ".join(shown) + (", ..." if len(rows) > 5 else ""),
+            },
+        ),
     )
 
 

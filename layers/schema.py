@@ -1,12 +1,73 @@
-"""Shared helpers for the layer schemas (see each layer module for its own schema)."""
+"""Shared helpers for the layer schemas (see each layer module for its own schema).
+
+Notes
+-----
+A reader that reads a file *differently from what the user may expect* without refusing it
+(the second sheet of a workbook was read, an OSM capacity tag was not a number and counts as
+unknown) says so with a :class:`Note`: a translation key and its parameters, like the
+project's errors. A layer's notes travel with the frame, in ``frame.attrs["notes"]`` (a tuple
+of :class:`Note`); read them with :func:`notes_of`. The CLI prints them, the app shows them
+with ``st.info``/``st.warning``, in the user's language (``note.message(lang)``).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import pandas as pd
 
+from layers import i18n
+
 #: Every layer is stored in lon/lat on WGS84; distances are computed in a local UTM zone.
 WGS84 = "EPSG:4326"
+
+#: The key of a frame's notes in ``DataFrame.attrs``.
+NOTES_ATTR = "notes"
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something a reader did with odd-but-usable data that the user should be told.
+
+    Parameters
+    ----------
+    key
+        Translation key of the text (registered with :func:`layers.i18n.register`), starting
+        with ``note.`` (information: which sheet was read) or ``warning.`` (data was
+        dropped or treated as unknown).
+    params
+        Values for the text's placeholders (file name, sheet names, ids...).
+    """
+
+    key: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def is_warning(self) -> bool:
+        """True when data was dropped or treated as unknown (show as a warning)."""
+        return self.key.startswith("warning.")
+
+    def message(self, lang: str = "en") -> str:
+        """The text in ``lang`` ("zh" or "en")."""
+        return i18n.t(self.key, lang, **self.params)
+
+    def __str__(self) -> str:
+        return self.message("en")
+
+
+def notes_of(frame: pd.DataFrame) -> tuple[Note, ...]:
+    """The notes a reader attached to ``frame`` (empty when none)."""
+    return tuple(frame.attrs.get(NOTES_ATTR, ()))
+
+
+def add_notes(frame: pd.DataFrame, notes: Iterable[Note]) -> pd.DataFrame:
+    """Attach ``notes`` after those ``frame`` already has (in place); returns ``frame``."""
+    notes = (*notes_of(frame), *notes)
+    if notes:
+        frame.attrs[NOTES_ATTR] = notes
+    return frame
 
 
 def check_columns(gdf: gpd.GeoDataFrame, required: dict[str, str], layer: str) -> None:
@@ -25,12 +86,14 @@ def check_columns(gdf: gpd.GeoDataFrame, required: dict[str, str], layer: str) -
 
 
 def coerce(gdf: gpd.GeoDataFrame, dtypes: dict[str, str]) -> gpd.GeoDataFrame:
-    """Cast schema columns to their dtypes (nullable where the schema says so)."""
+    """Cast schema columns to their dtypes (nullable where the schema says so); notes kept."""
     out = gdf.copy()
     for col, dtype in dtypes.items():
         if col == "geometry":
             continue
         out[col] = out[col].astype(dtype)
+    if notes_of(gdf):
+        out.attrs[NOTES_ATTR] = notes_of(gdf)
     return out
 
 

@@ -40,6 +40,11 @@ from layers.tables import (
 #: Service kinds the tool knows. ``childcare`` is read from OSM only when asked for.
 SERVICE_KINDS = ("kindergarten", "school", "childcare")
 
+#: The largest capacity (places) read from OSM. The largest boarding schools in China teach
+#: about 20 000 pupils; a larger ``capacity`` tag is a typo or a hostile file, and is read as
+#: unknown (with a warning) rather than letting one service absorb a whole county's children.
+MAX_CAPACITY = 50_000
+
 DTYPES = {
     "service_id": "str",
     "kind": "str",

@@ -504,8 +504,8 @@ def test_error_bad_clip_type(clip):
 
 
 def test_messages_registered_in_both_languages():
-    keys = [k for k in i18n.all_keys() if k.startswith("error.osm.")]
-    assert len(keys) == 7
+    keys = [k for k in i18n.all_keys() if k.startswith(("error.osm.", "warning.osm."))]
+    assert len(keys) == 10
     for key in keys:
         texts = i18n.texts_for(key)
         assert i18n.placeholders(texts["zh"]) == i18n.placeholders(texts["en"]), key
