@@ -315,3 +315,46 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return path
+
+
+#: Name of the log file that internal errors are written to (see :func:`write_error_log`).
+LOG_NAME = "gapmapper.log"
+#: The log keeps growing until it reaches this size, then starts again (bytes).
+MAX_LOG_BYTES = 5 * 1024 * 1024
+
+
+def log_folder() -> Path:
+    """Where the project's log lives: ``$GAPMAPPER_LOG_DIR``, else the user's log folder
+    (``%LOCALAPPDATA%\\service-gap-mapper\\Logs`` on Windows,
+    ``~/.local/state/service-gap-mapper/log`` on Linux, from platformdirs)."""
+    env = os.environ.get("GAPMAPPER_LOG_DIR")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return platformdirs.user_log_path("service-gap-mapper", appauthor=False)
+
+
+def write_error_log(exc: BaseException, context: str = "") -> Path | None:
+    """Append ``exc`` with its traceback to the log; return the log's path (None if the log
+    itself cannot be written: the caller still shows its short message).
+
+    The people who meet an internal error see a short message and this path, never the
+    traceback; the log is what they send to whoever maintains the tool.
+    """
+    import datetime as dt
+    import traceback
+
+    try:
+        folder = log_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / LOG_NAME
+        if path.exists() and path.stat().st_size > MAX_LOG_BYTES:
+            os.replace(path, path.with_suffix(".log.1"))
+        text = "".join(traceback.format_exception(exc))
+        stamp = dt.datetime.now().isoformat(timespec="seconds")
+        with open(path, "a", encoding="utf-8", errors="replace") as fh:
+            fh.write(f"--- {stamp} {context}\n{text}\n")
+        return path
+    except OSError:
+        return None

@@ -1,8 +1,18 @@
 """The command line: ``python -m mapping analyze ...``.
 
 It calls the same library functions as the app: load a scenario, run the analysis, write the
-results. Progress goes to stderr, the summary to stdout; bad input ends with a clear message
-and exit code 2.
+results. Progress goes to stderr, the summary to stdout.
+
+- Outputs are all-or-nothing: every file is staged beside ``--out`` and moved in only when all
+  were written (:func:`layers.files.output_folder`); a failed run leaves the earlier results
+  exactly as they were.
+- Bad input and a bad environment (``--out`` naming a file, no permission, a full disk, a
+  result open in Excel) end with a message in the chosen language and exit code 2; an internal
+  bug ends with a short message naming the log that holds the details, exit code 1. No
+  traceback reaches the console.
+- Windows: consoles that cannot encode a name (Mongolian script on a GBK console) print a
+  replacement character instead of failing, and paths pasted with quotes ("Copy as path" in
+  Explorer) are read without them.
 """
 
 from __future__ import annotations
@@ -11,12 +21,14 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 import pandas as pd
 
 from layers import i18n
 from layers.coords import COORD_SYSTEMS
 from layers.errors import GapMapperError, InputError
+from layers.files import output_folder, write_error_log
 from layers.roads import MODES
 from layers.services import SERVICE_KINDS
 from mapping.planning import OBJECTIVES, WEIGHTS
@@ -36,6 +48,30 @@ i18n.register(
         "error.cli.speed_format": {
             "zh": "车速“{value}”格式不对：应写成 道路类型=公里每小时，例如 track=15。",
             "en": "Speed '{value}' is not of the form CLASS=KMH, e.g. track=15.",
+        },
+        "error.cli.kinds": {
+            "zh": "--kinds“{value}”没有给出服务类型：请写一个或几个，用逗号隔开，可选 {choices}。",
+            "en": "--kinds '{value}' names no service kind: give one or more, comma separated, "
+            "from {choices}.",
+        },
+        "error.cli.internal": {
+            "zh": "内部错误：程序出了问题（不是您的数据的问题），没有改动任何已有文件。"
+            "详细信息在日志 log: {log}",
+            "en": "Internal error: something went wrong in the program (not in your data); no "
+            "earlier file was changed. The details are in the log: {log}",
+        },
+        "error.cli.internal_nolog": {
+            "zh": "内部错误：程序出了问题（{error}），没有改动任何已有文件。",
+            "en": "Internal error: something went wrong in the program ({error}); no earlier "
+            "file was changed.",
+        },
+        "error.cli.os": {
+            "zh": "无法完成：{reason}。请检查文件和文件夹后再运行一次。",
+            "en": "Could not finish: {reason}. Check the files and folders and run again.",
+        },
+        "error.cli.interrupted": {
+            "zh": "已中断，没有改动任何已有文件。",
+            "en": "Interrupted; no earlier file was changed.",
         },
         "cli.written": {"zh": "已写入：{files}", "en": "Written: {files}"},
         "plan.summary": {
@@ -73,6 +109,23 @@ def _speeds(values: list[str]) -> dict[str, float] | None:
         if not sep:
             raise InputError("error.cli.speed_format", value=value)
     return out or None
+
+
+def _kinds(value: str) -> tuple[str, ...]:
+    """The service kinds of ``--kinds`` (comma separated, full-width commas too)."""
+    kinds = tuple(k.strip() for k in value.replace("，", ",").split(",") if k.strip())
+    if not kinds:
+        raise InputError("error.cli.kinds", value=value, choices=", ".join(SERVICE_KINDS))
+    return tuple(dict.fromkeys(kinds))
+
+
+def path_argument(value: str) -> Path:
+    """A path from the command line, without the quotes Windows Explorer's "Copy as path" puts
+    around it (and the spaces a paste may bring)."""
+    text = value.strip()
+    while len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    return Path(text)
 
 
 def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
@@ -168,16 +221,16 @@ def _add_data_options(a: argparse.ArgumentParser) -> None:
     src = a.add_mutually_exclusive_group()
     src.add_argument("--demo", action="store_true", help="the built-in demo Banner (fictional)")
     src.add_argument(
-        "--osm", type=Path, help="local OSM extract: .osm, .osm.gz, .osm.bz2, .osm.pbf"
+        "--osm", type=path_argument, help="local OSM extract: .osm, .osm.gz, .osm.bz2, .osm.pbf"
     )
     src.add_argument("--place", help="download this place from OpenStreetMap (needs internet once)")
     src.add_argument("--bbox", help="download W,S,E,N (degrees) from OpenStreetMap")
     a.add_argument(
         "--clip", help="with --osm: keep only W,S,E,N (degrees) of the extract", metavar="W,S,E,N"
     )
-    a.add_argument("--villages", type=Path, help="villages file (replaces OSM villages)")
-    a.add_argument("--households", type=Path, help="households file")
-    a.add_argument("--services", type=Path, help="services file (replaces OSM services)")
+    a.add_argument("--villages", type=path_argument, help="villages file (replaces OSM villages)")
+    a.add_argument("--households", type=path_argument, help="households file")
+    a.add_argument("--services", type=path_argument, help="services file (replaces OSM services)")
     a.add_argument(
         "--coords",
         choices=COORD_SYSTEMS,
@@ -206,11 +259,25 @@ def _add_data_options(a: argparse.ArgumentParser) -> None:
         help="snap points to the largest road piece (default) or any road",
     )
     a.add_argument("--lang", choices=i18n.LANGUAGES, default="zh", help="language of outputs")
-    a.add_argument("--out", type=Path, default=Path("out"), help="output folder")
+    a.add_argument("--out", type=path_argument, default=Path("out"), help="output folder")
+
+
+def use_console_encoding_safely(*streams: TextIO) -> None:
+    """Let ``streams`` print every character: one the console's encoding lacks (Mongolian
+    script on a Chinese Windows console, GBK) becomes a replacement, not an error."""
+    for stream in streams or (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="replace")
+            except (ValueError, OSError):  # a closed or unusual stream: leave it
+                pass
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code (0 done, 2 bad input or environment,
+    1 internal error)."""
+    use_console_encoding_safely()
     args = build_parser().parse_args(argv)
     lang = args.lang
     started = time.perf_counter()
@@ -225,6 +292,25 @@ def main(argv: list[str] | None = None) -> int:
     except GapMapperError as err:
         print(err.message(lang), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(i18n.t("error.cli.interrupted", lang), file=sys.stderr)
+        return 130
+    except OSError as err:
+        # the environment refused something outside the output folder (reading a file the
+        # readers did not explain): a message, not a traceback
+        reason = err.strerror or type(err).__name__
+        if err.filename:
+            reason = f"{err.filename}: {reason}"
+        print(i18n.t("error.cli.os", lang, reason=reason), file=sys.stderr)
+        return 2
+    except Exception as err:
+        log = write_error_log(err, "python -m mapping " + " ".join(sys.argv[1:] or argv or []))
+        if log is None:
+            message = i18n.t("error.cli.internal_nolog", lang, error=type(err).__name__)
+        else:
+            message = i18n.t("error.cli.internal", lang, log=str(log))
+        print(message, file=sys.stderr)
+        return 1
 
 
 def _settings(args: argparse.Namespace, thresholds_m: dict[str, float], kinds) -> AnalysisSettings:
@@ -274,50 +360,64 @@ def _load(args: argparse.Namespace, kinds, progress):
 
 def _analyze(args: argparse.Namespace, progress) -> int:
     from mapping.analysis import run_analysis
-    from mapping.export import summarize, write_geopackage, write_tables
+    from mapping.export import (
+        household_table,
+        summarize,
+        village_table,
+        write_csv,
+        write_geopackage,
+    )
     from mapping.privacy import displacement_key_for
 
-    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    kinds = _kinds(args.kinds)
     settings = _settings(args, _thresholds(args.threshold), kinds)
     scenario = _load(args, kinds, progress)
     analysis = run_analysis(scenario, settings, progress=progress)
     progress("writing results")
-    files = write_tables(analysis, args.out, args.lang)
-    files.append(write_geopackage(analysis, args.out / "layers.gpkg", privacy=args.privacy))
-    if not args.no_map:
-        from mapping.maps import draw_map, write_map_html
+    with output_folder(args.out) as out:
+        write_csv(village_table(analysis, args.lang), out.path("villages.csv"))
+        write_csv(household_table(analysis), out.path("households.csv"))
+        write_geopackage(analysis, out.path("layers.gpkg"), privacy=args.privacy)
+        if not args.no_map:
+            from mapping.maps import draw_map, write_map_html
 
-        m = draw_map(
-            analysis,
-            lang=args.lang,
-            kind=kinds[0],
-            privacy=args.privacy,
-            key=displacement_key_for(args.privacy),
-        )
-        files.append(write_map_html(m, args.out / "map.html"))
-    if args.paper:
-        from mapping.printmap import draw_print_map, write_print_map
+            m = draw_map(
+                analysis,
+                lang=args.lang,
+                kind=kinds[0],
+                privacy=args.privacy,
+                key=displacement_key_for(args.privacy),
+            )
+            write_map_html(m, out.path("map.html"))
+        if args.paper:
+            from mapping.printmap import draw_print_map, write_print_map
 
-        progress("drawing the printable map")
-        fig = draw_print_map(
-            analysis,
-            lang=args.lang,
-            kind=kinds[0],
-            paper=args.paper,
-            privacy=args.privacy,
-            key=displacement_key_for(args.privacy),
-        )
-        for suffix in (".pdf", ".png"):
-            files.append(write_print_map(fig, args.out / f"map-{args.paper}{suffix}"))
+            progress("drawing the printable map")
+            fig = draw_print_map(
+                analysis,
+                lang=args.lang,
+                kind=kinds[0],
+                paper=args.paper,
+                privacy=args.privacy,
+                key=displacement_key_for(args.privacy),
+            )
+            try:
+                for suffix in (".pdf", ".png"):
+                    write_print_map(fig, out.path(f"map-{args.paper}{suffix}"))
+            finally:
+                import matplotlib.pyplot as plt
+
+                plt.close(fig)
+        names = out.names
     print(summarize(analysis, args.lang))
-    progress(i18n.t("cli.written", args.lang, files=", ".join(str(f) for f in files)))
+    files = ", ".join(str(args.out / name) for name in names)
+    progress(i18n.t("cli.written", args.lang, files=files))
     return 0
 
 
 def _plan(args: argparse.Namespace, progress) -> int:
     from mapping.analysis import apply_proposals, run_analysis
     from mapping.coverage import coverage_table
-    from mapping.export import atomic_path
     from mapping.planning import sites_to_proposals, suggest_sites
     from mapping.privacy import displacement_key_for
 
@@ -351,31 +451,30 @@ def _plan(args: argparse.Namespace, progress) -> int:
         ignore_index=True,
     )
     progress("writing results")
-    files = []
-    for name, frame in (
-        ("sites.csv", pd.DataFrame(sites.drop(columns="geometry"))),
-        ("coverage.csv", table),
-    ):
-        with atomic_path(args.out / name) as tmp:
-            frame.to_csv(tmp, index=name == "sites.csv", encoding="utf-8-sig")
-        files.append(args.out / name)
-    if not args.no_map:
-        from mapping.coverage import service_areas
-        from mapping.maps import draw_map, write_map_html
-
-        progress("drawing the map of the suggested sites")
-        areas = service_areas(after, kind, (settings.threshold_m(kind),))
-        m = draw_map(
-            after,
-            lang=args.lang,
-            kind=kind,
-            privacy=args.privacy,
-            service_areas=areas,
-            key=displacement_key_for(args.privacy),
+    with output_folder(args.out) as out:
+        pd.DataFrame(sites.drop(columns="geometry")).to_csv(
+            out.path("sites.csv"), index=True, encoding="utf-8-sig"
         )
-        files.append(write_map_html(m, args.out / "map.html"))
+        table.to_csv(out.path("coverage.csv"), index=False, encoding="utf-8-sig")
+        if not args.no_map:
+            from mapping.coverage import service_areas
+            from mapping.maps import draw_map, write_map_html
+
+            progress("drawing the map of the suggested sites")
+            areas = service_areas(after, kind, (settings.threshold_m(kind),))
+            m = draw_map(
+                after,
+                lang=args.lang,
+                kind=kind,
+                privacy=args.privacy,
+                service_areas=areas,
+                key=displacement_key_for(args.privacy),
+            )
+            write_map_html(m, out.path("map.html"))
+        names = out.names
     print(_plan_summary(sites, table, kind, settings.threshold_m(kind), args.lang))
-    progress(i18n.t("cli.written", args.lang, files=", ".join(str(f) for f in files)))
+    files = ", ".join(str(args.out / name) for name in names)
+    progress(i18n.t("cli.written", args.lang, files=files))
     return 0
 
 

@@ -1,15 +1,15 @@
 """Writing results: tables (CSV), all layers (GeoPackage), and the text summary.
 
-Every file is written atomically: to a temporary file beside the target, then moved over it,
-so a crash or a full disk never leaves half a file where a good one was.
+Every file goes through :mod:`layers.files`: written beside its target and moved over it only
+when complete, so a crash or a full disk never leaves half a file where a good one was; the
+command line stages all its files together (:func:`layers.files.output_folder`).
+
+Numbers in the CSVs are written per column, not with one format for all: lon/lat with 7
+decimals (about 1 cm), metres and minutes with 1, shares with 3 (:func:`format_table`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 
 from layers import i18n
+from layers.files import atomic_path, output_folder
 from mapping.analysis import Analysis
 
 i18n.register(
@@ -45,26 +46,6 @@ i18n.register(
         "mode.car": {"zh": "汽车", "en": "car"},
     }
 )
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success move it over ``path``.
-
-    On an exception the temporary file is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # some writers (GDAL) refuse to overwrite an existing empty file
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def village_table(analysis: Analysis, lang: str = "zh") -> pd.DataFrame:
@@ -98,8 +79,8 @@ def village_table(analysis: Analysis, lang: str = "zh") -> pd.DataFrame:
     for k in kinds:
         table[f"reason_{k}"] = v[f"reason_{k}_{lang}"]
     table["offroad_m"] = v["offroad_m"]
-    table["lon"] = v.geometry.x.round(6)
-    table["lat"] = v.geometry.y.round(6)
+    table["lon"] = v.geometry.x
+    table["lat"] = v.geometry.y
     flags = table[[f"flag_{k}" for k in kinds]].any(axis=1)
     first = kinds[0]
     order = pd.DataFrame({"f": ~flags, "d": -table[f"dist_{first}_m"].fillna(np.inf)})
@@ -140,18 +121,53 @@ def road_lines(analysis: Analysis) -> gpd.GeoDataFrame:
     )
 
 
+#: Decimals kept per kind of column in the CSVs (see :func:`format_table`).
+COORD_DECIMALS = 7
+METRE_DECIMALS = 1
+MINUTE_DECIMALS = 1
+SHARE_DECIMALS = 3
+
+
+def _decimals(column: str) -> int | None:
+    """How many decimals a float column keeps in a CSV, by its name (None: as it is)."""
+    if column in ("lon", "lat"):
+        return COORD_DECIMALS
+    if column.startswith("share_"):
+        return SHARE_DECIMALS
+    if column.endswith("_m") or column.endswith("_km"):
+        return METRE_DECIMALS if column.endswith("_m") else 3
+    if column.endswith("_min"):
+        return MINUTE_DECIMALS
+    return None
+
+
+def format_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a result table with every float column rounded for a CSV: lon/lat to 7
+    decimals (1 cm), metres and minutes to 1, shares to 3; other columns as they are."""
+    out = table.copy()
+    for col in out.columns:
+        if not pd.api.types.is_float_dtype(out[col]):
+            continue
+        decimals = _decimals(str(col))
+        if decimals is not None:
+            out[col] = out[col].round(decimals)
+    return out
+
+
+def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write a result table as CSV (UTF-8 with BOM, so Excel reads Chinese), all-or-nothing."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        format_table(table).to_csv(tmp, index=False, encoding="utf-8-sig")
+    return path
+
+
 def write_tables(analysis: Analysis, out_dir: str | Path, lang: str = "zh") -> list[Path]:
-    """Write ``villages.csv`` and ``households.csv`` (UTF-8 with BOM, so Excel reads Chinese)."""
-    out_dir = Path(out_dir)
-    written = []
-    for name, table in (
-        ("villages.csv", village_table(analysis, lang)),
-        ("households.csv", household_table(analysis)),
-    ):
-        with atomic_path(out_dir / name) as tmp:
-            table.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.1f")
-        written.append(out_dir / name)
-    return written
+    """Write ``villages.csv`` and ``households.csv`` into ``out_dir``, both or neither."""
+    with output_folder(out_dir) as out:
+        write_csv(village_table(analysis, lang), out.path("villages.csv"))
+        write_csv(household_table(analysis), out.path("households.csv"))
+    return [Path(out_dir) / "villages.csv", Path(out_dir) / "households.csv"]
 
 
 def write_geopackage(analysis: Analysis, path: str | Path, *, privacy: str = "full") -> Path:

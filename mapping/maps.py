@@ -31,9 +31,7 @@ import functools
 import html
 import json
 import math
-import os
 import re
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -55,6 +53,7 @@ from jinja2.utils import htmlsafe_json_dumps
 
 from layers import i18n
 from layers.errors import InputError, SettingsError
+from layers.files import write_text
 from layers.roads import HIGHWAY_CLASSES
 from layers.services import SERVICE_KINDS
 from mapping.privacy import DISPLACE_MAX_M, DISPLACE_MIN_M, displaced_households
@@ -1858,13 +1857,4 @@ def write_map_html(m: folium.Map, path: str | Path) -> Path:
     folder = path.parent
     if not folder.is_dir():
         raise InputError("error.map.no_folder", file=path.name, folder=str(folder))
-    text = render_map_html(m)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(path, render_map_html(m))

@@ -50,9 +50,10 @@ from matplotlib.path import Path as MplPath
 
 from layers import i18n
 from layers.errors import InputError, SettingsError
+from layers.files import atomic_path
 from layers.roads import HIGHWAY_CLASSES
 from layers.services import SERVICE_KINDS
-from mapping.export import atomic_path, road_lines
+from mapping.export import road_lines
 from mapping.maps import (
     _ROAD_GROUP_OF,
     _ROAD_GROUPS,

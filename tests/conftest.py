@@ -47,6 +47,7 @@ def private_folders(tmp_path_factory, monkeypatch):
     base = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("GAPMAPPER_CACHE_DIR", str(base / "cache"))
     monkeypatch.setenv("GAPMAPPER_AUTOSAVE_DIR", str(base / "autosave"))
+    monkeypatch.setenv("GAPMAPPER_LOG_DIR", str(base / "log"))
     # the app hides error details from users (.streamlit/config.toml); tests want them
     monkeypatch.setenv("STREAMLIT_CLIENT_SHOW_ERROR_DETAILS", "full")
     yield base

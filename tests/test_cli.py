@@ -341,3 +341,43 @@ def test_displaced_privacy_map_from_the_cli(tmp_path):
 
     for hid in load_demo().households.index:
         assert hid not in html
+
+
+def test_village_positions_and_shares_are_written_to_full_precision(demo_out):
+    """Each column keeps its own decimals: positions to 1 cm, metres to 0.1 m, shares to 3."""
+    import pyproj
+
+    from mapping.scenario import load_demo
+
+    v = pd.read_csv(demo_out / "villages.csv", encoding="utf-8-sig", dtype={"village_id": str})
+    truth = load_demo().villages
+    geod = pyproj.Geod(ellps="WGS84")
+    _, _, moved_m = geod.inv(
+        v["lon"].to_numpy(),
+        v["lat"].to_numpy(),
+        truth.geometry.x.loc[v["village_id"]].to_numpy(),
+        truth.geometry.y.loc[v["village_id"]].to_numpy(),
+    )
+    assert abs(moved_m).max() < 1.0
+    with_hh = v[v["n_households"] > 0]
+    share = with_hh["n_hh_beyond_kindergarten"] / with_hh["n_households"]
+    assert (with_hh["share_hh_beyond_kindergarten"] - share).abs().max() <= 0.0005
+    text = (demo_out / "villages.csv").read_text(encoding="utf-8-sig")
+    assert not re.search(r"\d\.\d{8,}", text)  # no float noise (0.30000000000000004)
+
+
+def test_csv_columns_keep_their_own_decimals(tmp_path):
+    from mapping.export import write_csv
+
+    table = pd.DataFrame(
+        {
+            "lon": [113.1234567891],
+            "lat": [41.9876543219],
+            "dist_kindergarten_m": [1234.56789],
+            "time_kindergarten_min": [12.345678],
+            "share_hh_beyond_kindergarten": [2 / 3],
+            "n_households": [3],
+        }
+    )
+    text = write_csv(table, tmp_path / "t.csv").read_text(encoding="utf-8-sig")
+    assert text.splitlines()[1] == "113.1234568,41.9876543,1234.6,12.3,0.667,3"
