@@ -19,8 +19,14 @@ table               content
 ``project_meta``    one row: ``format``, ``version``, and ``settings``/``scenario`` as JSON
 ==================  ===========================================================================
 
-Saving is atomic: the file is written beside the target and moved over it only when complete,
-so a crash mid-save leaves the previous save readable.
+Saving is atomic (through :mod:`layers.files`): the file is written beside the target and
+moved over it only when complete, so a crash mid-save leaves the previous save readable, and a
+target that cannot be replaced (open in another program on Windows, a read-only folder) is an
+:class:`~layers.errors.OutputError` with the previous save untouched.
+
+Opening checks what a file changed outside the tool could hold (a table missing, a value of
+the wrong type, an unknown service kind, settings that are not JSON) and refuses it with a
+:class:`ProjectFileError` naming the file, table, row and column and what to do.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import logging
 import sqlite3
 import threading
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import geopandas as gpd
@@ -41,11 +47,11 @@ import pyogrio
 
 from layers import i18n
 from layers.errors import FileFormatError, GapMapperError
+from layers.files import atomic_path
 from layers.households import empty_households, validate_households
 from layers.roads import RoadEdges
-from layers.services import empty_services, validate_services
+from layers.services import SERVICE_KINDS, empty_services, validate_services
 from layers.villages import empty_villages, validate_villages
-from mapping.export import atomic_path
 from mapping.scenario import Scenario
 from mapping.settings import AnalysisSettings
 
@@ -59,6 +65,62 @@ i18n.register(
             "en": "{file} is not a project saved by this tool ({problem}). Choose a .gpkg file "
             "written by 'Save project'.",
         },
+        "error.project.damaged": {
+            "zh": "项目文件“{file}”无法打开：{problem}。这个文件在本工具之外被改动过或已损坏。"
+            "请打开它较早的副本（或自动保存的项目），或重新读入数据文件后另存为新项目。"
+            "文件本身没有改动。",
+            "en": "The project file '{file}' cannot be opened: {problem}. The file was changed "
+            "outside this tool or is damaged. Open an earlier copy of it (or the autosave), or "
+            "read your data files again and save a new project. The file itself was not "
+            "changed.",
+        },
+        "project.problem.missing_tables": {
+            "zh": "缺少数据表：{tables}",
+            "en": "tables missing: {tables}",
+        },
+        "project.problem.missing_columns": {
+            "zh": "数据表“{table}”缺少列 {columns}",
+            "en": "table '{table}' lacks the columns {columns}",
+        },
+        "project.problem.wrong_type": {
+            "zh": "数据表“{table}”第 {row} 行“{column}”列的值 {value} 不是{expected}",
+            "en": "table '{table}', row {row}, column '{column}': {value} is not {expected}",
+        },
+        "project.expected.integer": {"zh": "整数", "en": "a whole number"},
+        "project.expected.number": {"zh": "数字", "en": "a number"},
+        "project.expected.text": {"zh": "文字", "en": "text"},
+        "project.problem.unknown_kind": {
+            "zh": "数据表“{table}”第 {row} 行：不认识的设施类型“{kind}”（可用：{accepted}）",
+            "en": "table '{table}', row {row}: unknown kind of service '{kind}' (known: "
+            "{accepted})",
+        },
+        "project.problem.not_json": {
+            "zh": "数据表“project_meta”的“{column}”列不是有效的 JSON（{detail}）",
+            "en": "table 'project_meta', column '{column}' is not valid JSON ({detail})",
+        },
+        "project.problem.not_an_object": {
+            "zh": "数据表“project_meta”的“{column}”列应为 JSON 对象（{{...}}），实际是 {found}",
+            "en": "table 'project_meta', column '{column}' should be a JSON object ({{...}}), "
+            "found {found}",
+        },
+        "project.problem.unknown_settings": {
+            "zh": "保存的设置（project_meta 的“settings”列）含有不认识的项 {names}",
+            "en": "the saved settings (table 'project_meta', column 'settings') hold unknown "
+            "entries {names}",
+        },
+        "project.problem.bad_settings": {
+            "zh": "保存的设置（project_meta 的“settings”列）不能使用：{detail}",
+            "en": "the saved settings (table 'project_meta', column 'settings') cannot be "
+            "used: {detail}",
+        },
+        "project.problem.version": {
+            "zh": "数据表“project_meta”的“version”列的值 {value} 不是格式版本号",
+            "en": "table 'project_meta', column 'version': {value} is not a format version",
+        },
+        "project.problem.bad_table": {
+            "zh": "数据表“{table}”的内容不是本工具保存的样子（{detail}）",
+            "en": "the content of table '{table}' is not what this tool saves ({detail})",
+        },
         "error.project.newer": {
             "zh": "{file} 由更新版本的工具保存（格式版本 {version}）。请升级本工具后再打开。",
             "en": "{file} was saved by a newer version of this tool (format {version}). "
@@ -66,6 +128,39 @@ i18n.register(
         },
     }
 )
+
+
+class ProjectFileError(FileFormatError):
+    """A project file that was changed outside the tool or damaged.
+
+    Its ``problem`` (and any parameter that has a ``message(lang)``) is translated with the
+    message, so the whole text is in the user's language.
+    """
+
+    def message(self, lang: str = "en") -> str:
+        """The message in ``lang`` ("zh" or "en")."""
+        return i18n.t(self.key, lang, **_translated(self.params, lang))
+
+
+class _Problem:
+    """A translatable part of a :class:`ProjectFileError` (a key and its parameters)."""
+
+    def __init__(self, key: str, /, **params: object) -> None:
+        self.key = key
+        self.params = params
+
+    def message(self, lang: str = "en") -> str:
+        return i18n.t(self.key, lang, **_translated(self.params, lang))
+
+
+def _translated(params: dict, lang: str) -> dict:
+    return {k: v.message(lang) if hasattr(v, "message") else v for k, v in params.items()}
+
+
+def _damaged(path: Path, key: str, /, **params: object) -> ProjectFileError:
+    return ProjectFileError(
+        "error.project.damaged", file=path.name, problem=_Problem(key, **params)
+    )
 
 
 def save_project(
@@ -260,8 +355,29 @@ def open_settings(path: str | Path) -> tuple[AnalysisSettings, dict] | None:
     return settings, extra
 
 
+#: The tables every project has (``village_areas``, ``boundaries`` and ``study_area`` may be
+#: absent: projects without them open with none).
+REQUIRED_TABLES = (
+    "project_meta", "villages", "households", "services", "proposals", "road_nodes",
+    "road_segments",
+)  # fmt: skip
+
+# What reading a tampered table can raise, besides the project's own errors: a missing
+# column (KeyError), values the layer contracts refuse (TypeError, ValueError), numbers that
+# do not fit (OverflowError), and GDAL's refusals.
+_BAD_TABLE = (
+    KeyError, TypeError, ValueError, IndexError, OverflowError, AttributeError,
+    pyogrio.errors.DataLayerError, pyogrio.errors.DataSourceError, pyogrio.errors.FieldError,
+    pyogrio.errors.FeatureError, pyogrio.errors.GeometryError,
+)  # fmt: skip
+
+
 def open_project(path: str | Path) -> tuple[Scenario, AnalysisSettings, gpd.GeoDataFrame, dict]:
     """Open a project written by :func:`save_project`.
+
+    A file changed outside the tool (a table dropped, a value of the wrong type, an unknown
+    service kind, settings that are not JSON) is refused with a message naming the file,
+    the table, row and column, and what to do; the file is only read.
 
     Returns
     -------
@@ -271,7 +387,11 @@ def open_project(path: str | Path) -> tuple[Scenario, AnalysisSettings, gpd.GeoD
     Raises
     ------
     FileFormatError
-        When the file is not such a project, or is from a newer version.
+        ``error.project.not_a_project`` when the file is not such a project,
+        ``error.project.newer`` when it is from a newer version.
+    ProjectFileError
+        ``error.project.damaged`` (a :class:`FileFormatError`) when it was changed outside
+        the tool or is damaged.
     """
     path = Path(path)
     try:
@@ -283,74 +403,217 @@ def open_project(path: str | Path) -> tuple[Scenario, AnalysisSettings, gpd.GeoD
         ) from exc
     if meta.get("format") != FORMAT:
         raise FileFormatError("error.project.not_a_project", file=path.name, problem="format")
-    if int(meta["version"]) > VERSION:
-        raise FileFormatError("error.project.newer", file=path.name, version=meta["version"])
+    _check_stored_types(path, layers)
+    version = meta.get("version")
+    if not isinstance(version, int | np.integer) or version < 1:
+        raise _damaged(path, "project.problem.version", value=str(version))
+    if int(version) > VERSION:
+        raise FileFormatError("error.project.newer", file=path.name, version=version)
+    missing = [t for t in REQUIRED_TABLES if t not in layers]
+    if missing:
+        raise _damaged(path, "project.problem.missing_tables", tables=", ".join(missing))
 
     def read(layer: str) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # empty layers warn in pyogrio
             return pyogrio.read_dataframe(path, layer=layer)
 
-    nodes = read("road_nodes")
-    segs = read("road_segments")
-    roads = RoadEdges(
-        node_id=nodes["node_id"].to_numpy(np.int64),
-        lon=nodes["lon"].to_numpy(np.float64),
-        lat=nodes["lat"].to_numpy(np.float64),
-        u=segs["u"].to_numpy(np.int64),
-        v=segs["v"].to_numpy(np.int64),
-        way_id=segs["way_id"].to_numpy(np.int64),
-        highway=segs["highway"].to_numpy(np.int16),
-        oneway=segs["oneway"].to_numpy(np.int8),
-        modes=segs["modes"].to_numpy(np.uint8),
-    )
-    villages = _indexed(read("villages"), "village_id", empty_villages)
+    with _reading(path, "road_nodes"):
+        nodes = read("road_nodes")
+        node_arrays = {
+            "node_id": nodes["node_id"].to_numpy(np.int64),
+            "lon": nodes["lon"].to_numpy(np.float64),
+            "lat": nodes["lat"].to_numpy(np.float64),
+        }
+    with _reading(path, "road_segments"):
+        segs = read("road_segments")
+        roads = RoadEdges(
+            **node_arrays,
+            u=segs["u"].to_numpy(np.int64),
+            v=segs["v"].to_numpy(np.int64),
+            way_id=segs["way_id"].to_numpy(np.int64),
+            highway=segs["highway"].to_numpy(np.int16),
+            oneway=segs["oneway"].to_numpy(np.int8),
+            modes=segs["modes"].to_numpy(np.uint8),
+        )
+    with _reading(path, "villages"):
+        villages = _indexed(read("villages"), "village_id", empty_villages)
     if len(villages):
         villages["boundary"] = gpd.GeoSeries(
             [None] * len(villages), index=villages.index, crs="EPSG:4326"
         )
         if "village_areas" in layers:
-            areas = read("village_areas")
-            if len(areas):
-                by_id = pd.Series(areas.geometry.to_numpy(), index=areas["village_id"].astype(str))
-                villages["boundary"] = gpd.GeoSeries(
-                    by_id.reindex(villages.index).to_numpy(),
-                    index=villages.index,
-                    crs="EPSG:4326",
-                )
-        villages = validate_villages(villages)
-    households = _indexed(read("households"), "household_id", empty_households)
-    if len(households):
-        households = validate_households(households)
-    services = _indexed(read("services"), "service_id", empty_services)
-    if len(services):
-        services = validate_services(services)
-    proposals = _indexed(read("proposals"), "service_id", empty_services)
-    if len(proposals):
-        proposals = validate_services(proposals)
-    boundaries = (
-        read("boundaries")
-        if "boundaries" in layers
-        else gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
-    )
+            with _reading(path, "village_areas"):
+                areas = read("village_areas")
+                if len(areas):
+                    by_id = pd.Series(
+                        areas.geometry.to_numpy(), index=areas["village_id"].astype(str)
+                    )
+                    villages["boundary"] = gpd.GeoSeries(
+                        by_id.reindex(villages.index).to_numpy(),
+                        index=villages.index,
+                        crs="EPSG:4326",
+                    )
+        with _reading(path, "villages"):
+            villages = validate_villages(villages)
+    with _reading(path, "households"):
+        households = _indexed(read("households"), "household_id", empty_households)
+        if len(households):
+            households = validate_households(households)
+    services = _read_services(path, read, "services")
+    proposals = _read_services(path, read, "proposals")
+    boundaries = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+    if "boundaries" in layers:
+        with _reading(path, "boundaries"):
+            boundaries = read("boundaries")
     study_area = None
     if "study_area" in layers:
-        sa = read("study_area")
-        study_area = sa.geometry.iloc[0] if len(sa) else None
-    info = json.loads(meta["scenario"])
-    scenario = Scenario(
-        roads=roads,
-        villages=villages,
-        households=households,
-        services=services,
-        boundaries=boundaries,
-        study_area=study_area,
-        title=info.get("title", {}),
-        fictional=bool(info.get("fictional", False)),
-        sources=tuple(info.get("sources", ())),
-    )
-    settings = AnalysisSettings(**_settings_args(json.loads(meta["settings"])))
-    return scenario, settings, proposals, json.loads(meta.get("extra") or "{}")
+        with _reading(path, "study_area"):
+            sa = read("study_area")
+            study_area = sa.geometry.iloc[0] if len(sa) else None
+    info = _json_object(path, meta, "scenario")
+    settings = _settings_from(path, _json_object(path, meta, "settings"))
+    extra = _json_object(path, meta, "extra", missing_ok=True)
+    with _reading(path, "project_meta"):
+        scenario = Scenario(
+            roads=roads,
+            villages=villages,
+            households=households,
+            services=services,
+            boundaries=boundaries,
+            study_area=study_area,
+            title=dict(info.get("title", {})),
+            fictional=bool(info.get("fictional", False)),
+            sources=tuple(str(x) for x in info.get("sources", ())),
+        )
+    return scenario, settings, proposals, extra
+
+
+@contextlib.contextmanager
+def _reading(path: Path, table: str):
+    """Turn what a tampered ``table`` makes the readers raise into a :class:`ProjectFileError`."""
+    try:
+        yield
+    except KeyError as exc:
+        raise _damaged(
+            path, "project.problem.missing_columns", table=table, columns=str(exc)
+        ) from exc
+    except ProjectFileError:
+        raise
+    except GapMapperError as exc:
+        raise _damaged(path, "project.problem.bad_table", table=table, detail=exc) from exc
+    except _BAD_TABLE as exc:
+        raise _damaged(path, "project.problem.bad_table", table=table, detail=str(exc)) from exc
+
+
+def _read_services(path: Path, read, table: str) -> gpd.GeoDataFrame:
+    """The services (or proposals) table, its kinds checked row by row."""
+    with _reading(path, table):
+        frame = read(table)
+        unknown = ~frame["kind"].isin(SERVICE_KINDS)
+        if unknown.any():
+            row = int(np.flatnonzero(unknown.to_numpy())[0])
+            raise _damaged(
+                path,
+                "project.problem.unknown_kind",
+                table=table,
+                row=row + 1,
+                kind=frame["kind"].iloc[row],
+                accepted=", ".join(SERVICE_KINDS),
+            )
+        frame = _indexed(frame, "service_id", empty_services)
+        return validate_services(frame) if len(frame) else frame
+
+
+def _json_object(path: Path, meta: pd.Series, column: str, missing_ok: bool = False) -> dict:
+    """The JSON object stored in ``project_meta.<column>``."""
+    text = meta.get(column)
+    if missing_ok and (text is None or (isinstance(text, float) and np.isnan(text))):
+        return {}
+    if not isinstance(text, str):
+        raise _damaged(path, "project.problem.not_json", column=column, detail=repr(text))
+    try:
+        value = json.loads(text or "{}") if missing_ok else json.loads(text)
+    except ValueError as exc:
+        raise _damaged(path, "project.problem.not_json", column=column, detail=str(exc)) from exc
+    if not isinstance(value, dict):
+        raise _damaged(
+            path, "project.problem.not_an_object", column=column, found=type(value).__name__
+        )
+    return value
+
+
+def _settings_from(path: Path, raw: dict) -> AnalysisSettings:
+    """The :class:`AnalysisSettings` saved in a project's meta row."""
+    known = {f.name for f in fields(AnalysisSettings)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise _damaged(path, "project.problem.unknown_settings", names=", ".join(unknown))
+    try:
+        return AnalysisSettings(**_settings_args(raw))
+    except GapMapperError as exc:
+        raise _damaged(path, "project.problem.bad_settings", detail=exc) from exc
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise _damaged(path, "project.problem.bad_settings", detail=str(exc)) from exc
+
+
+#: What each declared column type of a GeoPackage table may hold (SQLite's ``typeof``).
+_STORED_TYPES = {
+    "integer": ({"integer"}, "project.expected.integer"),
+    "real": ({"integer", "real"}, "project.expected.number"),
+    "text": ({"text"}, "project.expected.text"),
+}
+
+
+def _check_stored_types(path: Path, tables: set[str]) -> None:
+    """Refuse a value whose SQLite type differs from its column's declared type.
+
+    SQLite stores any value in any column, and GDAL reads text in a number column as 0
+    without a word: a tampered coordinate would silently move a road node to the equator.
+    """
+    uri = path.absolute().as_uri() + "?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as con:
+            for table in sorted(tables):
+                quoted = '"' + table.replace('"', '""') + '"'
+                for _, column, declared, *_ in con.execute(f"pragma table_info({quoted})"):
+                    kind = _declared_kind(declared)
+                    if kind is None:
+                        continue
+                    allowed, expected = _STORED_TYPES[kind]
+                    col = '"' + column.replace('"', '""') + '"'
+                    listed = ", ".join(f"'{t}'" for t in sorted(allowed))
+                    row = con.execute(
+                        f"select rowid, quote({col}) from {quoted} where {col} is not null "
+                        f"and typeof({col}) not in ({listed}) limit 1"
+                    ).fetchone()
+                    if row is not None:
+                        raise _damaged(
+                            path,
+                            "project.problem.wrong_type",
+                            table=table,
+                            row=row[0],
+                            column=column,
+                            value=row[1],
+                            expected=_Problem(expected),
+                        )
+    except sqlite3.Error as exc:
+        raise FileFormatError(
+            "error.project.not_a_project", file=path.name, problem=type(exc).__name__
+        ) from exc
+
+
+def _declared_kind(declared: str) -> str | None:
+    """The kind of value a GeoPackage column of the declared type holds (the data types of
+    the GeoPackage standard, section 1.1.1.1.1); None for geometry, blobs and dates."""
+    name = (declared or "").upper().split("(")[0].strip()
+    if name in ("BOOLEAN", "TINYINT", "SMALLINT", "MEDIUMINT", "INT", "INTEGER", "BIGINT"):
+        return "integer"
+    if name in ("FLOAT", "DOUBLE", "REAL"):
+        return "real"
+    if name == "TEXT":
+        return "text"
+    return None
 
 
 def _indexed(frame: pd.DataFrame, id_col: str, empty) -> gpd.GeoDataFrame:

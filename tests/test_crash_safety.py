@@ -163,7 +163,7 @@ def test_a_project_save_killed_mid_write_leaves_the_previous_save(tmp_path):
 HOLD_IN_ATOMIC_PATH = """
 import sys, time
 sys.path.insert(0, {root!r})
-from mapping.export import atomic_path
+from layers.files import atomic_path
 with atomic_path({path!r}) as tmp:
     tmp.write_text("village_id,dist_m\\nHALF", encoding="utf-8")
     print("writing", flush=True)
@@ -174,13 +174,14 @@ HOLD_BEFORE_REPLACE = """
 import os, sys, time
 sys.path.insert(0, {root!r})
 import folium
+from layers import files
 from mapping import maps
 
 def stuck(src, dst):
     print("written", flush=True)
     time.sleep(120)
 
-maps.os.replace = stuck
+files.os.replace = stuck  # every file is written through layers.files
 m = folium.Map(tiles=None)
 m.default_js = [(n, u) for n, u in m.default_js if n == "leaflet"]
 m.default_css = [(n, u) for n, u in m.default_css if n == "leaflet_css"]
@@ -222,7 +223,7 @@ def test_a_map_killed_before_it_replaces_the_old_one_leaves_the_old_map(tmp_path
     proc.wait(timeout=30)
     assert target.read_bytes() == before
     left = leftovers(tmp_path, target)
-    assert len(left) == 1 and left[0].name.startswith(".map.html.") and left[0].suffix == ".tmp"
+    assert len(left) == 1 and left[0].name.startswith(".map-") and left[0].suffix == ".html"
     assert left[0].read_text(encoding="utf-8").startswith("<!DOCTYPE html>")  # the new, unused
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from layers.errors import FileFormatError
+from layers.errors import FileFormatError, InputError
 from mapping.analysis import run_analysis
 from mapping.project import is_project, open_project, save_project
 from mapping.scenario import load_demo
@@ -148,3 +148,121 @@ def test_is_project_creates_nothing(tmp_path):
     assert not is_project(missing)
     assert not missing.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------
+# A tampered project file (issue 10): a clear message in both languages naming the file and
+# what to do, never a raw exception; the file itself is left as it was.
+
+
+@pytest.fixture(scope="module")
+def saved(demo, tmp_path_factory):
+    path = tmp_path_factory.mktemp("saved") / "workshop.gpkg"
+    return save_project(path, demo, AnalysisSettings(), extra={"lang": "zh"})
+
+
+def _tampered(saved, tmp_path, *sql: str):
+    import shutil
+    import sqlite3
+
+    path = tmp_path / "工作坊 项目.gpkg"
+    shutil.copy(saved, path)
+    con = sqlite3.connect(path)
+    # the GeoPackage's spatial index triggers call these SpatiaLite functions (GDAL brings
+    # them; plain sqlite3 has none): a neutral answer is enough, the reader does not use the
+    # index
+    for name in ("ST_IsEmpty", "ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY"):
+        con.create_function(name, 1, lambda _geom: 0)
+    try:
+        for statement in sql:
+            con.execute(statement)
+        con.commit()
+    finally:
+        con.close()
+    return path
+
+
+def _drop(table: str) -> tuple[str, ...]:
+    return (
+        f"delete from gpkg_contents where table_name = '{table}'",
+        f"delete from gpkg_geometry_columns where table_name = '{table}'",
+        f"drop table {table}",
+    )
+
+
+TAMPERED = {
+    "unknown-service-kind": (
+        ("update services set kind = 'hospital' where fid = 1",),
+        ["services", "hospital", "kindergarten, school, childcare"],
+    ),
+    "unknown-proposal-kind": (
+        (
+            "insert into proposals (geom, service_id, kind, name, capacity, source) "
+            "select geom, 'P1', 'spaceport', 'x', null, 'proposed' from services where fid = 1",
+        ),
+        ["proposals", "spaceport"],
+    ),
+    "settings-not-json": (("update project_meta set settings = '{not json'",), ["settings"]),
+    "settings-a-list": (("update project_meta set settings = '[1, 2]'",), ["settings"]),
+    "settings-unknown-mode": (
+        ("""update project_meta set settings = '{"mode": "plane"}'""",),
+        ["settings", "plane"],
+    ),
+    "settings-unknown-field": (
+        ("""update project_meta set settings = '{"colour": "red"}'""",),
+        ["settings", "colour"],
+    ),
+    "settings-wrong-type": (
+        ("""update project_meta set settings = '{"thresholds_m": "far"}'""",),
+        ["settings"],
+    ),
+    "scenario-not-json": (("update project_meta set scenario = 'x'",), ["scenario"]),
+    "extra-not-an-object": (("update project_meta set extra = '[1]'",), ["extra"]),
+    "version-not-a-number": (("update project_meta set version = 'one'",), ["version"]),
+    "missing-road-segments": (_drop("road_segments"), ["road_segments"]),
+    "missing-households": (_drop("households"), ["households"]),
+    "missing-column": (
+        ("alter table road_nodes drop column lon",),
+        ["road_nodes", "lon"],
+    ),
+    "segment-outside-the-nodes": (
+        ("update road_segments set u = 99999999 where fid = 1",),
+        ["road_segments"],
+    ),
+    "text-in-a-number-column": (
+        ("update road_nodes set lat = 'north' where fid = 1",),
+        ["road_nodes"],
+    ),
+    "polygon-household": (
+        ("update households set geom = (select geom from village_areas limit 1) where fid = 1",),
+        ["households"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPERED), ids=list(TAMPERED))
+def test_a_tampered_project_is_a_clear_message(saved, tmp_path, case):
+    sql, words = TAMPERED[case]
+    path = _tampered(saved, tmp_path, *sql)
+    before = path.read_bytes()
+    with pytest.raises(InputError) as info:
+        open_project(path)
+    err = info.value
+    en, zh = err.message("en"), err.message("zh")
+    for text in (en, zh):
+        assert "工作坊 项目.gpkg" in text
+        for word in words:
+            assert word in text, (word, text)
+    assert "earlier copy" in en and "较早的副本" in zh  # what to do
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in zh.replace("工作坊 项目", ""))
+    assert str(tmp_path) not in en  # the name as the user sees it, not the folder
+    assert path.read_bytes() == before
+
+
+def test_project_messages_have_the_same_placeholders_in_both_languages():
+    from layers import i18n
+
+    for key in i18n.all_keys():
+        if key.startswith(("error.project.", "project.")):
+            texts = i18n.texts_for(key)
+            assert i18n.placeholders(texts["zh"]) == i18n.placeholders(texts["en"]), key
