@@ -23,6 +23,8 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from layers.households import validate_households
 from layers.villages import validate_villages
@@ -340,3 +342,29 @@ def test_no_template_engine_sees_the_data_even_when_jinja_would_fail(tmp_path):
     text = render_map_html(m)
     for name in ("{% raw %}", "{% endraw"):
         assert name in text
+
+
+# --------------------------------------------------------------------------------------------
+# fuzzing: names that mix template syntax, markup and control characters
+
+PIECES = st.sampled_from(
+    ["{{", "}}", "{%", "%}", "{#", "#}", "7*7", " raw ", "endraw", "config", "lipsum", "<",
+     ">", "</script>", "<script>", "&amp;", "&", '"', "'", "\\", "`", "$", "\u202e", "\u200b",
+     "\n", "\t", "\x07", "村", "长", "\U0001f3eb", "javascript:", "onerror=", "%s", "{0}"]
+)  # fmt: skip
+NAMES = st.lists(st.one_of(PIECES, st.text(max_size=4)), min_size=1, max_size=12).map("".join)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(NAMES.filter(lambda s: "\x00" not in s), min_size=2, max_size=3, unique=True))
+def test_any_name_comes_out_of_the_map_as_the_same_text(names):
+    a = run_analysis(hostile_scenario(names), SETTINGS)
+    text = render_map_html(draw_map(a, lang="en", privacy="full", made_on=DAY))
+    assert_inert(text)
+    # every village popup holds its name HTML-escaped, inside JSON (either escaping style)
+    for name in names:
+        escaped = html.escape(name, quote=True)
+        forms = {json.dumps(escaped)[1:-1], json.dumps(escaped, ensure_ascii=False)[1:-1]}
+        forms = {f.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+                 .replace("'", "\\u0027") for f in forms} | forms  # fmt: skip
+        assert any(f in text for f in forms), name
