@@ -28,6 +28,7 @@ import contextlib
 import errno
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -315,6 +316,35 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return path
+
+
+#: The folder name of the tool's own files in the user's folders.
+APP_FOLDER = "service-gap-mapper"
+
+
+def user_folder(kind: str) -> Path:
+    """Where the tool keeps this user's own files: ``"cache"`` (downloads, built networks)
+    or ``"data"`` (the autosave, the displacement key).
+
+    On Windows, from platformdirs: ``%LOCALAPPDATA%\\service-gap-mapper\\Cache`` and
+    ``%LOCALAPPDATA%\\service-gap-mapper``. ``%LOCALAPPDATA%`` is in the user's profile,
+    which Windows lets only that user, administrators and the system read (and which is not
+    copied to other computers, unlike ``%APPDATA%``).
+
+    Elsewhere ``~/.cache/service-gap-mapper`` and ``~/.local/share/service-gap-mapper``: the
+    folders earlier versions used, kept so that existing autosaves, keys and caches are found
+    (platformdirs would follow ``$XDG_CACHE_HOME``, or ``~/Library`` on macOS, and lose them).
+    """
+    if kind not in ("cache", "data"):
+        raise ValueError(f"kind must be 'cache' or 'data', not {kind!r}")
+    if sys.platform == "win32":
+        from platformdirs.windows import Windows
+
+        dirs = Windows(APP_FOLDER, appauthor=False, roaming=False)
+        return Path(dirs.user_cache_dir if kind == "cache" else dirs.user_data_dir)
+    if kind == "cache":
+        return Path.home() / ".cache" / APP_FOLDER
+    return Path.home() / ".local" / "share" / APP_FOLDER
 
 
 #: Name of the log file that internal errors are written to (see :func:`write_error_log`).

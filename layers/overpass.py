@@ -22,8 +22,10 @@ isolated_dwelling|town`` nodes; ``boundary=administrative`` relations of ``admin
 
 Cache: ``<cache_dir>/<sha256 of the query>.osm`` and ``<cache_dir>/place-<sha256>.geojson``.
 The folder is the ``cache_dir`` argument, else the ``GAPMAPPER_CACHE_DIR`` environment
-variable, else ``~/.cache/service-gap-mapper/osm``. Files are written to a temporary name in
-the same folder and then renamed, so a cache file is either complete or absent.
+variable, else ``osm`` in the user's cache folder (``~/.cache/service-gap-mapper/osm``; on
+Windows ``%LOCALAPPDATA%\\service-gap-mapper\\Cache\\osm``, see
+:func:`layers.files.user_folder`). Files are written through :mod:`layers.files` (a temporary
+name in the same folder, then renamed), so a cache file is either complete or absent.
 
 Offline switch: with ``GAPMAPPER_OFFLINE=1`` in the environment (or :data:`OFFLINE` set to
 ``True``) anything that would reach the network raises
@@ -32,14 +34,12 @@ Offline switch: with ``GAPMAPPER_OFFLINE=1`` in the environment (or :data:`OFFLI
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import html
 import json
 import math
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -51,6 +51,7 @@ from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 
 from layers import i18n
 from layers.errors import DownloadError, InputError, NetworkAccessError, SettingsError
+from layers.files import atomic_path, user_folder, write_bytes
 
 if TYPE_CHECKING:
     from layers.osm import OSMExtract
@@ -59,7 +60,6 @@ if TYPE_CHECKING:
 OFFLINE: bool = False
 OFFLINE_ENV = "GAPMAPPER_OFFLINE"
 CACHE_DIR_ENV = "GAPMAPPER_CACHE_DIR"
-DEFAULT_CACHE_DIR = Path("~") / ".cache" / "service-gap-mapper" / "osm"
 
 #: Attempts per download when Overpass answers 429 (too many requests) or 504 (overloaded).
 MAX_ATTEMPTS = 3
@@ -246,7 +246,7 @@ def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
     env = os.environ.get(CACHE_DIR_ENV, "").strip()
-    return Path(env).expanduser() if env else DEFAULT_CACHE_DIR.expanduser()
+    return Path(env).expanduser() if env else user_folder("cache") / "osm"
 
 
 def _ensure_dir(folder: Path) -> None:
@@ -416,18 +416,6 @@ def _place_cache_path(place: str, folder: Path) -> Path:
     return folder / f"place-{hashlib.sha256(normal.encode('utf-8')).hexdigest()}.geojson"
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def geocode_place(
     place: str,
     *,
@@ -517,7 +505,7 @@ def geocode_place(
             value = row[name]
             properties[name] = value.item() if hasattr(value, "item") else value
     feature = {"type": "Feature", "geometry": mapping(geometry), "properties": properties}
-    _write_atomic(cached, json.dumps(feature, ensure_ascii=False).encode("utf-8"))
+    write_bytes(cached, json.dumps(feature, ensure_ascii=False).encode("utf-8"))
     return geometry
 
 
@@ -657,27 +645,16 @@ def _fetch(query: str, target: Path, timeout_s: int, progress: Progress | None) 
 
 
 def _save_stream(response: requests.Response, target: Path, url: str, timeout_s: int) -> None:
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=target.parent)
-    except OSError as exc:
-        raise InputError(
-            "error.overpass.cache_dir", folder=str(target.parent), reason=exc.strerror or str(exc)
-        ) from exc
-    try:
+    with atomic_path(target) as tmp:
         try:
-            with os.fdopen(fd, "wb") as fh:
+            with open(tmp, "wb") as fh:
                 for chunk in response.iter_content(_CHUNK):
                     fh.write(chunk)
         except requests.exceptions.RequestException as exc:
             raise DownloadError(
                 "error.overpass.interrupted", url=url, reason=type(exc).__name__
             ) from exc
-        _check_answer(Path(tmp), url, timeout_s)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        _check_answer(tmp, url, timeout_s)
 
 
 def _area_and_query(

@@ -8,7 +8,8 @@ and the CLI can call :func:`load_network_cached` instead of
 Where
 -----
 ``<cache_dir>`` when given, else ``$GAPMAPPER_CACHE_DIR/networks``, else
-``~/.cache/service-gap-mapper/networks``. Nothing is written anywhere else.
+``~/.cache/service-gap-mapper/networks`` (on Windows
+``%LOCALAPPDATA%\\service-gap-mapper\\Cache\\networks``). Nothing is written anywhere else.
 
 What
 ----
@@ -32,8 +33,8 @@ speed; :data:`CACHE_FORMAT`; and a fingerprint of the source of ``layers/osm.py`
 invalidates every entry). When the source file changes, entries of its older states are
 deleted at the next write.
 
-Files are written to a temporary name in the cache folder and renamed into place
-(``os.replace``), so an entry is complete or absent. An unreadable, truncated or foreign
+Files are written through :mod:`layers.files` (a temporary name in the cache folder, renamed
+into place), so an entry is complete or absent. An unreadable, truncated or foreign
 entry is ignored and rebuilt, never an error; a cache folder that cannot be written only
 means nothing is cached.
 """
@@ -43,7 +44,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from os import PathLike
 from pathlib import Path
@@ -56,6 +56,7 @@ import scipy.sparse as sp
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from layers.files import atomic_path, user_folder
 from layers.osm import Clip, OSMExtract, read_osm
 from layers.roads import RoadEdges
 from layers.schema import WGS84
@@ -67,7 +68,6 @@ from mapping.settings import AnalysisSettings
 #: Bump when the layout of the cache files changes.
 CACHE_FORMAT = 1
 CACHE_DIR_ENV = "GAPMAPPER_CACHE_DIR"
-DEFAULT_CACHE_DIR = Path("~") / ".cache" / "service-gap-mapper" / "networks"
 
 _EDGE_SAMPLE = 1 << 20  # bytes hashed at each end of the source file
 _ROAD_FIELDS = ("node_id", "lon", "lat", "u", "v", "way_id", "highway", "oneway", "modes")
@@ -87,11 +87,13 @@ _BAD_CACHE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZip
 
 def resolve_cache_dir(cache_dir: str | PathLike[str] | None = None) -> Path:
     """The network cache folder: ``cache_dir``, else ``$GAPMAPPER_CACHE_DIR/networks``, else
-    ``~/.cache/service-gap-mapper/networks``."""
+    ``networks`` in the user's cache folder (:func:`layers.files.user_folder`:
+    ``~/.cache/service-gap-mapper``, ``%LOCALAPPDATA%\\service-gap-mapper\\Cache`` on
+    Windows)."""
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
     env = os.environ.get(CACHE_DIR_ENV, "").strip()
-    return Path(env).expanduser() / "networks" if env else DEFAULT_CACHE_DIR.expanduser()
+    return Path(env).expanduser() / "networks" if env else user_folder("cache") / "networks"
 
 
 def load_network_cached(
@@ -253,20 +255,12 @@ def _keys(source: Path, clip: Clip, include_childcare: bool) -> tuple[str, dict,
 
 
 def _write(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write an ``.npz`` atomically; a folder that cannot be written means no cache."""
-    tmp = None
+    """Write an ``.npz`` all-or-nothing; a folder that cannot be written means no cache."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-        tmp = None
-    except OSError:
+        with atomic_path(path) as tmp:
+            np.savez(tmp, **arrays)
+    except OSError:  # OutputError included: a cache that cannot be written is no cache
         pass
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
 
 
 def _forget_older_states(folder: Path, path_prefix: str, state_prefix: str) -> None:

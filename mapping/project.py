@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import warnings
@@ -47,7 +48,7 @@ import pyogrio
 
 from layers import i18n
 from layers.errors import FileFormatError, GapMapperError
-from layers.files import atomic_path
+from layers.files import atomic_path, user_folder
 from layers.households import empty_households, validate_households
 from layers.roads import RoadEdges
 from layers.services import SERVICE_KINDS, empty_services, validate_services
@@ -644,10 +645,8 @@ def is_project(path: str | Path) -> bool:
 
 def autosave_path(folder: str | Path | None = None) -> Path:
     """Where the app keeps its autosave: ``folder``, else ``$GAPMAPPER_AUTOSAVE_DIR``, else
-    ``~/.local/share/service-gap-mapper``; the file is ``autosave.gpkg`` in it."""
-    import os
-
+    the user's data folder (:func:`layers.files.user_folder`:
+    ``~/.local/share/service-gap-mapper``, ``%LOCALAPPDATA%\\service-gap-mapper`` on
+    Windows); the file is ``autosave.gpkg`` in it."""
     base = folder or os.environ.get("GAPMAPPER_AUTOSAVE_DIR")
-    if not base:
-        base = Path.home() / ".local" / "share" / "service-gap-mapper"
-    return Path(base) / "autosave.gpkg"
+    return Path(base or user_folder("data")) / "autosave.gpkg"
