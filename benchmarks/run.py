@@ -16,7 +16,6 @@ import gzip
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,11 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+try:
+    import resource
+except ImportError:  # Windows: no peak-memory reading, the memory rows say "not measured"
+    resource = None
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -41,6 +45,10 @@ REAL_EXTRACTS = ("north-bayreuth.osm.gz", "andorra.osm.pbf", "liechtenstein-2013
 KIND = "kindergarten"
 #: Tolerance for "the same distance": 1 mm (both sides sum the same float64 edge lengths).
 TOL_M = 1e-3
+#: Linux's process information (peak memory, CPU, RAM); absent on Windows and macOS.
+PROC = Path("/proc")
+#: The note of a row whose figure this system cannot measure.
+NOT_MEASURED = "not measured: no peak-memory reading on this system (Linux /proc or resource)"
 
 
 @dataclass
@@ -255,25 +263,27 @@ def row_distances(
 # Row 2: OSM file -> routable network + services, ours vs osmnx (each in a fresh process)
 
 
-def _maxrss_mb() -> float:
-    """Peak resident memory of this process so far, MB."""
+def _maxrss_mb() -> float | None:
+    """Peak resident memory of this process so far, MB (None without ``resource``)."""
+    if resource is None:
+        return None
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
-def _start_peak() -> float:
+def _start_peak() -> float | None:
     """Reset the kernel's peak-RSS mark to the current RSS and return that RSS (MB).
 
     Import-time spikes would otherwise hide the work's own peak. Falls back to the peak so
-    far where ``/proc/self/clear_refs`` is not writable.
+    far where ``/proc/self/clear_refs`` is not writable, and None where neither exists.
     """
     try:
-        Path("/proc/self/clear_refs").write_text("5")
+        (PROC / "self" / "clear_refs").write_text("5")
         return _status_mb("VmRSS")
     except OSError:
         return _maxrss_mb()
 
 
-def _peak_mb() -> float:
+def _peak_mb() -> float | None:
     try:
         return _status_mb("VmHWM")
     except OSError:
@@ -281,10 +291,14 @@ def _peak_mb() -> float:
 
 
 def _status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+    for line in (PROC / "self" / "status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024.0
     raise OSError(field)
+
+
+def _used_mb(peak: float | None, base: float | None) -> float | None:
+    return None if peak is None or base is None else peak - base
 
 
 def child_ours(xml: str, out: str) -> dict:
@@ -313,7 +327,7 @@ def child_ours(xml: str, out: str) -> dict:
     )
     return {
         "time_s": elapsed,
-        "mem_mb": peak - base,
+        "mem_mb": _used_mb(peak, base),
         "n_nodes": int(net.n_nodes),
         "n_services": len(extract.services),
     }
@@ -350,7 +364,7 @@ def child_osmnx(xml: str, ours_npz: str) -> dict:
     theirs = [d.get(int(t), float("inf")) for t in z["tgt"]]
     return {
         "time_s": elapsed,
-        "mem_mb": peak - base,
+        "mem_mb": _used_mb(peak, base),
         "n_nodes": G.number_of_nodes(),
         "n_features": len(feats),
         "dist": theirs,
@@ -398,7 +412,8 @@ def row_osm(xml: Path, label: str) -> list[Row]:
     ok_d = diff <= TOL_M
     size = f"{label} ({ours['n_nodes']:,} road nodes, {xml.stat().st_size / 1e6:.0f} MB XML)"
     t_ratio = ours["time_s"] / theirs["time_s"]
-    m_ratio = ours["mem_mb"] / theirs["mem_mb"]
+    measured = ours["mem_mb"] is not None and theirs["mem_mb"] is not None
+    m_ratio = ours["mem_mb"] / theirs["mem_mb"] if measured else None
     return [
         Row(
             f"2. OSM -> network+services time: {size}",
@@ -419,9 +434,11 @@ def row_osm(xml: Path, label: str) -> list[Row]:
             "MB",
             m_ratio,
             "<= 0.33x",
-            bool(m_ratio <= 1 / 3 and ok_d),
+            bool(m_ratio <= 1 / 3 and ok_d) if measured else None,
             diff,
-            "peak RSS during the work minus RSS after imports (VmHWM reset), each side in a fresh process",
+            "peak RSS during the work minus RSS after imports (VmHWM reset), each side in a fresh process"
+            if measured
+            else NOT_MEASURED,
         ),
     ]
 
@@ -707,6 +724,9 @@ def child_memory(n_nodes: str, n_households: str) -> dict:
 def row_memory(n_nodes: int, n_households: int) -> list[Row]:
     """Whole-process peak RSS of building the network and computing all distances."""
     r = _run_child("memory", str(n_nodes), str(n_households))
+    if r["peak_mb"] is None:
+        label = f"6. peak memory: {_size(r['n_nodes'])} nodes, {n_households:,} hh"
+        return [Row(label, None, 2048.0, "MB", None, "<= 2 GB", None, None, NOT_MEASURED)]
     gb = r["peak_mb"] / 1024
     return [
         Row(
@@ -826,22 +846,31 @@ HEADER = "| row | ours | alternative | ratio | target | pass | max abs diff (m) 
 )
 
 
+def _load_avg() -> tuple[float, float, float] | None:
+    """The load average (None on Windows, which has none)."""
+    getloadavg = getattr(os, "getloadavg", None)
+    try:
+        return getloadavg() if getloadavg is not None else None
+    except OSError:
+        return None
+
+
 def machine() -> dict:
     """The machine the run was on."""
-    cpu = "unknown"
+    cpu = platform.processor() or "unknown"
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        for line in (PROC / "cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem_kb = int((PROC / "meminfo").read_text().split()[1])
     except OSError:
         mem_kb = 0
     return {
         "nproc": os.cpu_count(),
-        "ram_gb": round(mem_kb / 1024**2, 1),
+        "ram_gb": round(mem_kb / 1024**2, 1) if mem_kb else None,
         "cpu": cpu,
-        "load_avg": os.getloadavg(),
+        "load_avg": _load_avg(),
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
@@ -869,7 +898,7 @@ def main(argv: list[str] | None = None) -> int:
     print(HEADER)
     t0 = time.perf_counter()
     rows = run(args.quick, out=lambda s: print(s, flush=True))
-    print(f"total {time.perf_counter() - t0:.0f} s; load average after: {os.getloadavg()}")
+    print(f"total {time.perf_counter() - t0:.0f} s; load average after: {_load_avg()}")
     if args.json:
         args.json.write_text(
             json.dumps(
