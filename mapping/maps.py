@@ -382,6 +382,31 @@ def _has_shape(geom: object) -> bool:
     return isinstance(geom, shapely.Geometry) and not geom.is_empty
 
 
+#: The map's own CSS and scripts, kept as files (mapping/static/map) so they can be read and
+#: linted as what they are.
+STATIC_DIR = Path(__file__).resolve().parent / "static" / "map"
+
+
+def _static(name: str) -> str:
+    """The text of a file in :data:`STATIC_DIR` (without the leading comment lines of a
+    script, which only document the file)."""
+    text = (STATIC_DIR / name).read_text(encoding="utf-8")
+    if name.endswith(".js"):
+        lines = text.splitlines()
+        while lines and lines[0].startswith("//"):
+            lines.pop(0)
+        text = "\n".join(lines)
+    return text.strip()
+
+
+#: Leaflet popup options: as wide as a popup needs up to 360 px, but never wider than the screen
+#: (a phone is 360-430 px wide), and panned clear of the title and the layer list.
+_POPUP_OPTIONS = (
+    "{maxWidth: Math.min(360, window.innerWidth - 70), "
+    "autoPanPaddingTopLeft: L.point(10, 70), autoPanPaddingBottomRight: L.point(10, 10)}"
+)
+
+
 def _table(rows: list[tuple[str, str]]) -> str:
     """An HTML table of already-escaped (label, value) pairs."""
     cells = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
@@ -390,13 +415,7 @@ def _table(rows: list[tuple[str, str]]) -> str:
 
 # Binding popups and tooltips from pre-escaped feature properties: the strings were escaped in
 # Python, and Leaflet only ever gets them as HTML we built.
-_BIND_JS = JsCode(
-    """function(feature, layer) {
-    var p = feature.properties || {};
-    if (p.popup) { layer.bindPopup(p.popup, {maxWidth: 360}); }
-    if (p.tip) { layer.bindTooltip(p.tip, {sticky: true}); }
-}"""
-)
+_BIND_JS = JsCode(_static("bind_popup.js") % {"popup_options": _POPUP_OPTIONS})
 
 
 def _feature_collection(features: list[dict]) -> dict:
@@ -420,7 +439,7 @@ class _Text(Element):
         return self._text
 
 
-class _Inert:
+class _Inert(MacroElement):
     """Mixin for our ``MacroElement`` subclasses: their rendered parts go into the page as
     :class:`_Text`, not as new templates (see there). Same behaviour as
     ``branca.element.MacroElement.render`` otherwise."""
@@ -811,35 +830,7 @@ def _js_str(value: object) -> str:
 # Household popups are built in the browser from compact properties (ten thousand pre-built
 # HTML popups would make the file several times larger). Every value from the data goes through
 # esc(); the labels are our own translations, escaped in Python.
-_HOUSEHOLD_JS = """function(feature, layer) {
-    var p = feature.properties || {};
-    var LABELS = %(labels)s, VILLAGES = %(villages)s, NEAREST = %(nearest)s;
-    function esc(s) {
-        return String(s).replace(/[&<>"']/g, function (c) {
-            return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
-        });
-    }
-    function dist() {
-        return p.d === null || p.d === undefined ? LABELS.unreachable
-            : esc(LABELS.km.replace("{km}", p.d.toFixed(1)));
-    }
-    layer.bindPopup(function () {
-        var rows = [[LABELS.id, p.i], [LABELS.name, p.n], [LABELS.phone, p.p],
-                    [LABELS.village, VILLAGES[p.v]], [LABELS.children, p.c]];
-        var out = "";
-        rows.forEach(function (r) {
-            if (r[1] !== null && r[1] !== undefined) {
-                out += "<tr><th>" + r[0] + "</th><td>" + esc(r[1]) + "</td></tr>";
-            }
-        });
-        out += "<tr><th>" + LABELS.distance + "</th><td>" + dist() + "</td></tr>";
-        if (NEAREST[p.k] !== undefined) {
-            out += "<tr><th>" + LABELS.nearest + "</th><td>" + esc(NEAREST[p.k]) + "</td></tr>";
-        }
-        return '<div class="gm-popup"><table class="gm-table">' + out + "</table></div>";
-    }, {maxWidth: 360});
-    layer.bindTooltip(function () { return esc(p.i) + " · " + dist(); }, {sticky: true});
-}"""
+_HOUSEHOLD_JS = _static("household_popup.js")
 
 
 def _text_or_none(values: pd.Series) -> list[str | None]:
@@ -965,6 +956,7 @@ def _household_layer(
         "km": i18n.t("map.popup.km", lang, km="{km}"),
     }
     js = _HOUSEHOLD_JS % {
+        "popup_options": _POPUP_OPTIONS,
         "labels": "{" + ", ".join(f"{k}: {_js_str(v)}" for k, v in labels.items()) + "}",
         "villages": "[" + ", ".join(_js_str(v) for v in village_list) + "]",
         "nearest": "[" + ", ".join(_js_str(v) for v in nearest_list) + "]",
@@ -975,31 +967,7 @@ def _household_layer(
 
 # Popups and tooltips of displaced households: the village and the distance, nothing else
 # (there is nothing else in the properties to show).
-_DISPLACED_JS = """function(feature, layer) {
-    var p = feature.properties || {};
-    var LABELS = %(labels)s, VILLAGES = %(villages)s;
-    function esc(s) {
-        return String(s).replace(/[&<>"']/g, function (c) {
-            return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
-        });
-    }
-    function dist() {
-        return p.d === null || p.d === undefined ? LABELS.unreachable
-            : esc(LABELS.km.replace("{km}", p.d.toFixed(1)));
-    }
-    var village = VILLAGES[p.v];
-    layer.bindPopup(function () {
-        var out = "";
-        if (village !== undefined) {
-            out += "<tr><th>" + LABELS.village + "</th><td>" + esc(village) + "</td></tr>";
-        }
-        out += "<tr><th>" + LABELS.distance + "</th><td>" + dist() + "</td></tr>";
-        return '<div class="gm-popup"><table class="gm-table">' + out + "</table></div>";
-    }, {maxWidth: 360});
-    layer.bindTooltip(function () {
-        return (village !== undefined ? esc(village) + " · " : "") + dist();
-    }, {sticky: true});
-}"""
+_DISPLACED_JS = _static("displaced_popup.js")
 
 
 def _add_displaced_households(
@@ -1045,6 +1013,7 @@ def _add_displaced_households(
         "km": i18n.t("map.popup.km", lang, km="{km}"),
     }
     js = _DISPLACED_JS % {
+        "popup_options": _POPUP_OPTIONS,
         "labels": "{" + ", ".join(f"{k}: {_js_str(v)}" for k, v in labels.items()) + "}",
         "villages": "[" + ", ".join(_js_str(v) for v in village_list) + "]",
     }
@@ -1298,6 +1267,39 @@ def _add_study_area(
     return bounds
 
 
+class _LayerControl(folium.LayerControl, _Inert):
+    """folium's layer list, rendered inert (:class:`_Inert`), and folded on a small screen
+    (a phone) even where it starts open on a laptop: open, it covers the title and notice."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }}_layers = {
+                base_layers : {
+                    {%- for key, val in this.base_layers.items() %}
+                    {{ key|tojson }} : {{val}},
+                    {%- endfor %}
+                },
+                overlays :  {
+                    {%- for key, val in this.overlays.items() %}
+                    {{ key|tojson }} : {{val}},
+                    {%- endfor %}
+                },
+            };
+            var {{ this.get_name() }}_small = !!(window.matchMedia
+                && window.matchMedia("(max-width: 600px)").matches);
+            let {{ this.get_name() }} = L.control.layers(
+                {{ this.get_name() }}_layers.base_layers,
+                {{ this.get_name() }}_layers.overlays,
+                Object.assign({{ this.options|tojavascript }},
+                    {collapsed: {{ this.options.collapsed|tojson }}
+                        || {{ this.get_name() }}_small})
+            ).addTo({{this._parent.get_name()}});
+        {% endmacro %}
+        """
+    )
+
+
 class _DrawTexts(_Inert, MacroElement):
     """Leaflet.draw's toolbar texts (``L.drawLocal``) in the map's language."""
 
@@ -1335,36 +1337,9 @@ class _MetricScale(_Inert, MacroElement):
 # --------------------------------------------------------------------------------------------
 # Title, legend, notes (static HTML over the map)
 
-_CSS = """
-<style>
-.folium-map.leaflet-container { background: #f2efe9; }
-.gm-box { background: rgba(255,255,255,0.93); border-radius: 6px; padding: 6px 10px;
-  box-shadow: 0 1px 5px rgba(0,0,0,0.35); font: 13px/1.4 "Noto Sans CJK SC", "Microsoft YaHei",
-  "PingFang SC", "WenQuanYi Micro Hei", sans-serif; color: #222; }
-#gm-top { position: fixed; top: 10px; left: 60px; right: 60px; z-index: 1000;
-  display: flex; flex-direction: column; align-items: center; gap: 4px; pointer-events: none; }
-#gm-top > div { pointer-events: auto; max-width: 720px; text-align: center; }
-#gm-title b { font-size: 16px; }
-#gm-banner { background: #b2182b; color: #fff; font-weight: bold; }
-#gm-fictional { background: #fff3cd; color: #7a4b00; border: 1px solid #e0b040; }
-#gm-legend { position: fixed; bottom: 36px; left: 10px; z-index: 1000; max-width: 280px; }
-#gm-legend h4 { margin: 0 0 4px; font-size: 14px; }
-#gm-legend summary { cursor: pointer; font-size: 13px; }
-#gm-legend .gm-sec { margin-top: 6px; font-weight: bold; }
-#gm-legend .gm-row { display: flex; align-items: center; gap: 6px; margin: 2px 0; }
-#gm-legend .gm-dot { display: inline-block; width: 12px; height: 12px; border-radius: 50%;
-  border: 1.5px solid #222; flex: none; }
-#gm-legend .gm-line { display: inline-block; width: 22px; flex: none; }
-#gm-legend .gm-note { margin-top: 6px; font-size: 12px; color: #555; }
-.gm-popup { font: 13px/1.4 "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; }
-.gm-popup .gm-reason { margin: 4px 0; }
-.gm-table th { text-align: left; font-weight: normal; color: #555; padding-right: 8px; }
-.gm-status { font-weight: bold; }
-.gm-status-flag { color: #d7191c; } .gm-status-warn { color: #c05a00; }
-.gm-status-ok { color: #1a7a35; }
-.gm-service { background: none; border: none; }
-</style>
-"""
+_CSS = "<style>\n" + _static("map.css") + "</style>\n"
+#: Folds the legend on a small screen (see the file).
+_FOLD_JS = _static("fold.js")
 
 
 def _legend_html(
@@ -1462,15 +1437,15 @@ def displaced_note(lang: str) -> str:
     )
 
 
-def _folded(legend: str) -> str:
-    """The legend as a ``<details>`` element whose summary is its title."""
+def _folded(legend: str, *, open_: bool = False) -> str:
+    """The legend as a ``<details>`` element whose summary is its title (``open_``: shown
+    unfolded at first)."""
     head_end = legend.index("</h4>") + len("</h4>")
     head = legend[:head_end]
     title = head[head.index("<h4>") + 4 : -5]
     return (
-        f'<details id="gm-legend" class="gm-box"><summary><b>{title}</b></summary>'
-        + legend[head_end : -len("</div>")]
-        + "</details>"
+        f'<details id="gm-legend" class="gm-box"{" open" if open_ else ""}>'
+        f"<summary><b>{title}</b></summary>" + legend[head_end : -len("</div>")] + "</details>"
     )
 
 
@@ -1627,7 +1602,7 @@ def draw_map(
     else:
         highlight = []  # committee maps never show a household, not even as a ring
     bounds.append(_add_services(m, analysis.services, kind, lang))
-    folium.LayerControl(collapsed=compact).add_to(m)
+    _LayerControl(collapsed=compact).add_to(m)
     _MetricScale().add_to(m)
 
     # Shared maps (committee, displaced) must not reveal a household's position, not even as
@@ -1678,9 +1653,11 @@ def draw_map(
         area_bands=area_bands,
         n_highlight=len(highlight),
     )
-    if compact:  # a small map in the app: the legend folds away, closed at first
-        legend = _folded(legend)
+    # in the app the legend starts folded; in a file it starts open, and folds on a phone
+    legend = _folded(legend, open_=not compact)
     root.html.add_child(_Text(legend), name="gm_legend")
+    if not compact:
+        root.script.add_child(_Text(_FOLD_JS), name="gm_fold")
     return m
 
 

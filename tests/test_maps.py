@@ -566,10 +566,11 @@ def test_compact_map_for_the_app_folds_the_legend_and_drops_the_title_box(analys
     from mapping.maps import draw_map, render_map_html
 
     html = render_map_html(draw_map(analysis, compact=True, privacy="full"))
-    assert '<details id="gm-legend"' in html
+    assert '<details id="gm-legend" class="gm-box">' in html  # folded
     assert 'id="gm-top"' not in html and 'id="gm-banner"' not in html
     full = render_map_html(draw_map(analysis, privacy="full"))
-    assert 'id="gm-top"' in full and '<details id="gm-legend"' not in full
+    # a file: title box, legend open (a script folds it on a phone: test_maps_phone.py)
+    assert 'id="gm-top"' in full and '<details id="gm-legend" class="gm-box" open>' in full
 
 
 # --------------------------------------------------------------------------------------------
@@ -612,7 +613,7 @@ def newly_covered(before, after, kind: str = "kindergarten") -> list[str]:
 def legend_of(text: str) -> str:
     """The legend element of a map's HTML (plain HTML, not JSON-escaped)."""
     start = text.index('id="gm-legend"')
-    return text[start : text.index("</div></div>", start)]
+    return text[start : text.index("</details>", start)]
 
 
 def drawn_lonlat(text: str) -> list[tuple[float, float]]:

@@ -1,0 +1,32 @@
+// Household popups and tooltips (full privacy): built in the browser from compact feature
+// properties, every value from the data through esc(). %(labels)s, %(villages)s and
+// %(nearest)s are filled in by mapping/maps.py with JSON-escaped literals.
+function(feature, layer) {
+    var p = feature.properties || {};
+    var LABELS = %(labels)s, VILLAGES = %(villages)s, NEAREST = %(nearest)s;
+    function esc(s) {
+        return String(s).replace(/[&<>"']/g, function (c) {
+            return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+        });
+    }
+    function dist() {
+        return p.d === null || p.d === undefined ? LABELS.unreachable
+            : esc(LABELS.km.replace("{km}", p.d.toFixed(1)));
+    }
+    layer.bindPopup(function () {
+        var rows = [[LABELS.id, p.i], [LABELS.name, p.n], [LABELS.phone, p.p],
+                    [LABELS.village, VILLAGES[p.v]], [LABELS.children, p.c]];
+        var out = "";
+        rows.forEach(function (r) {
+            if (r[1] !== null && r[1] !== undefined) {
+                out += "<tr><th>" + r[0] + "</th><td>" + esc(r[1]) + "</td></tr>";
+            }
+        });
+        out += "<tr><th>" + LABELS.distance + "</th><td>" + dist() + "</td></tr>";
+        if (NEAREST[p.k] !== undefined) {
+            out += "<tr><th>" + LABELS.nearest + "</th><td>" + esc(NEAREST[p.k]) + "</td></tr>";
+        }
+        return '<div class="gm-popup"><table class="gm-table">' + out + "</table></div>";
+    }, %(popup_options)s);
+    layer.bindTooltip(function () { return esc(p.i) + " · " + dist(); }, {sticky: true});
+}
