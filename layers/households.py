@@ -30,8 +30,9 @@ import shapely
 from layers import i18n
 from layers.coords import utm_crs
 from layers.errors import InputError
-from layers.schema import WGS84, check_columns, coerce, empty_frame
+from layers.schema import WGS84, add_notes, check_columns, coerce, empty_frame, notes_of
 from layers.tables import (
+    KML_ID,
     check_unique_ids,
     find_column,
     format_rows,
@@ -157,7 +158,7 @@ def read_households(
     rows = raw["source_row"]
     out = pd.DataFrame(index=raw.index)
 
-    id_col = find_column(raw.columns, ID_NAMES)
+    id_col = find_column(raw.columns, (*ID_NAMES, KML_ID))
     generated = pd.Series([f"H{r}" for r in rows], index=raw.index, dtype="object")
     if id_col is None:
         ids = generated
@@ -183,6 +184,7 @@ def read_households(
     out["source_row"] = rows.astype("Int64")
     gdf = gpd.GeoDataFrame(out, geometry=raw.geometry.values, crs=WGS84)
     gdf.index = pd.Index(ids.astype(str).to_numpy(), dtype="str", name="household_id")
+    add_notes(gdf, notes_of(raw))  # e.g. which sheet of a workbook was read
     return validate_households(gdf)
 
 

@@ -25,8 +25,9 @@ import pandas as pd
 
 from layers import i18n
 from layers.errors import InputError, SettingsError
-from layers.schema import WGS84, check_columns, coerce, empty_frame
+from layers.schema import WGS84, add_notes, check_columns, coerce, empty_frame, notes_of
 from layers.tables import (
+    KML_ID,
     check_unique_ids,
     find_column,
     format_examples,
@@ -218,7 +219,7 @@ def read_services(
                 accepted=", ".join(KIND_VALUES),
             )
 
-    id_col = find_column(raw.columns, ID_NAMES)
+    id_col = find_column(raw.columns, (*ID_NAMES, KML_ID))
     generated = pd.Series([f"S{r}" for r in rows], index=raw.index, dtype="object")
     ids = generated
     if id_col is not None:
@@ -249,4 +250,5 @@ def read_services(
         crs=WGS84,
         index=index,
     )
+    add_notes(gdf, notes_of(raw))  # e.g. which sheet of a workbook was read
     return validate_services(gdf)

@@ -7,7 +7,10 @@
 - ``source_row`` (Int64): the row as a spreadsheet numbers it (header = row 1, so the first
   data row is 2) for CSV/XLSX, or the feature number from 1 for geodata files. Every message
   about a row uses this number;
-- ``folder`` (str) for KML only: the KML folder (GDAL layer) the feature came from;
+- ``folder`` (str) for KML/KMZ only: the KML folder (GDAL layer) the feature came from;
+  ``kml_id`` (:data:`KML_ID`): the placemark's own ``id`` attribute; ExtendedData fields
+  under their own names (Chinese included: GDAL's LIBKML driver would launder ``户号`` into
+  ``______``);
 - ``geometry``: as in the file (2-D) for geodata files, points for tables.
 
 The layer loaders (``read_households``, ``read_villages``, ``read_services``) map these columns
@@ -21,6 +24,7 @@ No other exception escapes :func:`read_table` for a bad file.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
@@ -29,7 +33,7 @@ import struct
 import unicodedata
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -41,7 +45,7 @@ import shapely
 from layers import i18n
 from layers.coords import normalize_system, to_wgs84
 from layers.errors import FileFormatError, GapMapperError, InputError, NoDataError
-from layers.schema import WGS84
+from layers.schema import WGS84, Note, add_notes
 
 #: File extensions read by :func:`read_table` and the format each stands for.
 FORMATS = {
@@ -54,10 +58,19 @@ FORMATS = {
     ".zip": "zip",
     ".shp": "shp",
     ".kml": "kml",
+    ".kmz": "kmz",
 }
 
+#: Formats that are zip archives: their unzipped sizes are checked before reading.
+_ZIPPED = ("zip", "xlsx", "kmz")
+
 #: Shown in messages: what people can give us.
-SUPPORTED_TEXT = "CSV, XLSX, GeoJSON, GeoPackage (.gpkg), zipped Shapefile (.zip), KML"
+SUPPORTED_TEXT = "CSV, XLSX, GeoJSON, GeoPackage (.gpkg), zipped Shapefile (.zip), KML, KMZ"
+
+#: The column a KML placemark's own ``id`` attribute arrives in: GDAL calls it ``id``, which
+#: would beat a ``户号`` column as the id (and is usually empty); the layer readers use it
+#: only when the file has no id column of its own.
+KML_ID = "kml_id"
 
 #: Accepted headers of the longitude / latitude columns, compared after :func:`normalize_header`.
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "东经")
@@ -70,6 +83,37 @@ MAX_ROWS_SHOWN = 5
 #: memory (a 100 MiB CSV already takes a few GB as Python objects), so anything larger is
 #: refused at once, with the limit in the message, instead of freezing the app.
 MAX_TABLE_BYTES = 100 * 1024 * 1024
+
+#: Largest total size of the members of a zip (zipped Shapefile, XLSX, KMZ) once unzipped, in
+#: bytes (200 MiB), checked from the zip's directory before anything is unzipped: a 1 MB zip
+#: can inflate to gigabytes ("zip bomb"). Both Python's zipfile and GDAL's /vsizip/ stop a
+#: member at the size its directory entry declares, so the declared sizes are a real bound.
+MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
+
+#: Largest compression ratio of one member larger than :data:`RATIO_CHECK_BYTES`. Real
+#: attribute tables and worksheets compress 5-50 times; a member that claims hundreds is
+#: padding made to inflate.
+MAX_ZIP_RATIO = 200
+RATIO_CHECK_BYTES = 16 * 1024 * 1024
+
+#: Most members a zip may list (a zip of a million empty members costs ~1 GB of Python
+#: objects just to list, before any limit on sizes could be checked).
+MAX_ZIP_MEMBERS = 10_000
+
+#: Most rows (data rows below the header) and cells a CSV or XLSX table may hold: a county's
+#: households are tens of thousands of rows; past these limits a table would take gigabytes
+#: as Python objects. Checked while the rows stream in, before anything else is built.
+MAX_TABLE_ROWS = 200_000
+MAX_TABLE_CELLS = 5_000_000
+
+#: An XLSX sheet is read until this many empty rows follow each other. Excel keeps a "used
+#: range" down to the last row ever formatted (often row 1 048 576), and a worksheet has no
+#: index of its non-empty rows: streaming a million empty rows would take half a minute.
+MAX_EMPTY_ROWS_RUN = 10_000
+
+#: Columns read from an XLSX sheet (a formatted cell in column XFD makes every row 16 384 cells
+#: wide); cells to the right of this column are not read.
+MAX_XLSX_COLUMNS = 1_000
 
 #: How many rows below row 1 are searched for the real header when row 1 has no lon/lat
 #: (a title across merged cells above the header, as Chinese registers often have).
@@ -235,6 +279,53 @@ i18n.register(
             "en": "{file}: the column headers seem to be in row {row}, not in row 1 (row 1 "
             "holds '{title}', perhaps a title across merged cells). Delete the rows above row "
             "{row} so that the headers are in row 1, then load the file again.",
+        },
+        "error.tables.zip_too_large": {
+            "zh": "{file} 解压后有 {size_mb} MB，超过了可读取的上限 {limit_mb} MB（最大的部分："
+            "{member}）。请只保留研究区内的数据和需要的列，或把数据拆成几个较小的文件后再压缩。",
+            "en": "{file} unzips to {size_mb} MB, more than the {limit_mb} MB that can be read "
+            "(the largest part: {member}). Keep only the study area's rows and the columns "
+            "needed, or split the data into smaller files before zipping.",
+        },
+        "error.tables.zip_ratio": {
+            "zh": "{file} 中的 {member} 压缩比为 {ratio}:1，而正常数据的压缩比不超过 {limit}:1"
+            "（这样的文件通常是为了解压后撑满内存而制作的）。请向数据提供者要一份正常导出的文件。",
+            "en": "{file}: {member} is compressed {ratio}:1, while real data compresses at most "
+            "{limit}:1 (such files are usually made to fill the memory when unzipped). Ask the "
+            "sender for a normal export of the data.",
+        },
+        "error.tables.zip_too_many_members": {
+            "zh": "{file} 中有 {count} 个文件，超过了可读取的上限 {limit} 个。"
+            "请只压缩需要的文件（例如 Shapefile 的 .shp、.shx、.dbf、.prj）。",
+            "en": "{file} holds {count} files, more than the {limit} that can be read. Zip only "
+            "the files needed (e.g. a Shapefile's .shp, .shx, .dbf and .prj).",
+        },
+        "error.tables.too_many_rows": {
+            "zh": "{file} 的数据超过了 {limit} 行（读到第 {row} 行时），这是可读取的上限。"
+            "请只保留研究区内的行，或把表格拆成几个较小的文件。",
+            "en": "{file} has more than {limit} data rows (found at row {row}), the most that "
+            "can be read. Keep only the study area's rows, or split the table into smaller "
+            "files.",
+        },
+        "error.tables.too_many_table_cells": {
+            "zh": "{file} 的单元格超过了 {limit} 个（读到第 {row} 行时），这是可读取的上限。"
+            "请删除不需要的列，只保留研究区内的行，或把表格拆成几个较小的文件。",
+            "en": "{file} has more than {limit} cells (found at row {row}), the most that can "
+            "be read. Delete the columns not needed, keep only the study area's rows, or split "
+            "the table into smaller files.",
+        },
+        "note.tables.sheet_read": {
+            "zh": "{file}：读取的是工作表“{sheet}”（第一个有经度和纬度列的工作表）；"
+            "没有读取的工作表：{others}。",
+            "en": "{file}: the sheet '{sheet}' was read (the first with longitude and latitude "
+            "columns); sheets not read: {others}.",
+        },
+        "warning.tables.other_sheets_match": {
+            "zh": "{file}：工作表 {others} 也有经度和纬度列，但只读取了工作表“{sheet}”。"
+            "如果要读取其他工作表，请把它移到最前面，或另存为单独的文件。",
+            "en": "{file}: the sheets {others} also have longitude and latitude columns, but "
+            "only the sheet '{sheet}' was read. To read another one, move it to the front or "
+            "save it as a file of its own.",
         },
         "error.tables.bad_integer": {
             "zh": "{file} 的“{column}”列有 {count} 个值不是非负整数（行号: 值）：{examples}。"
@@ -481,6 +572,8 @@ def read_table(
         )
 
     try:
+        if kind in _ZIPPED and zipfile.is_zipfile(path):
+            _check_zip(path, label)
         if kind == "csv":
             gdf = _read_csv(path, label, system)
         elif kind == "xlsx":
@@ -536,7 +629,9 @@ def _read_csv(path: Path, label: str, system: str) -> gpd.GeoDataFrame:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     row = 0
     try:
+        limit = _TableLimits(label)
         for row, record in enumerate(reader, start=1):
+            limit.count(row, record)
             records.append((row, record))
     except csv.Error as exc:
         raise InputError(
@@ -598,20 +693,108 @@ def _guess_delimiter(text: str) -> str:
 
 
 def _read_xlsx(path: Path, label: str, system: str) -> gpd.GeoDataFrame:
+    """The first sheet with lon/lat headers (else the first sheet) of a workbook, streamed.
+
+    The workbook is opened read-only (rows are parsed as they are read, never all held);
+    a sheet is read until :data:`MAX_EMPTY_ROWS_RUN` empty rows in a row, within
+    :data:`MAX_TABLE_ROWS` / :data:`MAX_TABLE_CELLS`. When the workbook has several sheets
+    the frame carries a note saying which was read and naming the others.
+    """
     import openpyxl
 
     if not zipfile.is_zipfile(path):
         raise _not_readable(label, "not an XLSX workbook")
-    workbook = openpyxl.load_workbook(path, read_only=False, data_only=True)
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
-        sheet = workbook.worksheets[0]
-        records = [
-            (row, [_cell_text(v) for v in values])
-            for row, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1)
-        ]
+        sheets = list(workbook.worksheets)
+        if not sheets:
+            raise NoDataError("error.tables.empty_file", file=label)
+        matching = [sheet for sheet in sheets if _has_lon_lat(_first_row(sheet))]
+        chosen = matching[0] if matching else sheets[0]
+        records = list(_sheet_records(chosen, _TableLimits(label)))
     finally:
         workbook.close()
-    return _table_to_frame(records, label, system, comma_decimal=True)
+    gdf = _table_to_frame(records, label, system, comma_decimal=True)
+    notes = []
+    if len(sheets) > 1:
+        others = [f"'{s.title}'" for s in sheets if s is not chosen]
+        notes.append(
+            Note(
+                "note.tables.sheet_read",
+                {"file": label, "sheet": chosen.title, "others": ", ".join(others)},
+            )
+        )
+    if len(matching) > 1:
+        others = [f"'{s.title}'" for s in matching[1:]]
+        notes.append(
+            Note(
+                "warning.tables.other_sheets_match",
+                {"file": label, "sheet": chosen.title, "others": ", ".join(others)},
+            )
+        )
+    return add_notes(gdf, notes)
+
+
+def _sheet_rows(sheet) -> Iterator[tuple[int, list[str]]]:
+    """``(row number, cell texts)`` of a read-only sheet, up to the last non-empty row before
+    :data:`MAX_EMPTY_ROWS_RUN` empty ones, trailing empty cells dropped."""
+    empty_run = 0
+    width = min(sheet.max_column or MAX_XLSX_COLUMNS, MAX_XLSX_COLUMNS)
+    rows = sheet.iter_rows(min_row=1, max_col=max(width, 1), values_only=True)
+    for row, values in enumerate(rows, start=1):
+        cells = [_cell_text(v) for v in values]
+        while cells and not cells[-1].strip():
+            cells.pop()
+        if not cells:
+            empty_run += 1
+            if empty_run >= MAX_EMPTY_ROWS_RUN:
+                return
+            continue
+        empty_run = 0
+        yield row, cells
+
+
+def _first_row(sheet) -> list[str]:
+    """The cells of a sheet's first non-empty row (empty list when there is none)."""
+    for _, cells in _sheet_rows(sheet):
+        return cells
+    return []
+
+
+def _has_lon_lat(cells: list[str]) -> bool:
+    names = [c.strip() for c in cells]
+    lon, lat = find_column(names, LON_NAMES), find_column(names, LAT_NAMES)
+    return lon is not None and lat is not None and lon != lat
+
+
+def _sheet_records(sheet, limit: _TableLimits) -> Iterator[tuple[int, list[str]]]:
+    for row, cells in _sheet_rows(sheet):
+        limit.count(row, cells)
+        yield row, cells
+
+
+class _TableLimits:
+    """Counts rows and cells as a table streams in; raises ``error.tables.table_too_big``."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.rows = 0
+        self.cells = 0
+
+    def count(self, row: int, cells: Sequence[str]) -> None:
+        self.rows += 1
+        self.cells += len(cells)
+        if self.rows > MAX_TABLE_ROWS + 1:  # + the header
+            raise InputError(
+                "error.tables.too_many_rows", file=self.label, row=row, limit=MAX_TABLE_ROWS
+            )
+        if self.cells > MAX_TABLE_CELLS:
+            raise InputError(
+                "error.tables.too_many_table_cells",
+                file=self.label,
+                row=row,
+                limit=MAX_TABLE_CELLS,
+            )
 
 
 def _cell_text(value: object) -> str:
@@ -637,6 +820,11 @@ def _table_to_frame(
     if not data:
         raise NoDataError("error.tables.header_only", file=label)
 
+    lon_col = find_column(header, LON_NAMES)
+    lat_col = find_column(header, LAT_NAMES)
+    if lon_col is None or lat_col is None or lon_col == lat_col:
+        # a title row above the real header is the likelier cause of what follows
+        _check_header_below(records, label)
     width = len(header)
     too_long = [row for row, cells in data if any(c.strip() for c in cells[width:])]
     if too_long:
@@ -655,10 +843,7 @@ def _table_to_frame(
     frame = pd.DataFrame(columns, dtype="object")
     rows = pd.Series([row for row, _ in data], dtype="Int64")
 
-    lon_col = find_column(header, LON_NAMES)
-    lat_col = find_column(header, LAT_NAMES)
     if lon_col is None or lat_col is None or lon_col == lat_col:
-        _check_header_below(records, label)
         raise InputError(
             "error.tables.no_lon_lat",
             file=label,
@@ -791,7 +976,7 @@ def _read_geodata(
             label, path.name, {p.name.lower() for p in path.parent.iterdir()}, path.stem
         )
         gdf = _read_layer(str(path), label)
-    elif kind == "kml":
+    elif kind in ("kml", "kmz"):
         gdf = _read_kml(path, label)
     elif kind == "gpkg":
         gdf = _read_layer(str(path), label, layer=_gpkg_layer(path, label, layer))
@@ -908,7 +1093,15 @@ def _gpkg_layer(path: Path, label: str, layer: str | None) -> str:
 
 
 def _read_kml(path: Path, label: str) -> gpd.GeoDataFrame:
-    """Every folder (GDAL layer) of a KML, concatenated, with a ``folder`` column."""
+    """Every folder (GDAL layer) of a KML or KMZ, concatenated, with a ``folder`` column.
+
+    ExtendedData keeps its own field names: GDAL's LIBKML driver launders them to ASCII by
+    default (``户号`` -> ``______``, so a households file lost its columns), which its
+    ``LIBKML_LAUNDER_FIELD_NAMES`` option turns off. The placemark's ``id`` attribute is
+    renamed :data:`KML_ID`. libkml refuses any DTD (no entity expansion, no external
+    entities); a KMZ is a zip, checked like one before this.
+    """
+    pyogrio.set_gdal_config_options({"LIBKML_LAUNDER_FIELD_NAMES": "NO"})
     frames = []
     for name, _ in _list_layers(str(path), label):
         gdf = _read_layer(str(path), label, layer=name)
@@ -918,7 +1111,10 @@ def _read_kml(path: Path, label: str) -> gpd.GeoDataFrame:
     if not frames:
         raise NoDataError("error.tables.no_features", file=label)
     crs = frames[0].crs
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=crs)
+    gdf = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=crs)
+    if "id" in gdf.columns and KML_ID not in gdf.columns:
+        gdf = gdf.rename(columns={"id": KML_ID})
+    return gdf
 
 
 _SHP_PARTS = (".shx", ".dbf")
@@ -968,20 +1164,102 @@ def _dbf_encoding_in_zip(path: Path, member: str) -> str | None:
 
     Chinese GIS software often writes GBK attribute tables without a .cpg file, which GDAL
     would then decode as Latin-1 into mojibake; when the records are not valid UTF-8 they
-    are read as GB18030 (a superset of GBK).
+    are read as GB18030 (a superset of GBK). The records are streamed through an
+    incremental decoder, a chunk at a time, never read whole.
     """
     stem = member[:-4]
     with zipfile.ZipFile(path) as archive:
         lower = {n.lower(): n for n in archive.namelist()}
         if (stem + ".cpg").lower() in lower:
             return None
-        dbf = archive.read(lower[(stem + ".dbf").lower()])
-    if len(dbf) < 32:
+        with archive.open(lower[(stem + ".dbf").lower()]) as dbf:
+            return _stream_encoding(dbf)
+
+
+def _stream_encoding(dbf: io.BufferedIOBase) -> str | None:
+    """``"GB18030"`` when a .dbf's records (after its header) are not UTF-8, else ``None``."""
+    head = dbf.read(32)
+    if len(head) < 32:
         return None
-    (header_length,) = struct.unpack("<H", dbf[8:10])
-    records = dbf[header_length:]
+    (header_length,) = struct.unpack("<H", head[8:10])
+    skip = header_length - len(head)
+    while skip > 0:
+        chunk = dbf.read(min(skip, _CHUNK_BYTES))
+        if not chunk:
+            return None
+        skip -= len(chunk)
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        records.decode("utf-8")
+        while chunk := dbf.read(_CHUNK_BYTES):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return "GB18030"
     return None
+
+
+_CHUNK_BYTES = 1 << 20
+
+
+def _check_zip(path: Path, label: str) -> None:
+    """Refuse a zip whose members would unzip past the limits, from its directory alone.
+
+    Raises ``error.tables.zip_too_many_members``, ``error.tables.zip_too_large`` (with the
+    largest size that fits) or ``error.tables.zip_ratio``; a damaged directory is
+    ``error.tables.not_readable``.
+    """
+    count = _zip_member_count(path)
+    if count is not None and count > MAX_ZIP_MEMBERS:
+        raise InputError(
+            "error.tables.zip_too_many_members", file=label, count=count, limit=MAX_ZIP_MEMBERS
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise _not_readable(label, _detail(exc, path, label)) from exc
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise InputError(
+            "error.tables.zip_too_many_members",
+            file=label,
+            count=len(infos),
+            limit=MAX_ZIP_MEMBERS,
+        )
+    total = sum(info.file_size for info in infos)
+    if total > MAX_UNZIPPED_BYTES:
+        largest = max(infos, key=lambda info: info.file_size)
+        raise InputError(
+            "error.tables.zip_too_large",
+            file=label,
+            size_mb=f"{total / 1024**2:.0f}",
+            limit_mb=f"{MAX_UNZIPPED_BYTES / 1024**2:.0f}",
+            member=f"{_short(largest.filename, 60)}, {largest.file_size / 1024**2:.0f} MB",
+        )
+    for info in infos:
+        if info.file_size > RATIO_CHECK_BYTES:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > MAX_ZIP_RATIO:
+                raise InputError(
+                    "error.tables.zip_ratio",
+                    file=label,
+                    member=_short(info.filename, 60),
+                    ratio=f"{ratio:.0f}",
+                    limit=MAX_ZIP_RATIO,
+                )
+
+
+def _zip_member_count(path: Path) -> int | None:
+    """How many members a zip's end record declares (``None`` when it has none we can find).
+
+    Read from the last 64 KiB before :class:`zipfile.ZipFile` lists them all as objects.
+    """
+    with path.open("rb") as f:
+        f.seek(0, io.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 65_557))
+        tail = f.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) < at + 22:
+        return None
+    (entries,) = struct.unpack("<H", tail[at + 10 : at + 12])
+    return None if entries == 0xFFFF else entries  # 0xFFFF: ZIP64, counted by ZipFile

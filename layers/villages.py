@@ -25,8 +25,9 @@ import shapely
 
 from layers import i18n
 from layers.errors import InputError
-from layers.schema import WGS84, check_columns, coerce, empty_frame
+from layers.schema import WGS84, add_notes, check_columns, coerce, empty_frame, notes_of
 from layers.tables import (
+    KML_ID,
     check_unique_ids,
     find_column,
     format_rows,
@@ -173,7 +174,7 @@ def read_villages(
             rows=format_rows(missing),
         )
 
-    id_col = find_column(raw.columns, ID_NAMES)
+    id_col = find_column(raw.columns, (*ID_NAMES, KML_ID))
     generated = pd.Series([f"V{r}" for r in rows], index=raw.index, dtype="object")
     ids = (
         generated
@@ -215,4 +216,5 @@ def read_villages(
         index=index,
     )
     gdf["boundary"] = gpd.GeoSeries(boundaries, crs=WGS84, index=index)
+    add_notes(gdf, notes_of(raw))  # e.g. which sheet of a workbook was read
     return validate_villages(gdf)
