@@ -76,6 +76,7 @@ from layers.errors import FileFormatError, GapMapperError, InputError, NoDataErr
 from layers.roads import MODE_BITS, RoadEdges, highway_code
 from layers.schema import WGS84, Note, add_notes
 from layers.services import MAX_CAPACITY, empty_services, validate_services
+from layers.tables import library_detail
 from layers.villages import empty_villages, validate_villages
 
 i18n.register(
@@ -616,7 +617,7 @@ def _collect(path: Path, fmt: str, kinds: dict[str, str], label: str) -> _Collec
         found = _find_bad_coordinate(path, fmt, str(exc))
         if found is None:
             raise FileFormatError(
-                "error.osm.corrupt", file=label, detail=_detail(exc, path, label)
+                "error.osm.corrupt", file=label, detail=library_detail(exc, path, label)
             ) from exc
         node, attribute, value = found
         raise FileFormatError(
@@ -632,18 +633,10 @@ def _collect(path: Path, fmt: str, kinds: dict[str, str], label: str) -> _Collec
         raise
     except Exception as exc:  # libosmium reports XML/PBF/compression errors as runtime_error
         raise FileFormatError(
-            "error.osm.corrupt", file=label, detail=_detail(exc, path, label)
+            "error.osm.corrupt", file=label, detail=library_detail(exc, path, label)
         ) from exc
     _check_locations(collector, label)
     return collector
-
-
-def _detail(exc: BaseException, path: Path, label: str) -> str:
-    """The reader's message, with the file's path (maybe a temporary copy) shown as ``label``."""
-    text = str(exc).strip() or type(exc).__name__
-    for form in sorted({str(path), str(path.resolve())}, key=len, reverse=True):
-        text = text.replace(form, label)
-    return text[:300]
 
 
 def _has_negative_ids(c: _Collector) -> bool:

@@ -30,6 +30,7 @@ import io
 import math
 import re
 import struct
+import tempfile
 import unicodedata
 import warnings
 import zipfile
@@ -560,7 +561,7 @@ def read_table(
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise _not_readable(label, _detail(exc)) from exc
+        raise _not_readable(label, library_detail(exc, path, label)) from exc
     if size == 0:
         raise NoDataError("error.tables.empty_file", file=label)
     if size > MAX_TABLE_BYTES:
@@ -585,7 +586,7 @@ def read_table(
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:  # a reader library choked on a damaged file: say so, with why
-        raise _not_readable(label, _detail(exc, path, label)) from exc
+        raise _not_readable(label, library_detail(exc, path, label)) from exc
     return gdf
 
 
@@ -596,13 +597,36 @@ def _not_readable(label: str, detail: str) -> FileFormatError:
     )
 
 
-def _detail(exc: BaseException, path: Path | str | None = None, label: str = "") -> str:
-    """The first line of a library's error, with the file's (temporary) path shown as ``label``."""
+def library_detail(exc: BaseException, path: Path | str | None = None, label: str = "") -> str:
+    """The first line of a library's error, naming the file only as the user called it.
+
+    ``path`` is the file on disk (maybe a temporary copy of an upload): every spelling of it
+    (as given, resolved, with either slash, behind GDAL's ``/vsizip/`` prefixes) becomes
+    ``label``, and the folders it and the temporary files live in are dropped, so no server
+    path reaches a message.
+    """
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if path is not None:
-        for form in {str(path), str(Path(path).resolve())}:
-            text = text.replace(form, label or Path(path).name)
+        path = Path(_VSI_PREFIX.sub("/", str(path)))
+        name = label or path.name
+        files, folders = set(), set()
+        for p in (path, path.resolve()):
+            files.add(str(p))
+            folders.add(str(p.parent))
+        folders.add(tempfile.gettempdir())
+        folders.add(str(Path(tempfile.gettempdir()).resolve()))
+        for form in sorted({f for f in files if f}, key=len, reverse=True):
+            for spelled in (form, form.replace("\\", "/"), form.replace("/", "\\")):
+                text = text.replace(spelled, name)
+        for folder in sorted({f for f in folders if len(f) > 1}, key=len, reverse=True):
+            for spelled in (folder, folder.replace("\\", "/"), folder.replace("/", "\\")):
+                text = re.sub(re.escape(spelled) + r"[\\/]+", "", text)
+    text = _VSI_PREFIX.sub("", text)
     return _short(text, 160)
+
+
+#: GDAL's virtual file system prefixes (``/vsizip/``, ``/vsimem/``...), with doubled slashes.
+_VSI_PREFIX = re.compile(r"/vsi[a-z0-9_]+/+")
 
 
 # --------------------------------------------------------------------------------------------
@@ -635,7 +659,7 @@ def _read_csv(path: Path, label: str, system: str) -> gpd.GeoDataFrame:
             records.append((row, record))
     except csv.Error as exc:
         raise InputError(
-            "error.tables.bad_csv", file=label, row=row + 1, detail=_detail(exc)
+            "error.tables.bad_csv", file=label, row=row + 1, detail=library_detail(exc)
         ) from exc
     return _table_to_frame(records, label, system, comma_decimal=delimiter != ",")
 
@@ -970,18 +994,18 @@ def _read_geodata(
     if kind == "zip":
         member = _shapefile_in_zip(path, label)
         source = f"/vsizip/{path.resolve()}/{member}"
-        gdf = _read_layer(source, label, encoding=_dbf_encoding_in_zip(path, member))
+        gdf = _read_layer(source, label, file=path, encoding=_dbf_encoding_in_zip(path, member))
     elif kind == "shp":
         _check_shapefile_parts(
             label, path.name, {p.name.lower() for p in path.parent.iterdir()}, path.stem
         )
-        gdf = _read_layer(str(path), label)
+        gdf = _read_layer(str(path), label, file=path)
     elif kind in ("kml", "kmz"):
         gdf = _read_kml(path, label)
     elif kind == "gpkg":
-        gdf = _read_layer(str(path), label, layer=_gpkg_layer(path, label, layer))
+        gdf = _read_layer(str(path), label, file=path, layer=_gpkg_layer(path, label, layer))
     else:
-        gdf = _read_layer(str(path), label)
+        gdf = _read_layer(str(path), label, file=path)
     if len(gdf) == 0:
         raise NoDataError("error.tables.no_features", file=label)
     rows = pd.Series(np.arange(1, len(gdf) + 1), dtype="Int64", index=gdf.index)
@@ -1046,7 +1070,12 @@ def _check_geo_bounds(gdf: gpd.GeoDataFrame, rows: pd.Series, label: str, crs: s
 
 
 def _read_layer(
-    source: str, label: str, *, layer: str | None = None, encoding: str | None = None
+    source: str,
+    label: str,
+    *,
+    file: Path,
+    layer: str | None = None,
+    encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
     kwargs: dict[str, object] = {}
     if layer is not None:
@@ -1061,7 +1090,7 @@ def _read_layer(
             warnings.simplefilter("ignore", UserWarning)
             gdf = pyogrio.read_dataframe(source, **kwargs)
     except pyogrio.errors.DataSourceError as exc:
-        raise _not_readable(label, _detail(exc, source, label)) from exc
+        raise _not_readable(label, library_detail(exc, file, label)) from exc
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
         raise _not_readable(label, "no geometry column")
     return gdf
@@ -1073,7 +1102,7 @@ def _list_layers(path: str, label: str) -> list[tuple[str, str | None]]:
             warnings.simplefilter("ignore", RuntimeWarning)
             layers = pyogrio.list_layers(path)
     except pyogrio.errors.DataSourceError as exc:
-        raise _not_readable(label, _detail(exc, path, label)) from exc
+        raise _not_readable(label, library_detail(exc, path, label)) from exc
     return [(str(name), geom) for name, geom in layers]
 
 
@@ -1104,7 +1133,7 @@ def _read_kml(path: Path, label: str) -> gpd.GeoDataFrame:
     pyogrio.set_gdal_config_options({"LIBKML_LAUNDER_FIELD_NAMES": "NO"})
     frames = []
     for name, _ in _list_layers(str(path), label):
-        gdf = _read_layer(str(path), label, layer=name)
+        gdf = _read_layer(str(path), label, file=path, layer=name)
         if len(gdf):
             gdf["folder"] = name
             frames.append(gdf)
@@ -1130,7 +1159,7 @@ def _shapefile_in_zip(path: Path, label: str) -> str:
                 if not n.endswith("/") and not n.startswith("__MACOSX/")
             ]
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise _not_readable(label, _detail(exc)) from exc
+        raise _not_readable(label, library_detail(exc, path, label)) from exc
     shapefiles = sorted(n for n in names if n.lower().endswith(".shp"))
     if not shapefiles:
         raise InputError(
@@ -1217,7 +1246,7 @@ def _check_zip(path: Path, label: str) -> None:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise _not_readable(label, _detail(exc, path, label)) from exc
+        raise _not_readable(label, library_detail(exc, path, label)) from exc
     if len(infos) > MAX_ZIP_MEMBERS:
         raise InputError(
             "error.tables.zip_too_many_members",

@@ -14,6 +14,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -622,3 +623,61 @@ def test_kml_with_a_dtd_is_refused(tmp_path, text):
         FileFormatError, "error.tables.not_readable", lambda: read_table(path), tmp_path, "h.kml"
     )
     assert "root:" not in err.message("en")
+
+
+# --------------------------------------------------------------------------------------------
+# Messages name the file as the user called it, never a server path
+
+
+def test_library_messages_lose_every_spelling_of_the_temporary_path(tmp_path):
+    from layers.tables import library_detail
+
+    upload = tmp_path / "gapmapper-k3j4" / "tmp9x.zip"
+    texts = [
+        f"Unable to open /vsizip/{upload}/sub/h.shx",
+        f"Unable to open /vsizip//{str(upload).lstrip('/')}/sub/h.dbf",
+        f"[Errno 13] Permission denied: '{upload}'",
+        f"{upload.parent}/h.cpg: not found",
+    ]
+    for text in texts:
+        got = library_detail(OSError(text), upload, "村民.zip")
+        assert "gapmapper" not in got and "/vsi" not in got and str(tmp_path) not in got, got
+        assert "tmp9x" not in got
+    assert (
+        library_detail(OSError(texts[0]), upload, "村民.zip") == "Unable to open 村民.zip/sub/h.shx"
+    )
+
+
+def damaged_shapefiles() -> list[tuple[str, dict[str, bytes]]]:
+    folder = Path(tempfile.mkdtemp(prefix="gm-shp-"))
+    gpd.GeoDataFrame(
+        {"name": ["a", "b"]}, geometry=[shapely.Point(111, 40), shapely.Point(112, 41)], crs=4326
+    ).to_file(folder / "h.shp")
+    parts = {ext: (folder / f"h{ext}").read_bytes() for ext in (".shp", ".shx", ".dbf", ".prj")}
+    cases = [
+        ("shx truncated", {**parts, ".shx": parts[".shx"][:60]}),
+        ("shp header only", {**parts, ".shp": parts[".shp"][:100]}),
+        ("prj garbage", {**parts, ".prj": b'GEOGCS["x",DATUM['}),
+        ("shp not a shapefile", {**parts, ".shp": b"hello" * 30}),
+        ("all empty", dict.fromkeys(parts, b"")),
+    ]
+    return cases
+
+
+@pytest.mark.parametrize(
+    ("case", "parts"), damaged_shapefiles(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_damaged_uploads_are_named_as_the_user_called_them(tmp_path, case, parts):
+    folder = tmp_path / "gapmapper-q1w2e3"
+    folder.mkdir()
+    path = folder / "tmpupload.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for ext, data in parts.items():
+            archive.writestr(f"数据/h{ext}", data)
+    with pytest.raises(GapMapperError) as info:
+        read_households(path, layer_label="村民.zip")
+    for lang in ("en", "zh"):
+        text = info.value.message(lang)
+        assert "村民.zip" in text
+        for leak in ("gapmapper-q1w2e3", "tmpupload", "/vsi", str(tmp_path)):
+            assert leak not in text, (case, text)
