@@ -173,3 +173,137 @@ def test_a_network_cache_that_cannot_be_written_is_no_cache(tmp_path, excel_hold
     excel_holds.clear()
     netcache.load_network_cached(osm, cache_dir=cache)
     assert len([p for p in cache.iterdir() if p.suffix == ".npz"]) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# The launchers (start-app.sh, start-app.bat) for people who never open a terminal
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _fake_streamlit_wheel(folder: Path) -> Path:
+    """A wheel of a package named ``streamlit`` whose ``python -m streamlit`` writes its
+    arguments to ``launched.txt`` in the current folder (the real one needs the internet to
+    install; these tests have none)."""
+    import zipfile
+
+    wheel = folder / "streamlit-0.0.1-py3-none-any.whl"
+    files_in = {
+        "streamlit/__init__.py": "",
+        "streamlit/__main__.py": (
+            "import sys, pathlib\n"
+            "pathlib.Path('launched.txt').write_text(' '.join(sys.argv[1:]), encoding='utf-8')\n"
+        ),
+        "streamlit-0.0.1.dist-info/METADATA": (
+            "Metadata-Version: 2.1\nName: streamlit\nVersion: 0.0.1\n"
+        ),
+        "streamlit-0.0.1.dist-info/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = "".join(f"{name},,\n" for name in files_in) + "streamlit-0.0.1.dist-info/RECORD,,\n"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name, text in files_in.items():
+            z.writestr(name, text)
+        z.writestr("streamlit-0.0.1.dist-info/RECORD", record)
+    return wheel
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="runs the bash launcher")
+def test_start_app_sh_makes_the_environment_once_and_opens_the_app(tmp_path):
+    import shutil
+    import subprocess
+
+    project = tmp_path / "社区 地图"  # a folder name with CJK and a space
+    project.mkdir()
+    shutil.copy(ROOT / "start-app.sh", project)
+    (project / "app.py").write_text("# the app\n", encoding="utf-8")
+    wheel = _fake_streamlit_wheel(project)
+    (project / "requirements.txt").write_text(f"{wheel.name}\n", encoding="utf-8")
+    env = {**os.environ, "PYTHON": sys.executable, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": ""}
+
+    def launch(*args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            ["bash", str(project / "start-app.sh"), *args],
+            cwd=tmp_path,  # started from elsewhere, as a double-click does
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    first = launch("--server.headless", "true")
+    venv_python = project / ".venv" / "bin" / "python"
+    assert venv_python.exists()  # the environment is next to the project
+    assert "Installing the packages" in first.stdout
+    assert (project / "launched.txt").read_text("utf-8") == "run app.py --server.headless true"
+    # the second start installs nothing and opens the app again
+    (project / "launched.txt").unlink()
+    second = launch()
+    assert "Installing" not in second.stdout and "First run" not in second.stdout
+    assert (project / "launched.txt").read_text("utf-8") == "run app.py"
+    # changed requirements are installed again
+    (project / "requirements.txt").write_text(f"{wheel.name}\n# changed\n", encoding="utf-8")
+    assert "Installing the packages" in launch().stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="runs the bash launcher")
+def test_start_app_sh_says_what_to_do_without_python_and_without_internet(tmp_path):
+    import shutil
+    import subprocess
+
+    project = tmp_path / "p"
+    project.mkdir()
+    shutil.copy(ROOT / "start-app.sh", project)
+    (project / "requirements.txt").write_text("no-such-package-here==1.0\n", encoding="utf-8")
+    run = {"cwd": tmp_path, "capture_output": True, "text": True, "timeout": 300}
+    env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": ""}
+    no_python = subprocess.run(
+        ["bash", str(project / "start-app.sh")],
+        env={**env, "PYTHON": str(tmp_path / "no-python")},
+        stdin=subprocess.DEVNULL,
+        **run,
+    )
+    assert no_python.returncode == 1
+    assert "Install Python 3.11" in no_python.stdout and "请先安装 Python 3.11" in no_python.stdout
+    assert not (project / ".venv").exists()
+    offline = subprocess.run(
+        ["bash", str(project / "start-app.sh")],
+        env={**env, "PYTHON": sys.executable},
+        stdin=subprocess.DEVNULL,
+        **run,
+    )
+    assert offline.returncode == 1
+    assert "Run this again when online" in offline.stdout
+    assert not (project / ".venv" / "requirements.installed").exists()  # tried again next time
+
+
+def test_start_app_bat_is_a_windows_batch_file_that_does_the_same_steps():
+    # Not run here (no Windows): checked as cmd.exe reads it
+    raw = (ROOT / "start-app.bat").read_bytes()
+    assert not raw.startswith(b"\xef\xbb\xbf")  # a BOM would break "@echo off"
+    assert raw.count(b"\r\n") == raw.count(b"\n")  # CRLF only: cmd misreads labels with LF
+    text = raw.decode("utf-8")
+    head, _, rest = text.partition("chcp 65001 >nul")
+    assert rest and head.isascii()  # read in the console's code page until chcp switches
+    lines = [line.strip() for line in text.splitlines()]
+    assert lines[0] == "@echo off"
+    # every label jumped to exists
+    import re
+
+    labels = {line[1:].lower() for line in lines if line.startswith(":")}
+    targets = {t.lower() for t in re.findall(r"\bgoto\s+:?(\w+)", text, flags=re.I)}
+    assert targets and targets <= labels | {"eof"}, targets - labels
+    # the steps: Python 3.11+, the environment next to the file, install, run the app
+    assert 'cd /d "%~dp0"' in text
+    assert "sys.version_info < (3, 11)" in text
+    assert '-m venv "%VENV%"' in text and 'set "VENV=%~dp0.venv"' in text
+    assert "-m pip install --disable-pip-version-check -r requirements.txt" in text
+    assert 'fc /b requirements.txt "%STAMP%"' in text
+    assert '"%VENV%\\Scripts\\python.exe" -m streamlit run app.py %*' in text
+    assert "python.org" in text and "Add python.exe to PATH" in text
+    # the same messages in both languages as the shell launcher
+    assert "找不到 Python 3.11" in text and "Python 3.11 or newer was not found" in text
