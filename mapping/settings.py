@@ -6,7 +6,9 @@ Speeds are km/h, thresholds metres. All of them can be overridden per analysis t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
+from numbers import Real
 
 from layers import i18n
 from layers.errors import SettingsError
@@ -74,13 +76,18 @@ i18n.register(
             "en": "Unknown service kind '{kind}'. Choose one of: {choices}.",
         },
         "error.settings.threshold": {
-            "zh": "“{kind}”的距离阈值 {value} 无效：请给出大于 0 的距离，例如 5km 或 800m。",
-            "en": "Threshold '{value}' for '{kind}' is not valid: give a distance above 0, "
-            "such as 5km or 800m.",
+            "zh": "“{kind}”的距离阈值 {value} 无效：请给出大于 0 的有限距离，例如 5km 或 800m。",
+            "en": "Threshold '{value}' for '{kind}' is not valid: give a distance above 0 (a "
+            "finite number), such as 5km or 800m.",
         },
         "error.settings.speed": {
-            "zh": "“{what}”的速度 {value} 无效：请给出大于 0 的公里/小时数值。",
-            "en": "Speed {value} for '{what}' is not valid: give a value above 0 in km/h.",
+            "zh": "“{what}”的速度 {value} 无效：请给出大于 0 的有限数值（公里/小时），例如 30。",
+            "en": "Speed {value} for '{what}' is not valid: give a finite number above 0 in "
+            "km/h, such as 30.",
+        },
+        "error.settings.speed_class": {
+            "zh": "速度设置里的道路类型“{what}”不存在（是否拼写错误？）。可用的道路类型：{choices}。",
+            "en": "There is no road class '{what}' for a speed (a typo?). Road classes: {choices}.",
         },
     }
 )
@@ -128,12 +135,16 @@ class AnalysisSettings:
                 raise SettingsError(
                     "error.settings.kind", kind=kind, choices=", ".join(SERVICE_KINDS)
                 )
-            if not value > 0:
+            if not _finite_positive(value):
                 raise SettingsError("error.settings.threshold", kind=kind, value=value)
-        if not self.walk_speed_kmh > 0:
+        if not _finite_positive(self.walk_speed_kmh):
             raise SettingsError("error.settings.speed", what="walk", value=self.walk_speed_kmh)
         for what, value in (self.speeds_kmh or {}).items():
-            if not value > 0:
+            if what not in HIGHWAY_CLASSES:
+                raise SettingsError(
+                    "error.settings.speed_class", what=what, choices=", ".join(HIGHWAY_CLASSES)
+                )
+            if not _finite_positive(value):
                 raise SettingsError("error.settings.speed", what=what, value=value)
         if self.snap_to not in ("largest", "any"):
             raise ValueError(f"snap_to must be 'largest' or 'any', not {self.snap_to!r}")
@@ -155,8 +166,22 @@ class AnalysisSettings:
         return replace(self, **changes)
 
 
+def _finite_positive(value: object) -> bool:
+    """Whether ``value`` is a real number above 0 and below infinity (not NaN, not a bool)."""
+    return (
+        isinstance(value, Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
 def parse_distance_m(text: str, kind: str = "") -> float:
-    """Parse ``"10km"``, ``"800m"``, ``"2.5 公里"`` or a bare number of metres into metres."""
+    """Parse ``"10km"``, ``"800m"``, ``"2.5 公里"`` or a bare number of metres into metres.
+
+    Raises ``error.settings.threshold`` (naming ``kind`` and the text) unless the distance is
+    finite and above 0 (``1e309km``, ``inf``, ``nan``, ``0``, ``-5km`` are refused).
+    """
     s = str(text).strip().lower().replace(" ", "")
     factor = 1.0
     for suffix, f in (("km", 1000.0), ("公里", 1000.0), ("千米", 1000.0), ("m", 1.0), ("米", 1.0)):
@@ -167,6 +192,6 @@ def parse_distance_m(text: str, kind: str = "") -> float:
         value = float(s) * factor
     except ValueError:
         raise SettingsError("error.settings.threshold", kind=kind, value=text) from None
-    if not value > 0:
+    if not _finite_positive(value):
         raise SettingsError("error.settings.threshold", kind=kind, value=text)
     return value

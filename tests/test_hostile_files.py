@@ -681,3 +681,67 @@ def test_damaged_uploads_are_named_as_the_user_called_them(tmp_path, case, parts
         assert "村民.zip" in text
         for leak in ("gapmapper-q1w2e3", "tmpupload", "/vsi", str(tmp_path)):
             assert leak not in text, (case, text)
+
+
+# --------------------------------------------------------------------------------------------
+# Settings: finite and positive numbers, known road classes
+
+
+@pytest.mark.parametrize(
+    "text", ["1e309km", "inf", "-inf", "nan", "NaN m", "0", "0km", "-5km", "1e400", "infm", "abc"]
+)
+def test_distances_must_be_finite_and_positive(text):
+    from layers.errors import SettingsError
+    from mapping.settings import parse_distance_m
+
+    err = refused(
+        SettingsError, "error.settings.threshold", lambda: parse_distance_m(text, "kindergarten"),
+        ROOT / "layers", text, "kindergarten",
+    )  # fmt: skip
+    assert "5km" in err.message("en") and "5km" in err.message("zh")
+
+
+@pytest.mark.parametrize(
+    ("text", "metres"),
+    [("10km", 10_000.0), ("500m", 500.0), ("2.5 公里", 2_500.0), ("800", 800.0), ("1e3m", 1_000.0)],
+)
+def test_distances_in_km_and_m(text, metres):
+    from mapping.settings import parse_distance_m
+
+    assert parse_distance_m(text) == metres
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "named"),
+    [
+        ({"walk_speed_kmh": float("inf")}, "error.settings.speed", "walk"),
+        ({"walk_speed_kmh": float("nan")}, "error.settings.speed", "walk"),
+        ({"walk_speed_kmh": 0.0}, "error.settings.speed", "walk"),
+        ({"walk_speed_kmh": -4.5}, "error.settings.speed", "walk"),
+        ({"walk_speed_kmh": "4.5"}, "error.settings.speed", "walk"),
+        ({"speeds_kmh": {"track": float("inf")}}, "error.settings.speed", "track"),
+        ({"speeds_kmh": {"track": 1e309}}, "error.settings.speed", "track"),
+        ({"speeds_kmh": {"track": -1.0}}, "error.settings.speed", "track"),
+        ({"thresholds_m": {"school": float("inf")}}, "error.settings.threshold", "school"),
+        ({"thresholds_m": {"school": float("nan")}}, "error.settings.threshold", "school"),
+        ({"thresholds_m": {"school": 0}}, "error.settings.threshold", "school"),
+    ],
+)
+def test_every_number_setting_must_be_finite_and_positive(changes, key, named):
+    from layers.errors import SettingsError
+    from mapping.settings import AnalysisSettings
+
+    refused(SettingsError, key, lambda: AnalysisSettings(**changes), ROOT / "layers", named)
+
+
+def test_an_unknown_road_class_in_the_speeds_lists_the_valid_ones():
+    from layers.errors import SettingsError
+    from mapping.settings import AnalysisSettings
+
+    err = refused(
+        SettingsError, "error.settings.speed_class",
+        lambda: AnalysisSettings(mode="motorbike", speeds_kmh={"track": 25.0, "trak": 15.0}),
+        ROOT / "layers", "trak", "track", "residential", "unclassified",
+    )  # fmt: skip
+    assert err.params["choices"] == ", ".join(HIGHWAY_CLASSES)
+    assert AnalysisSettings(speeds_kmh={"track": 15}).class_speeds_kmh()["track"] == 15
