@@ -38,7 +38,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import branca.colormap
 import folium
 import folium.plugins
 import geopandas as gpd
@@ -52,72 +51,44 @@ from folium.utilities import JsCode
 from jinja2.utils import htmlsafe_json_dumps
 
 from layers import i18n
-from layers.errors import InputError, SettingsError
+from layers.errors import InputError
 from layers.files import write_text
 from layers.roads import HIGHWAY_CLASSES
 from layers.services import SERVICE_KINDS
-from mapping.privacy import DISPLACE_MAX_M, DISPLACE_MIN_M, displaced_households
+from mapping.mapmodel import (  # noqa: F401 (names other modules import from here)
+    HIGHLIGHT_COLOR,
+    HOUSEHOLD_BINS_M,
+    HOUSEHOLD_COLORS,
+    OSM_ATTRIBUTION,
+    PRIVACY_MODES,
+    PROPOSED_SOURCE,
+    SERVICE_AREA_COLORS,
+    SERVICE_COLORS,
+    STATUS_COLORS,
+    UNREACHABLE_COLOR,
+    MapModel,
+    build_map_model,
+    displaced_note,
+)
+from mapping.mapmodel import ROAD_GROUP_OF as _ROAD_GROUP_OF
+from mapping.mapmodel import ROAD_GROUPS as _ROAD_GROUPS
+from mapping.mapmodel import area_bands as _area_bands
+from mapping.mapmodel import area_color as _area_color
+from mapping.mapmodel import area_label as _area_label
+from mapping.mapmodel import has_shape as _has_shape
+from mapping.mapmodel import household_bins as _household_bins
+from mapping.mapmodel import household_class as _household_class
+from mapping.mapmodel import is_missing as _missing
+from mapping.mapmodel import limit_km as _limit_km
+from mapping.mapmodel import proposed_mask as _proposed_mask
+from mapping.mapmodel import village_status as _village_status
 
 if TYPE_CHECKING:
     from mapping.analysis import Analysis
 
-#: Privacy modes of :func:`draw_map`, from the least detail to the most: ``committee`` (village
-#: totals only), ``displaced`` (households moved 300-600 m at random, nothing personal) -- both
-#: for sharing -- and ``full`` (the team's own use).
-PRIVACY_MODES = ("committee", "displaced", "full")
-
-#: Household distance classes (metres): <1, 1-3, 3-5, 5-10, >10 km. Fixed rather than relative
-#: to the threshold so that maps of different kinds and settings read the same way; 5 and
-#: 10 km are also the default kindergarten and school thresholds.
-HOUSEHOLD_BINS_M = (1_000.0, 3_000.0, 5_000.0, 10_000.0)
-HOUSEHOLD_COLORMAP = branca.colormap.StepColormap(
-    ["#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027"],
-    index=[0.0, *HOUSEHOLD_BINS_M, 1e9],
-    vmin=0.0,
-    vmax=1e9,
-)
-UNREACHABLE_COLOR = "#7f7f7f"
-
-#: Village gap status colours: flagged (the village point is beyond the threshold or cannot
-#: reach the service), warned (some households are beyond it), fine.
-STATUS_COLORS = {"flag": "#d7191c", "warn": "#fd8d3c", "ok": "#1a9641"}
-
-#: Leaflet attribution for the road vectors (OSM's licence asks for it on every map).
-OSM_ATTRIBUTION = "© OpenStreetMap contributors"
 
 COORD_DECIMALS = 6
 
-# Road styles by group: (colour, width px, dash pattern). Greys so the coloured villages and
-# services stand out; tracks (the usual dirt roads on the steppe) brown and dashed.
-_ROAD_GROUPS: dict[str, tuple[str, float, str | None]] = {
-    "major": ("#4d4d4d", 5.0, None),
-    "primary": ("#5c5c5c", 4.0, None),
-    "secondary": ("#6b6b6b", 3.5, None),
-    "tertiary": ("#7a7a7a", 3.0, None),
-    "minor": ("#8c8c8c", 2.0, None),
-    "service": ("#9e9e9e", 1.5, None),
-    "track": ("#a0522d", 1.8, "5 3"),
-    "path": ("#9e9e9e", 1.0, "2 3"),
-}
-_ROAD_GROUP_OF = {
-    "motorway": "major",
-    "motorway_link": "major",
-    "trunk": "major",
-    "trunk_link": "major",
-    "primary": "primary",
-    "primary_link": "primary",
-    "secondary": "secondary",
-    "secondary_link": "secondary",
-    "tertiary": "tertiary",
-    "tertiary_link": "tertiary",
-    "unclassified": "minor",
-    "residential": "minor",
-    "living_street": "minor",
-    "road": "minor",
-    "busway": "minor",
-    "service": "service",
-    "track": "track",
-}
 
 # Inline SVG service symbols: no icon font, nothing fetched.
 _SERVICE_SVG = {
@@ -139,11 +110,6 @@ _SERVICE_SVG = {
 }
 _SERVICE_SIZE = {"kindergarten": 22, "school": 20, "childcare": 20}
 
-#: Fill colour of each kind's symbol (the inline SVGs above; the printable map uses the same).
-SERVICE_COLORS = {"kindergarten": "#7b3294", "school": "#2166ac", "childcare": "#01665e"}
-
-#: The ``source`` of proposed services (:mod:`mapping.whatif`, :mod:`mapping.planning`).
-PROPOSED_SOURCE = "proposed"
 
 # The kind symbols' outlines without their style, for the proposed variants.
 _SERVICE_SHAPE = {
@@ -185,165 +151,6 @@ def _proposed_svg(kind: str) -> str:
 
 _PROPOSED_SVG = {kind: _proposed_svg(kind) for kind in _SERVICE_SVG}
 
-#: Fill colours of the service-area bands, nearest band first (ColorBrewer Blues: apart from
-#: the red-to-green gap colours); bands beyond the fifth take the last colour.
-SERVICE_AREA_COLORS = ("#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef")
-
-#: Ring around households a proposal would newly bring within the threshold (``full`` only):
-#: cyan, which no distance class, gap status or service uses.
-HIGHLIGHT_COLOR = "#00bcd4"
-
-i18n.register(
-    {
-        "map.default_title": {"zh": "服务可达性地图", "en": "Service access map"},
-        "map.subtitle": {
-            "zh": "{kind}：村庄与道路距离（标准 {limit} 公里）",
-            "en": "{kind}: villages and road distance (threshold {limit} km)",
-        },
-        "map.made_on": {
-            "zh": "制图日期 {date} · 语言：中文",
-            "en": "Made on {date} · Language: English",
-        },
-        "map.fictional": {
-            "zh": "注意：示例数据是虚构的，不代表真实情况。",
-            "en": "Note: the demo data is fictional; it does not describe real places or people.",
-        },
-        "map.full_banner": {
-            "zh": "完整信息：仅供工作团队内部使用，请勿外传",
-            "en": "Full detail: for the team's own use, do not share",
-        },
-        "map.layer.roads": {"zh": "道路", "en": "Roads"},
-        "map.draw.button": {"zh": "在地图上选一个位置", "en": "Choose a place on the map"},
-        "map.draw.start": {"zh": "点击地图放下位置点", "en": "Click the map to drop the point"},
-        "map.draw.cancel": {"zh": "取消", "en": "Cancel"},
-        "map.layer.boundaries": {"zh": "村界", "en": "Village boundaries"},
-        "map.layer.villages": {"zh": "村庄", "en": "Villages"},
-        "map.layer.households": {"zh": "住户", "en": "Households"},
-        "map.layer.study_area": {"zh": "研究区范围", "en": "Study area"},
-        "map.layer.services": {"zh": "{kind}", "en": "{kind}"},
-        "map.layer.osm_tiles": {
-            "zh": "OpenStreetMap 底图（需联网）",
-            "en": "OpenStreetMap tiles (needs internet)",
-        },
-        "map.legend.title": {"zh": "图例", "en": "Legend"},
-        "map.legend.villages": {"zh": "村庄（到{kind}）", "en": "Villages (to {kind})"},
-        "map.legend.households": {
-            "zh": "住户到{kind}的道路距离",
-            "en": "Households: road distance to {kind}",
-        },
-        "map.legend.services": {"zh": "服务设施", "en": "Services"},
-        "map.legend.roads": {"zh": "道路", "en": "Roads"},
-        "map.legend.road_major": {"zh": "主要道路", "en": "Main roads"},
-        "map.legend.road_minor": {"zh": "乡村道路", "en": "Minor roads"},
-        "map.legend.road_track": {"zh": "土路 / 机耕路", "en": "Tracks"},
-        "map.legend.boundary": {"zh": "村界", "en": "Village boundary"},
-        "map.legend.committee": {
-            "zh": "住户只按村汇总显示（点击村庄查看）。",
-            "en": "Households are shown only as village totals (click a village).",
-        },
-        "map.legend.displaced": {
-            "zh": "为保护住户家庭，图上每户的位置都向随机方向移动了 {min_m}–{max_m} 米；"
-            "距离按真实位置沿道路计算。",
-            "en": "To protect families, every household is drawn {min_m}–{max_m} m from its "
-            "true position, in a random direction; distances are by road from the true "
-            "positions.",
-        },
-        "map.layer.households_displaced": {
-            "zh": "住户（位置已随机移动）",
-            "en": "Households (positions moved)",
-        },
-        "map.status.flag": {
-            "zh": "缺口：超过 {limit} 公里或无法到达",
-            "en": "Gap: beyond {limit} km or unreachable",
-        },
-        "map.status.warn": {
-            "zh": "部分住户超过 {limit} 公里",
-            "en": "Some households beyond {limit} km",
-        },
-        "map.status.ok": {"zh": "在 {limit} 公里以内", "en": "Within {limit} km"},
-        "map.bin.below": {"zh": "< {hi} 公里", "en": "< {hi} km"},
-        "map.bin.between": {"zh": "{lo}–{hi} 公里", "en": "{lo}–{hi} km"},
-        "map.bin.above": {"zh": "> {lo} 公里", "en": "> {lo} km"},
-        "map.bin.unreachable": {"zh": "沿道路无法到达", "en": "Not reachable by road"},
-        "map.popup.households": {"zh": "住户", "en": "Households"},
-        "map.popup.children": {"zh": "儿童", "en": "Children"},
-        "map.popup.median": {
-            "zh": "住户到{kind}距离（中位数）",
-            "en": "Household distance to {kind} (median)",
-        },
-        "map.popup.max": {"zh": "最远住户", "en": "Farthest household"},
-        "map.popup.beyond": {"zh": "超过 {limit} 公里的住户", "en": "Households beyond {limit} km"},
-        "map.popup.beyond_value": {
-            "zh": "{n} 户（{children} 名儿童）",
-            "en": "{n} ({children} children)",
-        },
-        "map.popup.km": {"zh": "{km} 公里", "en": "{km} km"},
-        "map.popup.unknown": {"zh": "—", "en": "—"},
-        "map.popup.household_id": {"zh": "住户编号", "en": "Household id"},
-        "map.popup.name": {"zh": "户主", "en": "Name"},
-        "map.popup.phone": {"zh": "电话", "en": "Phone"},
-        "map.popup.village": {"zh": "所属村", "en": "Village"},
-        "map.popup.distance": {"zh": "到{kind}的道路距离", "en": "Road distance to {kind}"},
-        "map.popup.nearest": {"zh": "最近的{kind}", "en": "Nearest {kind}"},
-        "map.popup.capacity": {"zh": "学位", "en": "Places"},
-        "map.layer.proposed": {"zh": "拟建{kind}", "en": "Proposed {kind}"},
-        "map.legend.proposed": {"zh": "拟建{kind}", "en": "Proposed {kind}"},
-        "map.tip.proposed": {"zh": "{name}（拟建）", "en": "{name} (proposed)"},
-        "map.popup.proposed": {
-            "zh": "拟建{kind}（规划方案，尚未建成）",
-            "en": "Proposed {kind} (a plan, not built yet)",
-        },
-        "map.layer.service_areas": {"zh": "服务范围（沿道路）", "en": "Service areas (by road)"},
-        "map.legend.service_areas": {
-            "zh": "服务范围：沿道路到服务设施",
-            "en": "Service areas: road distance to a service",
-        },
-        "map.area.band": {"zh": "{km} 公里以内", "en": "Within {km} km"},
-        "map.layer.highlight": {"zh": "新覆盖的住户", "en": "Newly covered households"},
-        "map.legend.highlight": {
-            "zh": "拟建点新覆盖的住户（{n} 户）",
-            "en": "Households a proposal would newly cover ({n})",
-        },
-        "error.map.privacy": {
-            "zh": "未知的隐私模式“{privacy}”。可选：{choices}（committee 为可对外分享的汇总版，"
-            "displaced 可对外分享、住户位置随机移动，full 仅供工作团队内部使用）。",
-            "en": "Unknown privacy mode '{privacy}'. Choose one of: {choices} (committee is the "
-            "shareable, aggregated one; displaced is shareable, with household positions moved "
-            "at random; full is for the team's own use).",
-        },
-        "error.map.language": {
-            "zh": "未知的语言“{lang}”。可选：{choices}。",
-            "en": "Unknown language '{lang}'. Choose one of: {choices}.",
-        },
-        "error.map.highlight": {
-            "zh": "要突出显示的住户中有 {n} 个编号在本次分析的住户表里找不到：{ids}。"
-            "请使用同一次分析的住户编号（住户表改过后请重新计算建议点）。",
-            "en": "{n} of the households to highlight are not in this analysis' households "
-            "table: {ids}. Use the household ids of the same analysis (after editing the "
-            "households, compute the suggestions again).",
-        },
-        "error.map.service_areas": {
-            "zh": "服务范围图层缺少以下列：{columns}，无法画出。"
-            "请使用 mapping.coverage.service_areas 的结果（含 band_m 和 geometry 列）。",
-            "en": "The service areas layer lacks the column(s) {columns}, so it cannot be "
-            "drawn. Use the result of mapping.coverage.service_areas (with the columns band_m "
-            "and geometry).",
-        },
-        "error.map.service_areas_crs": {
-            "zh": "服务范围图层没有坐标系，无法确定位置。请使用 mapping.coverage.service_areas "
-            "的结果（EPSG:4326），或先用 set_crs 设定坐标系。",
-            "en": "The service areas layer has no coordinate system, so its shapes cannot be "
-            "placed. Use the result of mapping.coverage.service_areas (EPSG:4326), or set its "
-            "CRS first (set_crs).",
-        },
-        "error.map.no_folder": {
-            "zh": "无法保存地图 {file}：文件夹 {folder} 不存在。请先创建该文件夹或选择其他位置。",
-            "en": "Cannot save the map {file}: the folder {folder} does not exist. Create it "
-            "first or choose another place.",
-        },
-    }
-)
-
 
 # --------------------------------------------------------------------------------------------
 # Small helpers
@@ -354,18 +161,10 @@ def _esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
-
-
 def _km(metres: object, lang: str) -> str:
     if _missing(metres):
         return i18n.t("map.popup.unknown", lang)
     return i18n.t("map.popup.km", lang, km=f"{float(metres) / 1000:.1f}")
-
-
-def _limit_km(limit_m: float) -> str:
-    return f"{limit_m / 1000:g}"
 
 
 def _round(values: np.ndarray) -> np.ndarray:
@@ -376,10 +175,6 @@ def _round_geometry(geom: shapely.Geometry) -> dict:
     """GeoJSON geometry dict with coordinates rounded to :data:`COORD_DECIMALS`."""
     rounded = shapely.transform(geom, lambda c: np.round(c, COORD_DECIMALS))
     return shapely.geometry.mapping(rounded)
-
-
-def _has_shape(geom: object) -> bool:
-    return isinstance(geom, shapely.Geometry) and not geom.is_empty
 
 
 #: The map's own CSS and scripts, kept as files (mapping/static/map) so they can be read and
@@ -675,14 +470,6 @@ def _prepared_roads(network) -> tuple[str, dict, list[float]] | None:
     return network._cache[key]
 
 
-def _village_status(row: pd.Series, kind: str) -> str:
-    if bool(row[f"flag_{kind}"]):
-        return "flag"
-    if bool(row.get(f"warn_{kind}", False)):
-        return "warn"
-    return "ok"
-
-
 def _village_popup(row: pd.Series, kind: str, limit_m: float, lang: str, status: str) -> str:
     kind_name = i18n.t(f"kind.{kind}", lang)
     limit = _limit_km(limit_m)
@@ -791,30 +578,6 @@ def _add_villages(
         on_each_feature=_BIND_JS,
     ).add_to(m)
     return bounds
-
-
-def _household_class(dist_m: object) -> str:
-    if _missing(dist_m):
-        return "u"
-    return str(int(np.searchsorted(HOUSEHOLD_BINS_M, float(dist_m), side="right")))
-
-
-def _household_bins(lang: str) -> list[tuple[str, str, str]]:
-    """(class key, colour, label) of each household distance class."""
-    edges = [b / 1000 for b in HOUSEHOLD_BINS_M]
-    out = []
-    for i in range(len(edges) + 1):
-        mid = (HOUSEHOLD_BINS_M[i - 1] if i else 0.0) + 1.0
-        color = HOUSEHOLD_COLORMAP(mid)[:7]
-        if i == 0:
-            label = i18n.t("map.bin.below", lang, hi=f"{edges[0]:g}")
-        elif i == len(edges):
-            label = i18n.t("map.bin.above", lang, lo=f"{edges[-1]:g}")
-        else:
-            label = i18n.t("map.bin.between", lang, lo=f"{edges[i - 1]:g}", hi=f"{edges[i]:g}")
-        out.append((str(i), color, label))
-    out.append(("u", UNREACHABLE_COLOR, i18n.t("map.bin.unreachable", lang)))
-    return out
 
 
 def _js_str(value: object) -> str:
@@ -1021,13 +784,6 @@ def _add_displaced_households(
     _household_points(m, data, js, "map.layer.households_displaced", lang)
 
 
-def _proposed_mask(services: pd.DataFrame) -> np.ndarray:
-    """Which services are proposals (``source == "proposed"``), as a boolean array."""
-    if "source" not in services:
-        return np.zeros(len(services), dtype=bool)
-    return services["source"].eq(PROPOSED_SOURCE).fillna(False).to_numpy(dtype=bool)
-
-
 def _add_services(
     m: folium.Map, services: pd.DataFrame, focus: str, lang: str
 ) -> list[float] | None:
@@ -1111,41 +867,6 @@ def _add_service_layer(
     ).add_to(m)
 
 
-def _check_service_areas(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """The service areas in EPSG:4326, checked for what the maps need.
-
-    Raises
-    ------
-    InputError
-        ``error.map.service_areas`` without a ``band_m`` column or a geometry,
-        ``error.map.service_areas_crs`` without a CRS.
-    """
-    missing = [c for c in ("band_m",) if c not in areas.columns]
-    if not isinstance(areas, gpd.GeoDataFrame) or areas.active_geometry_name is None:
-        missing.append("geometry")
-    if missing:
-        raise InputError("error.map.service_areas", columns=", ".join(missing))
-    if areas.crs is None:
-        raise InputError("error.map.service_areas_crs")
-    return areas.to_crs("EPSG:4326")
-
-
-def _area_bands(areas: gpd.GeoDataFrame) -> list[float]:
-    """The distinct bands (m) of service areas with a shape, nearest first."""
-    usable = np.array([_has_shape(g) for g in areas.geometry], dtype=bool)
-    if not usable.any():
-        return []
-    return sorted({float(b) for b in areas["band_m"].to_numpy()[usable]})
-
-
-def _area_color(rank: int) -> str:
-    return SERVICE_AREA_COLORS[min(rank, len(SERVICE_AREA_COLORS) - 1)]
-
-
-def _area_label(band_m: float, lang: str) -> str:
-    return i18n.t("map.area.band", lang, km=f"{band_m / 1000:g}")
-
-
 def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame, lang: str) -> list[float]:
     """Add the service areas (EPSG:4326) as one translucent layer; return its bands (m).
 
@@ -1189,25 +910,6 @@ def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame, lang: str) -> lis
         class_name="gm-service-area",
     ).add_to(m)
     return bands
-
-
-def _check_highlight(households: pd.DataFrame, ids: Sequence[str]) -> list[str]:
-    """The ids to highlight, each once, in order; all must be households of the analysis.
-
-    Raises
-    ------
-    InputError
-        ``error.map.highlight`` naming (up to five of) the unknown ids.
-    """
-    if isinstance(ids, str):  # one id, not a sequence of its characters
-        ids = [ids]
-    wanted = list(dict.fromkeys(str(i) for i in ids))
-    known = set(households.index.astype(str))
-    unknown = [i for i in wanted if i not in known]
-    if unknown:
-        shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
-        raise InputError("error.map.highlight", n=len(unknown), ids=shown)
-    return wanted
 
 
 def _add_highlight(m: folium.Map, households: pd.DataFrame, ids: list[str], lang: str) -> None:
@@ -1342,19 +1044,11 @@ _CSS = "<style>\n" + _static("map.css") + "</style>\n"
 _FOLD_JS = _static("fold.js")
 
 
-def _legend_html(
-    analysis: Analysis,
-    kind: str,
-    lang: str,
-    privacy: str,
-    services_kinds: list[str],
-    *,
-    proposed_kinds: Sequence[str] = (),
-    area_bands: Sequence[float] = (),
-    n_highlight: int = 0,
-) -> str:
-    limit = _limit_km(analysis.settings.threshold_m(kind))
-    kind_name = i18n.t(f"kind.{kind}", lang)
+def _legend_html(model: MapModel) -> str:
+    lang, privacy = model.lang, model.privacy
+    services_kinds, proposed_kinds = model.kinds_present, model.proposed_kinds
+    area_bands, n_highlight = model.area_bands, len(model.highlight)
+    limit, kind_name = model.limit_text, model.kind_name
     parts = [
         f'<div id="gm-legend" class="gm-box"><h4>{_esc(i18n.t("map.legend.title", lang))}</h4>'
     ]
@@ -1428,13 +1122,6 @@ def _legend_html(
         )
     parts.append("</div>")
     return "".join(parts)
-
-
-def displaced_note(lang: str) -> str:
-    """The note a ``displaced`` map carries: positions moved by 300-600 m, to protect families."""
-    return i18n.t(
-        "map.legend.displaced", lang, min_m=f"{DISPLACE_MIN_M:g}", max_m=f"{DISPLACE_MAX_M:g}"
-    )
 
 
 def _folded(legend: str, *, open_: bool = False) -> str:
@@ -1551,23 +1238,23 @@ def draw_map(
         ``error.map.service_areas_crs`` (no CRS) or ``error.map.highlight`` (ids that are
         not households of the analysis).
     """
-    if lang not in i18n.LANGUAGES:
-        raise SettingsError("error.map.language", lang=lang, choices=", ".join(i18n.LANGUAGES))
-    if kind not in analysis.settings.kinds or f"flag_{kind}" not in analysis.villages:
-        raise SettingsError(
-            "error.settings.kind", kind=kind, choices=", ".join(analysis.settings.kinds)
-        )
-    if privacy not in PRIVACY_MODES:
-        raise SettingsError("error.map.privacy", privacy=privacy, choices=", ".join(PRIVACY_MODES))
-    areas = None if service_areas is None else _check_service_areas(service_areas)
-    highlight = (
-        []
-        if highlight_households is None
-        else _check_highlight(analysis.households, highlight_households)
+    model = build_map_model(
+        analysis,
+        lang=lang,
+        kind=kind,
+        privacy=privacy,
+        made_on=made_on,
+        service_areas=service_areas,
+        highlight_households=highlight_households,
+        rng=rng,
+        key=key,
     )
-    made_on = made_on or dt.date.today()
-    limit_m = analysis.settings.threshold_m(kind)
-    kind_name = i18n.t(f"kind.{kind}", lang)
+    return draw_map_model(model, tiles=tiles, compact=compact)
+
+
+def draw_map_model(model: MapModel, *, tiles: bool = False, compact: bool = False) -> folium.Map:
+    """Draw a :class:`~mapping.mapmodel.MapModel` on a folium map (see :func:`draw_map`)."""
+    analysis, kind, lang = model.analysis, model.kind, model.lang
 
     # quarter zoom steps let fit_bounds fill the window instead of dropping a whole level
     m = folium.Map(tiles=None, control_scale=False, prefer_canvas=False, zoom_snap=0.25)
@@ -1581,26 +1268,16 @@ def draw_map(
             "OpenStreetMap", name=i18n.t("map.layer.osm_tiles", lang), overlay=True, show=True
         ).add_to(m)
     # the areas first: everything else is drawn over their translucent fills
-    area_bands = [] if areas is None else _add_service_areas(m, areas, lang)
+    if model.service_areas is not None:
+        _add_service_areas(m, model.service_areas, lang)
     bounds = [_add_roads(m, analysis.network, lang)]
     bounds.append(_add_study_area(m, analysis.scenario.study_area, lang))
-    bounds.append(_add_villages(m, analysis.villages, kind, limit_m, lang))
-    if privacy == "full":
-        bounds.append(_add_households(m, analysis.households, kind, lang))
-        _add_highlight(m, analysis.households, highlight, lang)
-    elif privacy == "displaced":
-        moved = displaced_households(
-            analysis.households,
-            kind,
-            bins_m=HOUSEHOLD_BINS_M,
-            rng=rng,
-            crs=analysis.network.crs,
-            key=key,
-        )
-        _add_displaced_households(m, moved, kind, lang)  # no bounds: see below
-        highlight = []
-    else:
-        highlight = []  # committee maps never show a household, not even as a ring
+    bounds.append(_add_villages(m, analysis.villages, kind, model.limit_m, lang))
+    if model.full:
+        bounds.append(_add_households(m, model.households, kind, lang))
+        _add_highlight(m, model.households, list(model.highlight), lang)
+    elif model.displaced:
+        _add_displaced_households(m, model.households, kind, lang)  # no bounds: see below
     bounds.append(_add_services(m, analysis.services, kind, lang))
     _LayerControl(collapsed=compact).add_to(m)
     _MetricScale().add_to(m)
@@ -1619,42 +1296,25 @@ def draw_map(
             padding_bottom_right=(10, 10) if compact else (20, 20),
         )
 
-    title = analysis.scenario.title.get(lang) or i18n.t("map.default_title", lang)
-    subtitle = i18n.t("map.subtitle", lang, kind=kind_name, limit=_limit_km(limit_m))
-    fictional = i18n.t("map.fictional", lang) if analysis.scenario.fictional else None
-    banner = i18n.t("map.full_banner", lang) if privacy == "full" else None
-    svc_kind = analysis.services["kind"].to_numpy()
-    proposed = _proposed_mask(analysis.services)
-    kinds_present = [k for k in SERVICE_KINDS if ((svc_kind == k) & ~proposed).any()]
-    proposed_kinds = [k for k in SERVICE_KINDS if ((svc_kind == k) & proposed).any()]
+    subtitle = i18n.t("map.subtitle", lang, kind=model.kind_name, limit=model.limit_text)
     root = m.get_root()
-    root.title = _esc(f"{title} · {kind_name}")
+    root.title = _esc(f"{model.title} · {model.kind_name}")
     root.header.add_child(_Text(_CSS), name="gm_css")
     if not compact:  # inside the app the page itself carries title, date and notes
         root.html.add_child(
             _Text(
                 _top_html(
-                    title,
+                    model.title,
                     subtitle,
-                    i18n.t("map.made_on", lang, date=made_on.isoformat()),
-                    fictional,
-                    banner,
+                    i18n.t("map.made_on", lang, date=model.made_on.isoformat()),
+                    model.fictional,
+                    model.banner,
                 )
             ),
             name="gm_top",
         )
-    legend = _legend_html(
-        analysis,
-        kind,
-        lang,
-        privacy,
-        kinds_present,
-        proposed_kinds=proposed_kinds,
-        area_bands=area_bands,
-        n_highlight=len(highlight),
-    )
     # in the app the legend starts folded; in a file it starts open, and folds on a phone
-    legend = _folded(legend, open_=not compact)
+    legend = _folded(_legend_html(model), open_=not compact)
     root.html.add_child(_Text(legend), name="gm_legend")
     if not compact:
         root.script.add_child(_Text(_FOLD_JS), name="gm_fold")

@@ -31,7 +31,7 @@ import datetime as dt
 import math
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,25 +54,20 @@ from layers.files import atomic_path
 from layers.roads import HIGHWAY_CLASSES
 from layers.services import SERVICE_KINDS
 from mapping.export import road_lines
-from mapping.maps import (
-    _ROAD_GROUP_OF,
-    _ROAD_GROUPS,
-    HOUSEHOLD_BINS_M,
+from mapping.mapmodel import (
     OSM_ATTRIBUTION,
-    PRIVACY_MODES,
+    ROAD_GROUP_OF,
+    ROAD_GROUPS,
     STATUS_COLORS,
-    _area_bands,
-    _area_color,
-    _area_label,
-    _check_service_areas,
-    _household_bins,
-    _household_class,
-    _limit_km,
-    _proposed_mask,
-    _village_status,
+    MapModel,
+    build_map_model,
     displaced_note,
 )
-from mapping.privacy import displaced_households
+from mapping.mapmodel import area_color as _area_color
+from mapping.mapmodel import area_label as _area_label
+from mapping.mapmodel import household_bins as _household_bins
+from mapping.mapmodel import household_class as _household_class
+from mapping.mapmodel import limit_km as _limit_km
 
 if TYPE_CHECKING:
     from mapping.analysis import Analysis
@@ -522,14 +517,6 @@ def draw_print_map(
         ``error.map.service_areas`` when ``service_areas`` has no ``band_m`` or geometry,
         ``error.map.service_areas_crs`` when it has no CRS.
     """
-    if lang not in i18n.LANGUAGES:
-        raise SettingsError("error.map.language", lang=lang, choices=", ".join(i18n.LANGUAGES))
-    if kind not in analysis.settings.kinds or f"flag_{kind}" not in analysis.villages:
-        raise SettingsError(
-            "error.settings.kind", kind=kind, choices=", ".join(analysis.settings.kinds)
-        )
-    if privacy not in PRIVACY_MODES:
-        raise SettingsError("error.map.privacy", privacy=privacy, choices=", ".join(PRIVACY_MODES))
     paper_key = paper.upper() if isinstance(paper, str) else paper
     if paper_key not in PAPER_SIZES_MM:
         raise SettingsError("error.print.paper", paper=paper, choices=", ".join(PAPER_SIZES_MM))
@@ -537,35 +524,50 @@ def draw_print_map(
         raise SettingsError(
             "error.print.orientation", orientation=orientation, choices=", ".join(ORIENTATIONS)
         )
-    areas = None if service_areas is None else _check_service_areas(service_areas)
-    made_on = made_on or dt.date.today()
-    full = privacy == "full"
-    title = analysis.scenario.title.get(lang) or i18n.t("map.default_title", lang)
-    village_names = [str(n) for n in analysis.villages["village_name"].dropna()]
-    families = _font_families(lang, [title, *village_names])
+    model = build_map_model(
+        analysis,
+        lang=lang,
+        kind=kind,
+        privacy=privacy,
+        made_on=made_on,
+        service_areas=service_areas,
+        rng=rng,
+        key=key,
+    )
+    return draw_print_model(model, paper=paper_key, orientation=orientation)
 
-    page = _Page(paper_key, orientation, full, title)
+
+def draw_print_model(
+    model: MapModel, *, paper: str = "A4", orientation: str = "landscape"
+) -> Figure:
+    """Draw a :class:`~mapping.mapmodel.MapModel` as a printable page (see
+    :func:`draw_print_map`; ``paper`` and ``orientation`` are checked there)."""
+    analysis, kind, lang = model.analysis, model.kind, model.lang
+    village_names = [str(n) for n in analysis.villages["village_name"].dropna()]
+    families = _font_families(lang, [model.title, *village_names])
+
+    page = _Page(paper, orientation, model.full, model.title)
     fig = Figure(figsize=(page.w / 25.4, page.h / 25.4))
-    fig.set_label(title)
+    fig.set_label(model.title)
     canvas = FigureCanvasAgg(fig)  # text sizes are measured to place the labels
     draw = _Drawer(fig, page, families, lang)
 
-    kind_name = i18n.t(f"kind.{kind}", lang)
-    limit_m = analysis.settings.threshold_m(kind)
     subtitle = i18n.t(
         "print.subtitle",
         lang,
-        kind=kind_name,
-        limit=_limit_km(limit_m),
+        kind=model.kind_name,
+        limit=model.limit_text,
         mode=i18n.t(f"mode.{analysis.settings.mode}", lang),
     )
-    draw.header(title, subtitle, i18n.t("print.made_on", lang, date=made_on.isoformat()))
-    if full:
-        draw.banner(i18n.t("map.full_banner", lang))
+    draw.header(
+        model.title, subtitle, i18n.t("print.made_on", lang, date=model.made_on.isoformat())
+    )
+    if model.banner:
+        draw.banner(model.banner)
 
     crs = pyproj.CRS.from_user_input(analysis.network.crs)
-    layers = _MapLayers.build(analysis, kind, crs, privacy, areas, rng=rng, key=key)
-    denominator = page.fit_map(layers.extent(full))
+    layers = _MapLayers.build(model, crs)
+    denominator = page.fit_map(layers.extent(model.full))
     ax = fig.add_axes(page.frac(page.map_box), gid=GID_MAP)
     _set_extent(ax, page)
     ax.set_facecolor(_BACKGROUND)
@@ -589,17 +591,7 @@ def draw_print_map(
         draw.attribution(ax),
     ]
     draw.village_labels(ax, canvas, analysis.villages, layers, kind, lang, fixed)
-
-    panel = _Panel(
-        analysis,
-        kind,
-        lang,
-        privacy,
-        layers.kinds_present,
-        layers.proposed_kinds,
-        layers.area_bands,
-    )
-    draw.panel(canvas, panel, crs)
+    draw.panel(canvas, _Panel(model), crs)
     return fig
 
 
@@ -639,26 +631,17 @@ class _MapLayers:
         self.road_bounds: tuple[float, float, float, float] | None = None
 
     @classmethod
-    def build(
-        cls,
-        analysis: Analysis,
-        kind: str,
-        crs: pyproj.CRS,
-        privacy: str,
-        service_areas: gpd.GeoDataFrame | None = None,
-        *,
-        rng: np.random.Generator | None = None,
-        key: bytes | None = None,
-    ) -> _MapLayers:
+    def build(cls, model: MapModel, crs: pyproj.CRS) -> _MapLayers:
+        analysis, kind = model.analysis, model.kind
         out = cls()
         net = analysis.network
         if net.n_segments:
             lines = road_lines(analysis).to_crs(crs)
             segs = shapely.get_coordinates(lines.geometry.values).reshape(-1, 2, 2)
             groups = np.array(
-                [_ROAD_GROUP_OF.get(h, "path") for h in HIGHWAY_CLASSES], dtype=object
+                [ROAD_GROUP_OF.get(h, "path") for h in HIGHWAY_CLASSES], dtype=object
             )[net.seg_highway]
-            for group in _ROAD_GROUPS:
+            for group in ROAD_GROUPS:
                 sel = groups == group
                 if sel.any():
                     out.roads[group] = segs[sel]
@@ -676,7 +659,7 @@ class _MapLayers:
 
         v = analysis.villages
         if len(v):
-            status = [_village_status(row, kind) for _, row in v.iterrows()]
+            status = list(model.status.loc[v.index])
             points = _project(gpd.GeoSeries(v.geometry.values, crs=v.crs), crs)
             keep = np.array([_usable(g) for g in points])
             if keep.any():
@@ -698,7 +681,7 @@ class _MapLayers:
         svc = analysis.services
         if len(svc):
             xy = shapely.get_coordinates(_project(gpd.GeoSeries(svc.geometry.values), crs).values)
-            proposed = _proposed_mask(svc)
+            proposed = model.proposed
             for k in SERVICE_KINDS:
                 sel = (svc["kind"] == k).to_numpy()
                 if (sel & ~proposed).any():
@@ -708,9 +691,9 @@ class _MapLayers:
                     out.proposed[k] = xy[sel & proposed]
                     out.proposed_kinds.append(k)
 
-        sa = service_areas
+        sa = model.service_areas
         if sa is not None and len(sa):
-            out.area_bands = _area_bands(sa)
+            out.area_bands = list(model.area_bands)
             rank = {b: i for i, b in enumerate(out.area_bands)}
             shapes = _project(gpd.GeoSeries(sa.geometry.values, crs=sa.crs), crs)
             rows = sorted(zip(sa["band_m"].astype(float), shapes, strict=True), key=lambda r: -r[0])
@@ -719,20 +702,16 @@ class _MapLayers:
                 if path is not None:
                     out.areas.append((path, rank[band]))
 
-        hh = analysis.households
-        if privacy == "full" and len(hh):
+        hh = model.households
+        if model.full and len(hh):
             x, y = net.project_points(hh)
             out.hh_xy = np.column_stack([x, y])
             out.hh_class = [_household_class(d) for d in hh[f"dist_{kind}_m"]]
-        elif privacy == "displaced" and len(hh):
-            moved = displaced_households(
-                hh, kind, bins_m=HOUSEHOLD_BINS_M, rng=rng, crs=crs, key=key
-            )
-            x, y = net.project_points(moved)
+        elif model.displaced and len(hh):
+            x, y = net.project_points(hh)
             out.hh_xy = np.column_stack([x, y])
             out.hh_class = [
-                "u" if pd.isna(c) else str(int(c))
-                for c in moved[f"dist_{kind}_class"].astype(object)
+                "u" if pd.isna(c) else str(int(c)) for c in hh[f"dist_{kind}_class"].astype(object)
             ]
         return out
 
@@ -772,25 +751,17 @@ def _set_extent(ax, page: _Page) -> None:
 class _Panel:
     """The side panel's content: legend entries, the list of villages with a gap, notes."""
 
-    def __init__(
-        self,
-        analysis: Analysis,
-        kind: str,
-        lang: str,
-        privacy: str,
-        kinds_present: list[str],
-        proposed_kinds: Sequence[str] = (),
-        area_bands: Sequence[float] = (),
-    ) -> None:
+    def __init__(self, model: MapModel) -> None:
+        analysis, kind, lang, privacy = model.analysis, model.kind, model.lang, model.privacy
         v = analysis.villages
         self.lang = lang
         self.privacy = privacy
-        self.full = privacy == "full"
+        self.full = model.full
         self.households_drawn = privacy in ("full", "displaced")
         self.kind = kind
-        self.kinds_present = kinds_present
-        self.proposed_kinds = list(proposed_kinds)
-        self.area_bands = list(area_bands)
+        self.kinds_present = list(model.kinds_present)
+        self.proposed_kinds = list(model.proposed_kinds)
+        self.area_bands = list(model.area_bands)
         self.limit = _limit_km(analysis.settings.threshold_m(kind))
         flagged = v[v[f"flag_{kind}"].astype(bool)]
         dist = flagged[f"dist_{kind}_m"].astype(float)
@@ -878,7 +849,7 @@ class _Drawer:
     def roads(self, ax, roads: dict[str, np.ndarray]) -> None:
         # minor roads first, so that main roads are drawn over them at crossings
         for group in sorted(roads, key=lambda g: _ROAD_WIDTH_PT[g]):
-            color, _, dash = _ROAD_GROUPS[group]
+            color, _, dash = ROAD_GROUPS[group]
             style = "solid" if dash is None else (0, tuple(float(d) for d in dash.split()))
             ax.add_collection(
                 LineCollection(
@@ -1380,7 +1351,7 @@ class _Drawer:
             ("minor", "map.legend.road_minor"),
             ("track", "map.legend.road_track"),
         ):
-            color, _, dash = _ROAD_GROUPS[group]
+            color, _, dash = ROAD_GROUPS[group]
             style = "solid" if dash is None else (0, tuple(float(d) for d in dash.split()))
             handles.append(
                 Line2D([], [], color=color, linewidth=_ROAD_WIDTH_PT[group] * s, linestyle=style)
