@@ -54,6 +54,11 @@ class ServiceSearch:
         Index (into the service arrays) of that nearest service, -1 when none.
     svc_snap, svc_off_cost
         The services' snaps and the cost of their off-road legs.
+    node_next
+        The next node on each node's way to its nearest service (the search's predecessor
+        in the reversed graph); ``n_nodes + j`` when the next stop is service ``j`` itself,
+        negative when no service is reachable. None when the search did not keep them
+        (:func:`add_services`): :mod:`mapping.routes` then runs one search for them.
     """
 
     metric: str
@@ -61,6 +66,7 @@ class ServiceSearch:
     node_service: np.ndarray
     svc_snap: Snap
     svc_off_cost: np.ndarray
+    node_next: np.ndarray | None = None
 
 
 def search_services(
@@ -91,7 +97,7 @@ def search_services(
             metric, np.full(n, np.inf), np.full(n, -1, dtype=np.int64), svc_snap, svc_off
         )
     graph = with_virtual_sources(net, svc_snap, svc_off, metric)
-    dist, _, sources = dijkstra(
+    dist, pred, sources = dijkstra(
         graph,
         directed=True,
         indices=np.arange(n, n + k),
@@ -100,7 +106,7 @@ def search_services(
         limit=limit,
     )
     node_service = np.where(sources[:n] >= n, sources[:n] - n, -1).astype(np.int64)
-    return ServiceSearch(metric, dist[:n], node_service, svc_snap, svc_off)
+    return ServiceSearch(metric, dist[:n], node_service, svc_snap, svc_off, pred[:n])
 
 
 def point_costs(
