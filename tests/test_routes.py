@@ -88,7 +88,9 @@ def on_road_segments(a, line_m: shapely.LineString) -> bool:
     idx = [int(np.argmin(np.hypot(*(nodes - p).T))) for p in xy]
     assert max(np.hypot(*(nodes[idx] - xy).T)) < 1e-6
     pairs = set(zip(net.seg_u.tolist(), net.seg_v.tolist(), strict=True))
-    return all((a_, b) in pairs or (b, a_) in pairs for a_, b in zip(idx[:-1], idx[1:]))
+    return all(
+        (a_, b) in pairs or (b, a_) in pairs for a_, b in zip(idx[:-1], idx[1:], strict=True)
+    )
 
 
 @pytest.mark.parametrize("kind", ["kindergarten", "school"])
