@@ -176,15 +176,20 @@ def write_geopackage(analysis: Analysis, path: str | Path, *, privacy: str = "fu
     Layers: ``villages`` (points with results, including household counts), ``village_areas``
     (boundaries), ``households`` (points with results; only with ``privacy="full"``: in
     committee mode the file holds no household position, name, phone or id), ``services``,
-    ``roads`` (the routing network of the mode) and ``boundaries`` (administrative areas from
-    OSM).
+    ``roads`` (the routing network of the mode), ``routes`` (each village's road route to its
+    nearest service of each kind, :mod:`mapping.routes`; each household's too with
+    ``privacy="full"`` only, since a route starts at the household) and ``boundaries``
+    (administrative areas from OSM).
     """
+    from mapping.routes import all_routes
+
     path = Path(path)
     v = analysis.villages
     layers: dict[str, gpd.GeoDataFrame] = {
         "villages": gpd.GeoDataFrame(v.drop(columns="boundary"), geometry="geometry"),
         "services": analysis.services,
         "roads": road_lines(analysis),
+        "routes": all_routes(analysis, households=privacy == "full"),
     }
     if privacy == "full":
         layers["households"] = analysis.households

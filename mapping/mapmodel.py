@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -194,6 +194,10 @@ i18n.register(
         "map.popup.village": {"zh": "所属村", "en": "Village"},
         "map.popup.distance": {"zh": "到{kind}的道路距离", "en": "Road distance to {kind}"},
         "map.popup.nearest": {"zh": "最近的{kind}", "en": "Nearest {kind}"},
+        "map.popup.route": {
+            "zh": "沿道路 {km} 公里到{name}（路线已画在图上）",
+            "en": "{km} km by road to {name} (the route is drawn on the map)",
+        },
         "map.popup.capacity": {"zh": "学位", "en": "Places"},
         "map.layer.proposed": {"zh": "拟建{kind}", "en": "Proposed {kind}"},
         "map.legend.proposed": {"zh": "拟建{kind}", "en": "Proposed {kind}"},
@@ -423,6 +427,16 @@ class MapModel:
     highlight: tuple[str, ...]
     service_areas: gpd.GeoDataFrame | None
     area_bands: tuple[float, ...]
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def village_routes(self) -> gpd.GeoDataFrame:
+        """Each village's road route to its nearest service of the kind (EPSG:4326, see
+        :func:`mapping.routes.trace_routes`), worked out once per model."""
+        if "routes" not in self._cache:
+            from mapping.routes import trace_routes
+
+            self._cache["routes"] = trace_routes(self.analysis, self.kind, "villages")
+        return self._cache["routes"]
 
     @property
     def full(self) -> bool:

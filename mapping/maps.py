@@ -177,6 +177,11 @@ def _round_geometry(geom: shapely.Geometry) -> dict:
     return shapely.geometry.mapping(rounded)
 
 
+#: Routes are drawn simplified to this tolerance (m) and rounded to this many decimals of a
+#: degree (about 1 m): a line a few pixels wide shows no more.
+ROUTE_DISPLAY_TOLERANCE_M = 5.0
+ROUTE_DECIMALS = 5
+
 #: The map's own CSS and scripts, kept as files (mapping/static/map) so they can be read and
 #: linted as what they are.
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "map"
@@ -505,26 +510,68 @@ def _village_popup(row: pd.Series, kind: str, limit_m: float, lang: str, status:
     return head + (_table(rows) if rows else "") + "</div>"
 
 
+def _route_lines(routes: gpd.GeoDataFrame | None, crs) -> dict[str, list[list[float]]]:
+    """Each village's route as Leaflet ``[lat, lng]`` pairs, simplified for display.
+
+    Routes follow every bend of the roads; for a line drawn a few pixels wide, vertices
+    within :data:`ROUTE_DISPLAY_TOLERANCE_M` of the line add bytes, not shape (a county's
+    2,000 routes would otherwise add megabytes to the file).
+    """
+    if routes is None or len(routes) == 0:
+        return {}
+    simple = routes.to_crs(crs).simplify(ROUTE_DISPLAY_TOLERANCE_M).to_crs("EPSG:4326")
+    out = {}
+    for vid, line in zip(routes["from_id"], simple, strict=True):
+        xy = np.round(np.asarray(line.coords), ROUTE_DECIMALS)
+        out[str(vid)] = [[float(y), float(x)] for x, y in xy]
+    return out
+
+
 def _add_villages(
-    m: folium.Map, villages: pd.DataFrame, kind: str, limit_m: float, lang: str
+    m: folium.Map,
+    villages: pd.DataFrame,
+    kind: str,
+    limit_m: float,
+    lang: str,
+    routes: gpd.GeoDataFrame | None = None,
+    crs=None,
 ) -> list[float] | None:
-    """Add the village boundary and point layers; return the points' bounds or None."""
+    """Add the village boundary and point layers; return the points' bounds or None.
+
+    ``routes`` (of :func:`mapping.routes.trace_routes`, ``crs`` the network's): opening a
+    village's popup draws its route to the nearest service, and the popup says how long it
+    is and where it leads.
+    """
     if len(villages) == 0:
         return None
     limit = _limit_km(limit_m)
+    lines = _route_lines(routes, crs)
+    route_of = {} if routes is None else {str(r.from_id): r for r in routes.itertuples()}
     points, areas = [], []
-    for i, (_, row) in enumerate(villages.iterrows()):
+    for i, (vid, row) in enumerate(villages.iterrows()):
         status = _village_status(row, kind)
         popup = _village_popup(row, kind, limit_m, lang, status)
+        route = route_of.get(str(vid))
+        if route is not None:
+            text = i18n.t(
+                "map.popup.route",
+                lang,
+                km=f"{route.dist_m / 1000:.1f}",
+                name=route.service_name or route.service_id,
+            )
+            popup = popup[: -len("</div>")] + f'<p class="gm-route-note">{_esc(text)}</p></div>'
         tip = (
             f"<b>{_esc(row['village_name'])}</b><br>"
             f"{_esc(i18n.t(f'map.status.{status}', lang, limit=limit))}"
         )
+        props = {"s": status, "popup": popup, "tip": tip}
+        if str(vid) in lines:
+            props["route"] = lines[str(vid)]
         points.append(
             {
                 "type": "Feature",
                 "id": i,
-                "properties": {"s": status, "popup": popup, "tip": tip},
+                "properties": props,
                 "geometry": _round_geometry(row.geometry),
             }
         )
@@ -1169,6 +1216,7 @@ def draw_map(
     highlight_households: Sequence[str] | None = None,
     rng: np.random.Generator | None = None,
     key: bytes | None = None,
+    routes: bool | None = None,
 ) -> folium.Map:
     """Draw an analysis on a folium map that needs no internet.
 
@@ -1218,6 +1266,10 @@ def draw_map(
         The secret of the ``displaced`` mode (:func:`mapping.privacy.displacement_key`):
         each household then moves the same way on every map made with it, so several maps
         cannot be averaged back to the true positions. The app and the command line pass it.
+    routes
+        Opening a village's popup draws its road route to the nearest service of ``kind``
+        (:mod:`mapping.routes`), and the popup names it. Default: on for a file, off for the
+        app's ``compact`` map (which draws routes on request).
 
     Returns
     -------
@@ -1249,11 +1301,14 @@ def draw_map(
         rng=rng,
         key=key,
     )
-    return draw_map_model(model, tiles=tiles, compact=compact)
+    return draw_map_model(model, tiles=tiles, compact=compact, routes=routes)
 
 
-def draw_map_model(model: MapModel, *, tiles: bool = False, compact: bool = False) -> folium.Map:
+def draw_map_model(
+    model: MapModel, *, tiles: bool = False, compact: bool = False, routes: bool | None = None
+) -> folium.Map:
     """Draw a :class:`~mapping.mapmodel.MapModel` on a folium map (see :func:`draw_map`)."""
+    with_routes = (not compact) if routes is None else routes
     analysis, kind, lang = model.analysis, model.kind, model.lang
 
     # quarter zoom steps let fit_bounds fill the window instead of dropping a whole level
@@ -1272,7 +1327,10 @@ def draw_map_model(model: MapModel, *, tiles: bool = False, compact: bool = Fals
         _add_service_areas(m, model.service_areas, lang)
     bounds = [_add_roads(m, analysis.network, lang)]
     bounds.append(_add_study_area(m, analysis.scenario.study_area, lang))
-    bounds.append(_add_villages(m, analysis.villages, kind, model.limit_m, lang))
+    routes = model.village_routes() if with_routes else None
+    bounds.append(
+        _add_villages(m, analysis.villages, kind, model.limit_m, lang, routes, analysis.network.crs)
+    )
     if model.full:
         bounds.append(_add_households(m, model.households, kind, lang))
         _add_highlight(m, model.households, list(model.highlight), lang)

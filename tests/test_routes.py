@@ -126,3 +126,69 @@ def test_routes_after_a_proposal_lead_to_it(demo):
     assert route["service_id"] in set(proposed.astype(str))
     assert isinstance(route.geometry, shapely.LineString)
     assert pd.notna(route["service_name"])
+
+
+def test_the_geopackage_holds_village_routes_and_household_routes_only_in_full_mode(
+    demo, tmp_path
+):
+    import pyogrio
+
+    from mapping.export import write_geopackage
+
+    committee = write_geopackage(demo, tmp_path / "c.gpkg", privacy="committee")
+    routes = pyogrio.read_dataframe(committee, layer="routes")
+    assert set(routes["layer"]) == {"villages"}
+    assert set(routes["kind"]) == {"kindergarten", "school"}
+    full = pyogrio.read_dataframe(write_geopackage(demo, tmp_path / "f.gpkg"), layer="routes")
+    assert set(full["layer"]) == {"villages", "households"}
+    assert len(full[full["layer"] == "households"]) == 2 * len(demo.households)
+
+
+OPEN_FLAGGED = """
+(function () {
+  var target = null;
+  %(map)s.eachLayer(function (l) {
+    if (!target && l.feature && l.feature.properties && l.feature.properties.route
+        && l.feature.properties.s === "flag") { target = l; }
+  });
+  target.openPopup();
+  var route = null;
+  %(map)s.eachLayer(function (l) {
+    if (l.options && l.options.className === "gm-route") { route = l; }
+  });
+  var ll = route.getLatLngs();
+  var text = document.querySelector(".leaflet-popup-content").textContent;
+  target.closePopup();
+  var left = 0;
+  %(map)s.eachLayer(function (l) {
+    if (l.options && l.options.className === "gm-route") { left += 1; }
+  });
+  return JSON.stringify({first: [ll[0].lat, ll[0].lng], last: [ll[ll.length - 1].lat,
+    ll[ll.length - 1].lng], village: [target.getLatLng().lat, target.getLatLng().lng],
+    text: text, left: left});
+})()
+"""
+
+
+@pytest.mark.browser
+def test_opening_a_flagged_village_draws_its_route_in_the_map_file(demo, tmp_path):
+    import json
+
+    from mapping.maps import draw_map, render_map_html
+    from tests import browser
+
+    browser.require_chromium()
+    m = draw_map(demo, lang="zh")
+    path = tmp_path / "map.html"
+    path.write_text(render_map_html(m), encoding="utf-8")
+    with browser.DevTools() as tools:
+        tools.navigate(path.as_uri())
+        tools.wait_for(f"typeof {m.get_name()} !== 'undefined' && {m.get_name()}._loaded", 30)
+        out = json.loads(tools.evaluate(OPEN_FLAGGED % {"map": m.get_name()}))
+        assert tools.console_errors() == []
+    assert out["first"] == pytest.approx(out["village"], abs=1e-5)  # it starts at the village
+    kg = demo.services[demo.services["kind"] == "kindergarten"]
+    ends = np.array([[p.y, p.x] for p in kg.geometry])
+    assert np.hypot(*(ends - out["last"]).T).min() < 1e-5  # and ends at a kindergarten
+    assert "沿道路" in out["text"] and "路线已画在图上" in out["text"]
+    assert out["left"] == 0  # closing the popup removes it
