@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
@@ -450,7 +449,12 @@ def _tile_pairs(
     order = np.argsort(tile_key, kind="stable")
     bounds = np.flatnonzero(np.concatenate([[True], tile_key[order][1:] != tile_key[order][:-1]]))
     tiles = np.split(order, bounds[1:])
-    same_pts = pd.Series(ctx.same_point).groupby(ctx.same_source).agg(np.unique)
+    # source -> the points on its own segment (not groupby().agg(np.unique): pandas before
+    # 3.1 refuses an aggregation that returns arrays)
+    by_src = np.argsort(ctx.same_source, kind="stable")
+    src_keys, src_starts = np.unique(ctx.same_source[by_src], return_index=True)
+    groups = np.split(ctx.same_point[by_src], src_starts[1:]) if len(src_keys) else []
+    same_pts = {k: np.unique(g) for k, g in zip(src_keys.tolist(), groups, strict=True)}
 
     def one_tile(idx: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         box = (src.x[idx].min(), src.y[idx].min(), src.x[idx].max(), src.y[idx].max())
@@ -464,7 +468,7 @@ def _tile_pairs(
             < pt_lim[pc] + _LINE_SLACK_M
         )
         pts = pc[ok]
-        on_seg = [same_pts[j] for j in idx if j in same_pts.index]
+        on_seg = [same_pts[j] for j in idx.tolist() if j in same_pts]
         if on_seg:
             pts = np.union1d(pts, np.concatenate(on_seg))
         else:
