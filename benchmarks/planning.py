@@ -1,6 +1,6 @@
 """County-sized timing of the planning functions (a script, not a test: timings vary by machine).
 
-Run ``python -m tests.planning_timing`` or call :func:`time_planning` (e.g. from the benchmark).
+Run ``python -m benchmarks.planning`` or call :func:`time_planning` (e.g. from the benchmark).
 Synthetic data from :mod:`benchmarks.synthetic` (fictional, deterministic).
 """
 

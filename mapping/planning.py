@@ -34,6 +34,7 @@ on small cases.
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -75,6 +76,28 @@ i18n.register(
             "en": "Weighting by children needs the households' 'children' column, but it has "
             "no values. Add the number of children, or weight by households.",
         },
+        "error.planning.grid_too_fine": {
+            "zh": "网格间距 {grid} 米太小：研究区（{width_km}×{height_km} 公里）会有约 {n_grid} 个"
+            "网格候选点，加上 {n_villages} 个村庄，超过了最多 {most} 个候选点的上限。"
+            "请把网格间距设为至少 {smallest} 米。",
+            "en": "A grid of {grid} m is too fine: over the study area ({width_km} x {height_km} "
+            "km) it would give about {n_grid} grid candidates besides the {n_villages} villages, "
+            "more than the {most} candidate sites that can be compared. Use a grid spacing of at "
+            "least {smallest} m.",
+        },
+        "error.planning.too_many_candidates": {
+            "zh": "候选地点太多：有 {n_villages} 个村庄点，最多只能比较 {most} 个候选点。"
+            "请只对研究区的一部分（更少的村庄）做选址。",
+            "en": "Too many candidate sites: {n_villages} village points, and at most {most} "
+            "candidates can be compared. Plan for part of the study area (fewer villages).",
+        },
+        "error.planning.no_room_for_grid": {
+            "zh": "{n_villages} 个村庄点已接近最多 {most} 个候选点的上限，没有余地再加网格候选点。"
+            "请只用村庄作候选点，或只对研究区的一部分做选址。",
+            "en": "The {n_villages} village points leave no room for grid candidates (at most "
+            "{most} candidate sites in all). Use the villages alone as candidates, or plan for "
+            "part of the study area.",
+        },
         "error.planning.no_candidates": {
             "zh": "没有可用的候选地点：没有村庄点，也没有网格点。请提供村庄数据或设置网格间距。",
             "en": "There are no candidate sites: no village points and no grid points. "
@@ -93,6 +116,14 @@ WEIGHTS = ("households", "children")
 #: Largest reduced problem (demand groups x candidates) solved exactly with spopt; spopt
 #: builds its PuLP model cell by cell in Python, which takes about 10 s at this size.
 EXACT_MAX_CELLS = 150_000
+
+#: Most candidate sites (villages plus grid points) one suggestion compares. The road
+#: searches and the pairs they keep grow with the candidates: on the benchmark county (100k
+#: road nodes, 30,000 households) 12,481 candidates took 15 s and 0.5 GB for the distance
+#: objective (benchmarks/ row 7), 42,667 (a 500 m grid) 2.5 min and 3.7 GB. Up to this many,
+#: a county stays within about 1 GB on a workshop laptop; more are refused before any work
+#: (issue 10).
+MAX_CANDIDATES = 20_000
 
 #: Cost (m) of a household that no existing service can reach, in the p-median: far beyond
 #: any trip in a county, so that connecting such households comes first.
@@ -147,12 +178,34 @@ def build_candidates(
     """
     net = analysis.network
     vil = analysis.scenario.villages
+    grid = candidates == "villages+grid"
+    if grid:
+        _check_grid_m(grid_m)
+    counts = {"n_villages": f"{len(vil):,}", "most": f"{MAX_CANDIDATES:,}"}
+    if len(vil) > MAX_CANDIDATES:
+        raise InputError("error.planning.too_many_candidates", **counts)
+    if grid and MAX_CANDIDATES - len(vil) < _MIN_GRID_ROOM:
+        raise InputError("error.planning.no_room_for_grid", **counts)
+    if grid:
+        box = _grid_box(analysis)
+        room = MAX_CANDIDATES - len(vil)
+        n_grid = _grid_size(box, float(grid_m))
+        if n_grid > room:
+            raise InputError(
+                "error.planning.grid_too_fine",
+                grid=f"{float(grid_m):g}",
+                width_km=f"{(box[2] - box[0]) / 1000:.1f}",
+                height_km=f"{(box[3] - box[1]) / 1000:.1f}",
+                n_grid=f"{n_grid:,.0f}" if n_grid < 1e15 else "> 10^15",
+                **counts,
+                smallest=f"{smallest_grid_m(box, room):,.0f}",
+            )
     vx, vy = net.project_points(vil)
     ids = [np.asarray(vil.index.astype(str), dtype=object)]
     kinds = [np.full(len(vil), "village", dtype=object)]
     names = [vil["village_name"].astype(object).to_numpy() if len(vil) else np.array([], object)]
     xs, ys, snaps = [np.asarray(vx, float)], [np.asarray(vy, float)], [analysis.vil_snap]
-    if candidates == "villages+grid":
+    if grid:
         gx, gy = _grid_points(analysis, float(grid_m))
         gsnap = snap_points(net, gx, gy, snap_to=analysis.settings.snap_to)
         key = pd.DataFrame({"x": np.round(gsnap.x), "y": np.round(gsnap.y)})
@@ -176,19 +229,73 @@ def build_candidates(
     )
 
 
-def _grid_points(analysis: Analysis, grid_m: float) -> tuple[np.ndarray, np.ndarray]:
+#: A grid needs room for at least this many points (3 x 3: any spacing wider than the area).
+_MIN_GRID_ROOM = 9
+
+
+def _check_grid_m(grid_m) -> None:
+    ok = isinstance(grid_m, (int, float, np.integer, np.floating)) and not isinstance(grid_m, bool)
+    if not (ok and np.isfinite(grid_m) and grid_m > 0):
+        raise InputError("error.planning.grid", grid=grid_m)
+
+
+def _grid_box(analysis: Analysis) -> tuple[float, float, float, float]:
+    """``(x0, y0, x1, y1)`` (m, network CRS) the grid covers: the study area's bounds, or the
+    road network's extent when there is none."""
     net = analysis.network
     area = analysis.scenario.study_area
     if area is not None:
         area_p = gpd.GeoSeries([area], crs="EPSG:4326").to_crs(net.crs).iloc[0]
-        x0, y0, x1, y1 = area_p.bounds
-    else:
-        area_p = None
-        x0, y0, x1, y1 = net.x.min(), net.y.min(), net.x.max(), net.y.max()
-    gx = np.arange(np.floor(x0 / grid_m) * grid_m, x1 + grid_m, grid_m)
-    gy = np.arange(np.floor(y0 / grid_m) * grid_m, y1 + grid_m, grid_m)
+        return tuple(float(b) for b in area_p.bounds)
+    return float(net.x.min()), float(net.y.min()), float(net.x.max()), float(net.y.max())
+
+
+def _grid_axis(lo: float, hi: float, grid_m: float) -> tuple[float, float]:
+    """Start and stop of one grid axis (``np.arange(start, stop, grid_m)``)."""
+    return float(np.floor(lo / grid_m) * grid_m), hi + grid_m
+
+
+def _grid_size(box: tuple[float, float, float, float], grid_m: float) -> float:
+    """Points of the grid over ``box`` before clipping to the study area, counted the way
+    :func:`numpy.arange` counts, without making the grid; a float (``inf`` for a spacing so
+    small that the count overflows)."""
+    n = 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for lo, hi in ((box[0], box[2]), (box[1], box[3])):
+            start, stop = _grid_axis(lo, hi, grid_m)
+            steps = float(np.ceil((stop - start) / grid_m))
+            if not (np.isfinite(steps) and steps >= 1):  # the division overflowed
+                return np.inf
+            n *= steps
+    return n if np.isfinite(n) else np.inf
+
+
+def smallest_grid_m(box: tuple[float, float, float, float], room: int) -> float:
+    """The smallest whole-metre grid spacing whose grid over ``box`` (m) has at most ``room``
+    points (``room`` >= 9).
+
+    The count ``n(s)`` lies between ``w h / s^2`` and ``(w / s + 2)(h / s + 2)``, so the
+    answer lies between ``sqrt(w h / room)`` and the root of the second bound; the few whole
+    metres between the two are tried in order.
+    """
+    w, h = box[2] - box[0], box[3] - box[1]
+    lo = max(1, math.floor(math.sqrt(w * h / room)))
+    hi = ((w + h) + math.sqrt((w + h) ** 2 + (room - 4) * w * h)) / (room - 4)
+    for s in range(lo, math.ceil(hi) + 2):
+        if _grid_size(box, float(s)) <= room:
+            return float(s)
+    return float(math.ceil(hi) + 1)  # pragma: no cover - the bound above always fits
+
+
+def _grid_points(analysis: Analysis, grid_m: float) -> tuple[np.ndarray, np.ndarray]:
+    net = analysis.network
+    area = analysis.scenario.study_area
+    x0, y0, x1, y1 = _grid_box(analysis)
+    gx = np.arange(*_grid_axis(x0, x1, grid_m), grid_m)
+    gy = np.arange(*_grid_axis(y0, y1, grid_m), grid_m)
     xx, yy = (a.ravel() for a in np.meshgrid(gx, gy))
-    if area_p is not None:
+    if area is not None:
+        area_p = gpd.GeoSeries([area], crs="EPSG:4326").to_crs(net.crs).iloc[0]
         inside = shapely.contains_xy(area_p, xx, yy)
         xx, yy = xx[inside], yy[inside]
     return xx, yy
@@ -521,8 +628,8 @@ def suggest_sites(
     _check_choice("candidates", candidates, CANDIDATE_SETS)
     _check_choice("weight", weight, WEIGHTS)
     _check_choice("method", method, ("auto", "exact", "greedy"))
-    if candidates == "villages+grid" and not (grid_m is not None and grid_m > 0):
-        raise InputError("error.planning.grid", grid=grid_m)
+    if candidates == "villages+grid":
+        _check_grid_m(grid_m)
     hh = analysis.households
     has_kids = _has_children(hh)
     if weight == "children" and not has_kids:

@@ -40,6 +40,10 @@ MAX_CHUNK_CELLS = 20_000_000
 #: more per-tile overhead; 4.5 km measured best on a synthetic county (benchmarks/planning.py).
 TILE_M = 4500.0
 
+#: Integer type of the point and source indices of :class:`CostPairs`: a county's pairs run
+#: to tens of millions, and 32 bits hold any count of points or sources we accept.
+_INDEX = np.int32
+
 #: Slack (m) on the straight-line lower bound of a route, for rounding: a route's length is
 #: a sum of rounded segment lengths and may fall short of the straight line by far less.
 _LINE_SLACK_M = 1e-3
@@ -133,7 +137,7 @@ class CostPairs:
     Attributes
     ----------
     point, source
-        Indices into the points and the sources.
+        Indices into the points and the sources (int32).
     cost
         Road distance (m) of the trip from the point to the source, off-road legs included.
     n_points, n_sources
@@ -264,7 +268,7 @@ def compute_cost_pairs(
         same_source=same_s,
         same_cost=same_c,
     )
-    empty_i = np.array([], dtype=np.int64)
+    empty_i = np.array([], dtype=_INDEX)
     if k == 0 or n_pts == 0:
         return CostPairs(empty_i, empty_i, np.array([]), n_pts, k)
     node_lim = np.full(net.n_nodes, ctx.limit)
@@ -272,20 +276,25 @@ def compute_cost_pairs(
         node_lim = np.minimum(node_lim, np.asarray(node_bound, dtype=float))
     pt_lim = np.minimum(ctx.limit, ctx.bound)
     parts = [p for p in _tile_pairs(ctx, node_lim, pt_lim, progress) if len(p[0])]
-    if not parts:
-        return CostPairs(empty_i, empty_i, np.array([]), n_pts, k)
-    srcs = np.concatenate([p[0] for p in parts]).astype(np.int64)
-    pts = np.concatenate([p[1] for p in parts]).astype(np.int64)
-    costs = np.concatenate([p[2] for p in parts])
     # the order of one search over all sources (by source, then point): greedy sums over the
     # pairs in this order, so equal inputs give equal sums to the last bit. Each source's
-    # pairs come from one search, in point order already: place them, no sort needed
-    first = np.flatnonzero(np.concatenate([[True], srcs[1:] != srcs[:-1]]))
-    rank = np.arange(len(srcs)) - np.repeat(first, np.diff(np.append(first, len(srcs))))
-    start = np.concatenate([[0], np.cumsum(np.bincount(srcs, minlength=k))[:-1]])
-    at = start[srcs] + rank
-    out_pts, out_srcs, out_costs = np.empty_like(pts), np.empty_like(srcs), np.empty_like(costs)
-    out_pts[at], out_srcs[at], out_costs[at] = pts, srcs, costs
+    # pairs come from one search (one part), in point order already: place them, no sort
+    # needed, each part freed once placed (the pairs are most of the memory of a county)
+    counts = np.zeros(k, dtype=np.int64)
+    for srcs, _, _ in parts:
+        counts += np.bincount(srcs, minlength=k)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    total = int(counts.sum())
+    out_pts = np.empty(total, dtype=_INDEX)
+    out_srcs = np.empty(total, dtype=_INDEX)
+    out_costs = np.empty(total, dtype=np.float64)
+    parts.reverse()
+    while parts:
+        srcs, pts, costs = parts.pop()
+        first = np.flatnonzero(np.concatenate([[True], srcs[1:] != srcs[:-1]]))
+        rank = np.arange(len(srcs)) - np.repeat(first, np.diff(np.append(first, len(srcs))))
+        at = start[srcs] + rank
+        out_pts[at], out_srcs[at], out_costs[at] = pts, srcs, costs
     return CostPairs(out_pts, out_srcs, out_costs, n_pts, k)
 
 
@@ -343,7 +352,7 @@ class _PairContext:
         total = best + self.point_snap.offroad_m[pts]
         keep = (total <= self.limit) & (total < self.bound[pts])
         r, c = np.nonzero(keep)
-        return idx[r], pts[c], total[r, c]
+        return idx[r].astype(_INDEX), pts[c].astype(_INDEX), total[r, c]
 
 
 def _bound_is_consistent(ctx: _PairContext, node_bound: np.ndarray) -> bool:

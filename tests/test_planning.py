@@ -566,3 +566,111 @@ def test_suggestions_are_those_of_the_whole_network_searches(key, request):
         weight=weight,
     )
     assert sites["candidate"].tolist() == SITES_BEFORE[key]
+
+
+# --------------------------------------------------------------------------------------------
+# issue 10: a grid or candidate count beyond what fits is refused before the work
+
+
+def square_area_case():
+    """The line case inside a 10 km x 10 km study area (so a grid covers 100 km2)."""
+    from tests.netbuild import box
+
+    return tiny_analysis(
+        line_roads(),
+        {"V0": (500.0, 0.0), "VA": (5000.0, 0.0), "VB": (9000.0, 0.0)},
+        {"h0": (500.0, 0.0, 1), "a1": (5000.0, 0.0, 1), "b1": (9000.0, 0.0, 4)},
+        services({"k0": ("kindergarten", 0.0, 0.0)}),
+        study_area=box(0.0, -5000.0, 10_000.0, 5000.0),
+    )
+
+
+def grid_points_over(a, grid_m: float) -> int:
+    """Points of a grid over the study area's box, counted by making the two axes."""
+    net = a.network
+    area = gpd.GeoSeries([a.scenario.study_area], crs="EPSG:4326").to_crs(net.crs).iloc[0]
+    x0, y0, x1, y1 = area.bounds
+    nx_ = len(np.arange(np.floor(x0 / grid_m) * grid_m, x1 + grid_m, grid_m))
+    ny_ = len(np.arange(np.floor(y0 / grid_m) * grid_m, y1 + grid_m, grid_m))
+    return nx_ * ny_
+
+
+@pytest.mark.parametrize("grid_m", [1.0, 1e-3, 1e-300])
+def test_a_grid_too_fine_is_refused_before_the_work(grid_m):
+    import tracemalloc
+
+    import mapping.planning as planning
+
+    a = square_area_case()
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError) as err:
+            suggest_sites(a, "kindergarten", 1, candidates="villages+grid", grid_m=grid_m)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # refused before making the grid: a 1 m grid over 100 km2 is 10^8 points (1.6 GB of
+    # coordinates alone), a 1 mm grid 10^14
+    assert peak < 20e6
+    assert err.value.key == "error.planning.grid_too_fine"
+    en, zh = err.value.message("en"), err.value.message("zh")
+    smallest = int(en.split("at least ")[1].split(" m")[0].replace(",", ""))
+    assert f"至少 {smallest:,} 米" in zh
+    assert "10.0 x 10.0 km" in en and "20,000 candidate sites" in en and "3 villages" in en
+    # the spacing the message gives is the smallest whole metre that fits (3 villages + grid)
+    room = planning.MAX_CANDIDATES - 3
+    assert grid_points_over(a, float(smallest)) <= room < grid_points_over(a, smallest - 1.0)
+    cand = build_candidates(a, "villages+grid", float(smallest))
+    assert 3 < len(cand) <= planning.MAX_CANDIDATES
+    with pytest.raises(InputError, match="at least"):
+        build_candidates(a, "villages+grid", smallest - 1.0)
+
+
+@pytest.mark.parametrize("grid_m", [float("inf"), float("nan"), -5.0, 0.0, "700", True])
+def test_a_grid_spacing_must_be_a_finite_positive_number(grid_m):
+    a = line_case()
+    with pytest.raises(InputError) as err:
+        suggest_sites(a, "kindergarten", 1, candidates="villages+grid", grid_m=grid_m)
+    assert err.value.key == "error.planning.grid"
+    with pytest.raises(InputError):
+        build_candidates(a, "villages+grid", grid_m)
+
+
+def test_too_many_candidates_are_refused(monkeypatch):
+    import mapping.planning as planning
+
+    a = line_case()  # 3 villages
+    monkeypatch.setattr(planning, "MAX_CANDIDATES", 2)
+    with pytest.raises(InputError) as err:
+        suggest_sites(a, "kindergarten", 1)
+    assert err.value.key == "error.planning.too_many_candidates"
+    assert "3 village points, and at most 2 candidates" in err.value.message("en")
+    assert "3 个村庄点，最多只能比较 2 个候选点" in err.value.message("zh")
+    # the villages fit, but leave no room for a grid
+    monkeypatch.setattr(planning, "MAX_CANDIDATES", 10)
+    assert len(build_candidates(a, "villages")) == 3
+    with pytest.raises(InputError) as err:
+        build_candidates(a, "villages+grid", 5000.0)
+    assert err.value.key == "error.planning.no_room_for_grid"
+    # a grid over the roads' extent: it fits exactly when the villages and its points do
+    net = a.network
+    n_grid = len(np.arange(np.floor(net.x.min() / 2500) * 2500, net.x.max() + 2500, 2500))
+    n_grid *= len(np.arange(np.floor(net.y.min() / 2500) * 2500, net.y.max() + 2500, 2500))
+    monkeypatch.setattr(planning, "MAX_CANDIDATES", 3 + n_grid)
+    assert 3 < len(build_candidates(a, "villages+grid", 2500.0)) <= 3 + n_grid
+    monkeypatch.setattr(planning, "MAX_CANDIDATES", 3 + n_grid - 1)
+    with pytest.raises(InputError) as err:
+        build_candidates(a, "villages+grid", 2500.0)
+    assert err.value.key == "error.planning.grid_too_fine"
+
+
+def test_cli_plan_with_a_1m_grid_stops_with_a_message(tmp_path, capsys):
+    from mapping.cli import main
+
+    out = tmp_path / "plan"
+    code = main(["plan", "--demo", "--add", "2", "--grid", "1m", "--out", str(out), "--lang", "en"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "A grid of 1 m is too fine" in err and "Use a grid spacing of at least" in err
+    assert "Traceback" not in err
+    assert not out.exists()
