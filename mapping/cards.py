@@ -23,6 +23,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -66,6 +67,30 @@ CARD_HEIGHT_PX = 1920
 CARD_DPI = 100
 #: The smallest text on a card, in pixels at 1080 px wide (about 13 px on a 390 px phone).
 MIN_TEXT_PX = 28
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A page a card is drawn on: its size in layout pixels and the resolution of a pixel.
+
+    Positions and text sizes are given in layout pixels; :data:`CARD` is the phone card
+    (1080 x 1920 at 100 dpi), :data:`A4_PAGE` the same content on an A4 page of the report
+    (1543 x 2182 layout pixels on 8.27 x 11.69 inches: a 28 px text prints at 10.8 pt).
+    """
+
+    width_px: float
+    height_px: float
+    dpi: float
+    max_map_px: float
+    bottom_px: float = 0.0  # kept free at the foot (a report page prints its number there)
+
+    def pt(self, px: float) -> float:
+        """Points for a size in layout pixels."""
+        return px * 72.0 / self.dpi
+
+
+CARD = Layout(CARD_WIDTH_PX, CARD_HEIGHT_PX, CARD_DPI, 760)
+A4_PAGE = Layout(1543.0, 1543.0 * 297.0 / 210.0, 1543.0 / (210.0 / 25.4), 1000, 70.0)
 
 #: Longest village name kept in a card's file name (characters); longer names are cut.
 MAX_NAME_IN_FILE = 60
@@ -121,23 +146,27 @@ i18n.register(
 )
 
 
-def _px(px: float) -> float:
-    """Points for a size given in pixels of the card."""
-    return px * 72.0 / CARD_DPI
-
-
 class _Card:
     """Lays text out from the top of the card down, in pixels."""
 
-    def __init__(self, fig: Figure, families: list[str]) -> None:
+    def __init__(self, fig: Figure, families: list[str], layout: Layout) -> None:
         self.fig = fig
         self.families = families
+        self.layout = layout
+        self.W, self.H = layout.width_px, layout.height_px
         self.y = 0.0  # pixels from the top
         self.margin = 60.0
 
+    def pt(self, px: float) -> float:
+        return self.layout.pt(px)
+
+    def width_pt(self, text: str, size_px: float) -> float:
+        """The width of ``text`` at ``size_px``, in layout pixels."""
+        return _text_width_pt(text, self.pt(size_px)) * self.layout.dpi / 72.0
+
     def text(self, x_px: float, y_px: float, s: str, size_px: float, **kw):
         return self.fig.text(
-            x_px / CARD_WIDTH_PX, 1 - y_px / CARD_HEIGHT_PX, s, fontsize=_px(size_px),
+            x_px / self.W, 1 - y_px / self.H, s, fontsize=self.pt(size_px),
             fontfamily=self.families, parse_math=False, va="top", **kw,
         )  # fmt: skip
 
@@ -145,12 +174,12 @@ class _Card:
         self, s: str, size_px: float, *, max_lines: int, width_px: float | None = None, **kw
     ) -> None:
         """Text wrapped to the card's width (at most ``max_lines``, the last cut with …)."""
-        width = (width_px or CARD_WIDTH_PX - 2 * self.margin) * 72.0 / CARD_DPI
-        lines = _wrap(s, width, _px(size_px)).split("\n")
+        width = self.pt(width_px or self.W - 2 * self.margin)
+        lines = _wrap(s, width, self.pt(size_px)).split("\n")
         if len(lines) > max_lines:
             lines = lines[:max_lines]
             last = lines[-1]
-            while last and _text_width_pt(last + "…", _px(size_px)) > width:
+            while last and _text_width_pt(last + "…", self.pt(size_px)) > width:
                 last = last[:-1]
             lines[-1] = last + "…"
         for line in lines:
@@ -181,7 +210,9 @@ def _facts(model: MapModel, vid) -> dict:
     }
 
 
-def draw_village_card(model: MapModel, village_id, *, after: MapModel | None = None) -> Figure:
+def draw_village_card(
+    model: MapModel, village_id, *, after: MapModel | None = None, layout: Layout = CARD
+) -> Figure:
     """Draw one village's card (see the module docstring).
 
     Parameters
@@ -195,30 +226,33 @@ def draw_village_card(model: MapModel, village_id, *, after: MapModel | None = N
         The same map with proposals applied (:func:`mapping.analysis.apply_proposals`): when
         it changes this village's distance, the card says so (before -> after) and draws the
         proposal and the route to it.
+    layout
+        :data:`CARD` (the phone card) or :data:`A4_PAGE` (a page of the report).
 
     Returns
     -------
     matplotlib.figure.Figure
-        1080 x 1920 pixels at :data:`CARD_DPI`; save it with :func:`write_card`.
+        1080 x 1920 pixels at :data:`CARD_DPI` for a card; save it with :func:`write_card`.
     """
     lang = model.lang
     facts = _facts(model, village_id)
     later = _facts(after, village_id) if after is not None else None
     changed = later is not None and not _same_distance(facts["dist_m"], later["dist_m"])
     families = _font_families(lang, [facts["name"], facts["reason"], model.title])
-    fig = Figure(figsize=(CARD_WIDTH_PX / CARD_DPI, CARD_HEIGHT_PX / CARD_DPI), dpi=CARD_DPI)
+    fig = Figure(
+        figsize=(layout.width_px / layout.dpi, layout.height_px / layout.dpi), dpi=layout.dpi
+    )
     fig.set_label(facts["name"])
     FigureCanvasAgg(fig)
     fig.patch.set_facecolor("white")
-    card = _Card(fig, families)
+    card = _Card(fig, families, layout)
 
     # the top line: what this is, and that it is a sketch
     card.y = 40
     sketch = model.t("card.sketch")
-    sketch_px = _text_width_pt(sketch, _px(30)) * CARD_DPI / 72.0
-    room = CARD_WIDTH_PX - 2 * card.margin - sketch_px - 30
-    card.text(card.margin, card.y, _fit(model.title, 30, room), 30, color=_GREY)
-    card.text(CARD_WIDTH_PX - card.margin, card.y, sketch, 30, color=_GREY, ha="right",
+    room = card.W - 2 * card.margin - card.width_pt(sketch, 30) - 30
+    card.text(card.margin, card.y, _fit(card, model.title, 30, room), 30, color=_GREY)
+    card.text(card.W - card.margin, card.y, sketch, 30, color=_GREY, ha="right",
               weight="bold")  # fmt: skip
     card.y = 100
     card.wrapped(facts["name"], 76, max_lines=2, weight="bold", color=_INK)
@@ -226,11 +260,11 @@ def draw_village_card(model: MapModel, village_id, *, after: MapModel | None = N
     # the status, in its colour
     status = facts["status"]
     label = model.t(f"map.status.{status}", limit=model.limit_text)
-    width_px = _text_width_pt(label, _px(36)) * CARD_DPI / 72.0 + 40
+    width_px = card.width_pt(label, 36) + 40
     fig.add_artist(
         FancyBboxPatch(
-            (card.margin / CARD_WIDTH_PX, 1 - (card.y + 58) / CARD_HEIGHT_PX),
-            width_px / CARD_WIDTH_PX, 58 / CARD_HEIGHT_PX,
+            (card.margin / card.W, 1 - (card.y + 58) / card.H),
+            width_px / card.W, 58 / card.H,
             boxstyle="round,pad=0,rounding_size=0.01", transform=fig.transFigure,
             facecolor=STATUS_COLORS[status], edgecolor="none",
         )
@@ -243,12 +277,11 @@ def draw_village_card(model: MapModel, village_id, *, after: MapModel | None = N
     _numbers(card, model, facts)
 
     # the sketch map
-    top, height = card.y + 10, 760
-    if changed:
-        height = 640
+    top = card.y + 10
+    height = min(layout.max_map_px, card.H - layout.bottom_px - top - 190 - (170 if changed else 0))
     ax = fig.add_axes(
-        [card.margin / CARD_WIDTH_PX, 1 - (top + height) / CARD_HEIGHT_PX,
-         (CARD_WIDTH_PX - 2 * card.margin) / CARD_WIDTH_PX, height / CARD_HEIGHT_PX],
+        [card.margin / card.W, 1 - (top + height) / card.H,
+         (card.W - 2 * card.margin) / card.W, height / card.H],
         gid="card-map",
     )  # fmt: skip
     _inset(ax, card, model, village_id, after if changed else None)
@@ -261,10 +294,10 @@ def draw_village_card(model: MapModel, village_id, *, after: MapModel | None = N
     sources = [s for s in model.analysis.scenario.sources if s and len(s) <= 60]
     if model.fictional:
         sources.append(model.t("card.fictional"))
-    card.y = max(card.y, CARD_HEIGHT_PX - 150)
+    card.y = max(card.y, card.H - layout.bottom_px - 150)
     card.wrapped(model.t("card.sources", sources="；".join(sources) if lang == "zh"
                          else "; ".join(sources)), 28, max_lines=2, color=_GREY)  # fmt: skip
-    card.text(card.margin, CARD_HEIGHT_PX - 60, model.t("card.footer",
+    card.text(card.margin, card.H - layout.bottom_px - 60, model.t("card.footer",
               date=model.made_on.isoformat()), 28, color=_GREY)  # fmt: skip
     return fig
 
@@ -304,26 +337,26 @@ def _numbers(card: _Card, model: MapModel, facts: dict) -> None:
             model.t("card.children_label"),
         ),
     ]
-    col_w = (CARD_WIDTH_PX - 2 * card.margin) / 2
+    col_w = (card.W - 2 * card.margin) / 2
     for row in range(2):
         for col in range(2):
             value, label = cells[2 * row + col]
             x = card.margin + col * col_w
-            card.text(x, card.y, _fit(value, 60, col_w - 20), 60, weight="bold", color=_INK)
-            lines = _wrap(label, (col_w - 20) * 72.0 / CARD_DPI, _px(28)).split("\n")
+            card.text(x, card.y, _fit(card, value, 60, col_w - 20), 60, weight="bold", color=_INK)
+            lines = _wrap(label, card.pt(col_w - 20), card.pt(28)).split("\n")
             if len(lines) > 2:
-                lines = [lines[0], _fit("".join(lines[1:]), 28, col_w - 20)]
+                lines = [lines[0], _fit(card, "".join(lines[1:]), 28, col_w - 20)]
             for k, line in enumerate(lines):
                 card.text(x, card.y + 80 + 36 * k, line, 28, color=_GREY)
         card.y += 160
 
 
-def _fit(text: str, size_px: float, width_px: float) -> str:
+def _fit(card: _Card, text: str, size_px: float, width_px: float) -> str:
     """``text`` cut with … to fit ``width_px`` on one line."""
-    width = width_px * 72.0 / CARD_DPI
-    if _text_width_pt(text, _px(size_px)) <= width:
+    width = card.pt(width_px)
+    if _text_width_pt(text, card.pt(size_px)) <= width:
         return text
-    while text and _text_width_pt(text + "…", _px(size_px)) > width:
+    while text and _text_width_pt(text + "…", card.pt(size_px)) > width:
         text = text[:-1]
     return text + "…"
 
@@ -469,24 +502,24 @@ def _inset(ax, card: _Card, model: MapModel, vid, after: MapModel | None) -> Non
         j = np.flatnonzero(svc.index.astype(str) == route["service_id"].iloc[0])
         if len(j):
             card.fig.canvas  # noqa: B018 (the canvas measures the labels)
-            name = _fit(str(svc["name"].iloc[j[0]]), 30, 420)
+            name = _fit(card, str(svc["name"].iloc[j[0]]), 30, 420)
             ax.annotate(
                 name, (sxy[j[0], 0], sxy[j[0], 1]), xytext=(0, -32), textcoords="offset points",
-                ha="center", va="top", fontsize=_px(30), fontfamily=card.families,
+                ha="center", va="top", fontsize=card.pt(30), fontfamily=card.families,
                 annotation_clip=False, parse_math=False, color=_INK, zorder=6,
                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
             )  # fmt: skip
     ax.scatter([vx[0]], [vy[0]], s=700, c=STATUS_COLORS[model.status.loc[vid]],
                edgecolors=_INK, linewidths=3, zorder=7, gid="card-village")  # fmt: skip
     ax.annotate(
-        _fit(str(village["village_name"]), 34, 460), (vx[0], vy[0]), xytext=(0, 26),
-        textcoords="offset points", ha="center", va="bottom", fontsize=_px(34), weight="bold",
+        _fit(card, str(village["village_name"]), 34, 460), (vx[0], vy[0]), xytext=(0, 26),
+        textcoords="offset points", ha="center", va="bottom", fontsize=card.pt(34), weight="bold",
         fontfamily=card.families, parse_math=False, color=_INK, zorder=8,
         bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
     )  # fmt: skip
     _scalebar(ax, card, model.lang)
     ax.text(0.98, 0.98, model.t("card.sketch_note"), transform=ax.transAxes, ha="right",
-            va="top", fontsize=_px(28), fontfamily=card.families, parse_math=False,
+            va="top", fontsize=card.pt(28), fontfamily=card.families, parse_math=False,
             color=_GREY, zorder=9,
             bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "none", "alpha": 0.8})  # fmt: skip
 
@@ -522,7 +555,7 @@ def _scalebar(ax, card: _Card, lang: str) -> None:
         if length < 1000
         else i18n.t("map.popup.km", lang, km=f"{length / 1000:g}")
     )
-    ax.text(x0, y0 + 2.5 * h, label, fontsize=_px(30), fontfamily=card.families,
+    ax.text(x0, y0 + 2.5 * h, label, fontsize=card.pt(30), fontfamily=card.families,
             parse_math=False, zorder=9, color=_INK,
             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})  # fmt: skip
 

@@ -169,6 +169,10 @@ SCALEBAR_LENGTHS_M = (
     200_000.0,
 )
 
+#: At most this many flagged villages are labelled where their label overlaps another; the
+#: others are labelled where there is room, and all are in the side panel's list.
+MAX_FORCED_LABELS = 40
+
 #: ``gid`` of the artists a test or a caller may want to find in the figure.
 GID_SCALEBAR = "scalebar"  # Rectangle: its width in data units (metres) is the bar's length
 GID_SCALEBAR_LABEL = "scalebar-label"
@@ -1058,7 +1062,11 @@ class _Drawer:
         if not len(layers.vil_xy):
             return
         frame = ax.get_window_extent(renderer)
-        taken = [a.get_window_extent(renderer) for a in fixed]
+        # boxes already on the map (x0, y0, x1, y1, pixels), grown as labels are placed:
+        # checked all at once with numpy (a loop over Bbox.overlaps took a minute for 500
+        # villages, and grows with the square of their number)
+        taken = np.array([a.get_window_extent(renderer).extents for a in fixed], dtype=float)
+        taken = taken.reshape(-1, 4)
         to_px = ax.transData
         pts = [to_px.transform(layers.vil_xy)]
         pts += [to_px.transform(xy) for xy in layers.services.values()]
@@ -1069,7 +1077,13 @@ class _Drawer:
         obstacles = np.concatenate(pts) if pts else np.empty((0, 2))
 
         status = np.array(layers.vil_status, dtype=object)
-        flagged_first = sorted(range(len(status)), key=lambda i: (status[i] != "flag", i))
+        # flagged villages first, the farthest first (unreachable ones before them all)
+        dist = np.array(
+            [float(v.at[vid, f"dist_{kind}_m"]) for vid in layers.vil_index], dtype=float
+        )
+        far = np.where(np.isnan(dist), np.inf, dist)
+        flagged_first = sorted(range(len(status)), key=lambda i: (status[i] != "flag", -far[i], i))
+        forced = 0
         off = 4.0 * self.page.s
         spots = [
             ((off, off * 0.6), "left", "bottom"),
@@ -1093,47 +1107,64 @@ class _Drawer:
                 style = {"color": "#3a3a3a", "weight": "normal", "size": 5.8, "zorder": 8}
             x, y = layers.vil_xy[i]
             own = to_px.transform([(x, y)])[0]
-            placed = None
+            near = obstacles[np.hypot(*(obstacles - own).T) > 0.5]  # not its own point
+            # one text, measured once: its box at each of the places follows from its size
+            # (matplotlib aligns a text's box to its anchor); measuring it at every place
+            # made a county's printout take minutes
+            t = self.text(
+                ax, x, y, label, style["size"], color=style["color"], weight=style["weight"],
+                ha="left", va="bottom", zorder=style["zorder"], path_effects=self.halo,
+                linespacing=1.1,
+            )  # fmt: skip
+            t.set_transform(ax.transData)
+            first = t.get_window_extent(renderer)
+            w, h = first.width, first.height
+            px_per_pt = self.fig.dpi / 72.0
+            chosen = None
             for (dx, dy), ha, va in spots:
-                t = self.text(
-                    ax, x, y, label, style["size"], color=style["color"],
-                    weight=style["weight"], ha=ha, va=va, zorder=style["zorder"],
-                    path_effects=self.halo, linespacing=1.1,
-                )  # fmt: skip
-                t.set_transform(
-                    ax.transData + _offset(dx, dy, self.fig)  # points from the village
-                )
-                box = t.get_window_extent(renderer)
+                ax_, ay_ = own[0] + dx * px_per_pt, own[1] + dy * px_per_pt
+                x0 = ax_ - {"left": 0.0, "right": w, "center": w / 2}[ha]
+                y0 = ay_ - {"bottom": 0.0, "top": h, "center": h / 2}[va]
+                x1, y1 = x0 + w, y0 + h
                 inside = (
-                    box.x0 >= frame.x0 + 2
-                    and box.x1 <= frame.x1 - 2
-                    and box.y0 >= frame.y0 + 2
-                    and box.y1 <= frame.y1 - 2
+                    x0 >= frame.x0 + 2
+                    and x1 <= frame.x1 - 2
+                    and y0 >= frame.y0 + 2
+                    and y1 <= frame.y1 - 2
                 )
-                near = obstacles[np.hypot(*(obstacles - own).T) > 0.5]  # not its own point
                 hit_point = (
-                    (near[:, 0] > box.x0 - r)
-                    & (near[:, 0] < box.x1 + r)
-                    & (near[:, 1] > box.y0 - r)
-                    & (near[:, 1] < box.y1 + r)
+                    (near[:, 0] > x0 - r)
+                    & (near[:, 0] < x1 + r)
+                    & (near[:, 1] > y0 - r)
+                    & (near[:, 1] < y1 + r)
                 ).any()
-                hit_label = any(box.padded(2.0).overlaps(o) for o in taken)
+                # as Bbox.padded(2).overlaps: edges touching count as overlapping
+                hit_label = (
+                    (x0 - 2.0 <= taken[:, 2])
+                    & (taken[:, 0] <= x1 + 2.0)
+                    & (y0 - 2.0 <= taken[:, 3])
+                    & (taken[:, 1] <= y1 + 2.0)
+                ).any()
                 if inside and not hit_point and not hit_label:
-                    placed = (t, box)
+                    chosen = ((dx, dy), ha, va)
                     break
+            if chosen is None and flag and forced < MAX_FORCED_LABELS:
+                # no free place: the first one anyway, a gap must be named (up to a point:
+                # hundreds of names on top of each other name nothing; the side list does)
+                chosen = spots[0]
+                forced += 1
+            if chosen is None:
                 t.remove()
-                if flag and placed is None and (dx, dy) == spots[-1][0]:
-                    # no free place: the first one anyway, a gap must not go unnamed
-                    t = self.text(
-                        ax, x, y, label, style["size"], color=style["color"],
-                        weight=style["weight"], ha=spots[0][1], va=spots[0][2],
-                        zorder=style["zorder"], path_effects=self.halo, linespacing=1.1,
-                    )  # fmt: skip
-                    t.set_transform(ax.transData + _offset(*spots[0][0], self.fig))
-                    placed = (t, t.get_window_extent(renderer))
+                placed = None
+            else:
+                (dx, dy), ha, va = chosen
+                t.set_horizontalalignment(ha)
+                t.set_verticalalignment(va)
+                t.set_transform(ax.transData + _offset(dx, dy, self.fig))  # points from it
+                placed = (t, t.get_window_extent(renderer))
             if placed is not None:
                 placed[0].set_gid(f"label-{'flag' if flag else 'village'}")
-                taken.append(placed[1])
+                taken = np.vstack([taken, [placed[1].extents]])
 
     # ---- side panel ---------------------------------------------------------------------
 
