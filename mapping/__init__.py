@@ -4,6 +4,7 @@
 - :mod:`mapping.network` -- the routing network (compact sparse arrays) and snapping to roads
 - :mod:`mapping.netcache` -- a disk cache of read extracts and built networks
 - :mod:`mapping.access` -- road distance and time from every point to the nearest service
+- :mod:`mapping.routing` -- virtual source nodes and cost pairs between many sources and points
 - :mod:`mapping.gaps` -- households to villages, and per-village service gaps with reasons
 - :mod:`mapping.scenario` / :mod:`mapping.analysis` -- loading a study area and running it all
 - :mod:`mapping.whatif` -- proposed services, before and after
