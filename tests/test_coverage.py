@@ -166,3 +166,30 @@ def test_demo_service_areas_stay_in_the_study_area():
     pd.testing.assert_index_equal(
         merged.columns, pd.Index(["band_m", "n_services", "allowance_m", "geometry"])
     )
+
+
+def test_service_area_of_a_service_a_hair_up_a_oneway_from_a_junction():
+    """Service areas follow the network's one rule for legs on a segment: a kindergarten
+    0.5 m up the one-way K -> J from the junction J is reached from J (the 0.5 m walked), so
+    the road leading to J is within its band; 5 m up it is not (cars go round the loop)."""
+    from tests.test_network_access import junction_with_oneway
+
+    def area(up_m: float):
+        svc = services({"k": ("kindergarten", 0.0, up_m)})
+        a = tiny_analysis(
+            junction_with_oneway(towards_j=True),
+            {"V": (-1000.0, 0.0)},
+            {"h": (-1000.0, 0.0, 1)},
+            svc,
+            mode="car",
+        )
+        poly = service_areas(a, "kindergarten", (400.0,), allowance_m=10.0)
+        return a, poly.to_crs(a.network.crs).geometry.iloc[0]
+
+    a, near = area(0.5)
+    net = a.network
+    x0, y0 = net.x[net.node_id == 1][0], net.y[net.node_id == 1][0]  # J
+    assert near.covers(shapely.Point(x0 - 300.0, y0))  # 300.5 m from the service
+    assert not near.covers(shapely.Point(x0 - 450.0, y0))
+    _, far = area(5.0)
+    assert not far.covers(shapely.Point(x0 - 300.0, y0))

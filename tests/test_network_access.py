@@ -487,3 +487,39 @@ def test_a_network_without_any_cycle_keeps_its_largest_weak_piece():
     r = roads({0: (0.0, 0.0), 1: (1000.0, 0.0)}, [(1, [0, 1], "unclassified", 1)])
     net = net_of(r, "car")
     assert len(net.snap_candidates("largest")) == 1
+
+
+def test_along_cost_is_the_one_rule_for_legs_on_a_segment():
+    """Legs along a 1 km one-way segment 0 -> 1 (car), by hand: with the traffic any leg, its
+    share of the segment; against it only up to END_TOLERANCE_M, walked; nothing is free."""
+    from mapping.network import END_TOLERANCE_M, Snap
+
+    r = roads({0: (0.0, 0.0), 1: (1000.0, 0.0)}, [(1, [0, 1], "unclassified", 1)])
+    net = net_of(r, "car")
+    seg = np.zeros(6, dtype=np.int64)
+    t_from = np.array([0.2, 0.7, 0.5, 0.5, 0.0, 1.0])
+    t_to = np.array([0.7, 0.2, 0.5 - 0.9e-3, 0.5 - 1.1e-3, 0.0, 1.0])
+    metres = net.along_cost(seg, t_from, t_to, "len")
+    np.testing.assert_allclose(metres, [500.0, np.inf, 0.9, np.inf, 0.0, 0.0], atol=1e-9)
+    assert END_TOLERANCE_M == pytest.approx(1.0)
+    car_mps = AnalysisSettings(mode="car").class_speeds_kmh()["unclassified"] / 3.6
+    walk_mps = AnalysisSettings(mode="car").walk_speed_kmh / 3.6
+    secs = net.along_cost(seg, t_from, t_to, "time")
+    np.testing.assert_allclose(
+        secs, [500.0 / car_mps, np.inf, 0.9 / walk_mps, np.inf, 0.0, 0.0], rtol=1e-12
+    )
+    # a point 0.4 m from the start: it may leave by the start (walked) or the end (driven),
+    # and be entered from the start (driven) or the end only if it were within 1 m of it
+    snap = Snap(np.array([0]), np.array([4e-4]), np.array([0.0]), net.x[:1], net.y[:1])
+    to_u, to_v = snap.exit_costs(net, "len")
+    from_u, from_v = snap.entry_costs(net, "len")
+    np.testing.assert_allclose([to_u[0], to_v[0], from_u[0]], [0.4, 999.6, 0.4], atol=1e-9)
+    assert np.isinf(from_v[0])
+    # walkers use every leg both ways
+    walk = net_of(r, "walk")
+    np.testing.assert_allclose(
+        walk.along_cost(seg, t_from, t_to, "len"), np.abs(t_to - t_from) * 1000.0, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        net.along_reach_m(seg[:2], np.array([True, False])), [1000.0, 1.0], atol=1e-9
+    )
