@@ -118,7 +118,15 @@ def displacement_key(folder: str | Path | None = None) -> bytes:
     folder
         Where the key lives. Default: the app's data folder
         (:func:`mapping.project.autosave_path`: ``$GAPMAPPER_AUTOSAVE_DIR``, else
-        ``~/.local/share/service-gap-mapper``).
+        ``~/.local/share/service-gap-mapper``, ``%LOCALAPPDATA%\\service-gap-mapper`` on
+        Windows).
+
+    Notes
+    -----
+    Only the user can read the key: on Linux and macOS the file is made with mode 0600; on
+    Windows, which ignores that mode, the default folder is inside the user's profile, whose
+    permissions admit only that user, administrators and the system (see the README's
+    Windows section). A ``folder`` elsewhere has that folder's permissions.
 
     Raises
     ------
