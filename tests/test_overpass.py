@@ -561,3 +561,32 @@ def test_read_osm_online_reads_cached_file_with_offline_reader(server, cache):
     assert sorted(extract.services["kind"]) == ["kindergarten", "school"]
     assert sorted(extract.services["name"]) == ["乌兰花镇第二幼儿园", "四子王旗第一小学"]
     assert len(server.requests) == 1
+
+
+# --- writing the cache -------------------------------------------------------------------------
+
+
+def test_a_download_that_cannot_be_written_is_a_message_and_leaves_no_partial_file(
+    server, cache, monkeypatch
+):
+    import errno
+
+    from layers import files
+    from layers.errors import OutputError
+
+    server.overpass(200, SMALL)
+    real_replace = files.os.replace
+
+    def full_disk(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "replace", full_disk)  # every cache write goes through it
+    with pytest.raises(OutputError) as info:
+        overpass.download_osm(bbox=BBOX, cache_dir=cache)
+    assert info.value.key == "error.output.disk_full"
+    assert "磁盘已满" in info.value.message("zh")
+    assert files_in(cache) == []  # neither the answer nor a temporary file
+    monkeypatch.setattr(files.os, "replace", real_replace)
+    server.overpass(200, SMALL)
+    path = overpass.download_osm(bbox=BBOX, cache_dir=cache)
+    assert path.read_bytes() == SMALL and files_in(cache) == [path.name]
