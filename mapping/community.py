@@ -61,6 +61,8 @@ from layers.errors import InputError
 from layers.roads import RoadEdges, highway_code
 from layers.schema import WGS84, Note
 from layers.tracks import modes_mask, validate_community_roads
+from mapping.network import BRUTE_FORCE_PAIRS
+from mapping.snapgrid import build_grid, nearest_segments, nearest_segments_brute
 
 #: Default join distance (m): how near a road a community road's vertex must be to join it.
 #: Phone GPS in the open is within 5-10 m most of the time; 20 m also takes a vertex clicked
@@ -259,9 +261,6 @@ class _Joiner:
 
     # ---------------------------------------------------------------------------------------
     def run(self) -> CommunityJoin:
-        roads = self.roads
-        rx, ry = self.to_xy.transform(roads.lon, roads.lat)
-        self.rx, self.ry = np.asarray(rx, float), np.asarray(ry, float)
         self._vertices()
         if len(self.vx) == 0:
             return self._result_without_lines()
@@ -277,6 +276,7 @@ class _Joiner:
         """Vertices of every community road in metres, consecutive repeats removed."""
         geoms = self.community.geometry.to_numpy()
         xy, line = shapely.get_coordinates(geoms, return_index=True)
+        self.lonlat_bounds = (*xy.min(axis=0), *xy.max(axis=0)) if len(xy) else None
         x, y = self.to_xy.transform(xy[:, 0], xy[:, 1]) if len(xy) else (xy[:, 0], xy[:, 1])
         x, y = np.asarray(x, float), np.asarray(y, float)
         keep = np.ones(len(x), dtype=bool)
@@ -302,18 +302,38 @@ class _Joiner:
 
     # ---------------------------------------------------------------------------------------
     def _road_candidates(self) -> None:
-        """The road segments near the community roads, in an STRtree."""
+        """The road segments near the community roads, in an STRtree.
+
+        Only the nodes of segments in the community roads' box (lon/lat, with a generous
+        margin) are projected: adding one road to a county projects a few hundred nodes,
+        not all of them.
+        """
         r = self.roads
-        ok = r.u != r.v
         pad = WOBBLE_JOINS * self.join_m + 1.0
-        ax, ay, bx, by = self.rx[r.u], self.ry[r.u], self.rx[r.v], self.ry[r.v]
+        w, s, e, n = self.lonlat_bounds
+        # degrees of the margin, doubled: a box in lon/lat is not one in metres
+        dlat = 2.0 * pad / 110_000.0
+        dlon = dlat / max(np.cos(np.radians(max(abs(s), abs(n)))), 0.05)
+        lon_u, lon_v, lat_u, lat_v = r.lon[r.u], r.lon[r.v], r.lat[r.u], r.lat[r.v]
+        ok = r.u != r.v
+        ok &= (np.maximum(lon_u, lon_v) >= w - dlon) & (np.minimum(lon_u, lon_v) <= e + dlon)
+        ok &= (np.maximum(lat_u, lat_v) >= s - dlat) & (np.minimum(lat_u, lat_v) <= n + dlat)
+        near = np.flatnonzero(ok)
+        nodes = np.unique(np.concatenate([r.u[near], r.v[near]]))
+        self.rx = np.full(r.n_nodes, np.nan)
+        self.ry = np.full(r.n_nodes, np.nan)
+        if len(nodes):
+            px, py = self.to_xy.transform(r.lon[nodes], r.lat[nodes])
+            self.rx[nodes], self.ry[nodes] = px, py
+        ax, ay = self.rx[r.u[near]], self.ry[r.u[near]]
+        bx, by = self.rx[r.v[near]], self.ry[r.v[near]]
         x0, x1 = self.vx.min() - pad, self.vx.max() + pad
         y0, y1 = self.vy.min() - pad, self.vy.max() + pad
-        ok &= (np.maximum(ax, bx) >= x0) & (np.minimum(ax, bx) <= x1)
+        ok = (np.maximum(ax, bx) >= x0) & (np.minimum(ax, bx) <= x1)
         ok &= (np.maximum(ay, by) >= y0) & (np.minimum(ay, by) <= y1)
-        self.cand = np.flatnonzero(ok)
+        self.cand = near[ok]
+        self.cax, self.cay, self.cbx, self.cby = ax[ok], ay[ok], bx[ok], by[ok]
         c = self.cand
-        self.cax, self.cay, self.cbx, self.cby = ax[c], ay[c], bx[c], by[c]
         coords = np.stack(
             [np.column_stack([self.cax, self.cay]), np.column_stack([self.cbx, self.cby])],
             axis=1,
@@ -324,17 +344,17 @@ class _Joiner:
         """Rule 1: vertices within join_m of a road move onto its nearest point."""
         if self.road_tree is None:
             return
-        pts = shapely.points(self.vx, self.vy)
-        (pi, cj), dist = self.road_tree.query_nearest(
-            pts, max_distance=WOBBLE_JOINS * self.join_m, return_distance=True, all_matches=True
-        )
-        if len(pi) == 0:
-            return
-        # ties: the lowest segment index, so that the answer does not depend on the tree
-        order = np.lexsort((self.cand[cj], pi))
-        pi, cj, dist = pi[order], cj[order], dist[order]
-        first = np.concatenate([[True], pi[1:] != pi[:-1]])
-        pi, cj, dist = pi[first], cj[first], dist[first]
+        # the nearest segment of every vertex: the snapping grid of mapping.snapgrid (exact,
+        # ties to the lowest segment), or every pair for a few vertices
+        ends = (self.cax, self.cay, self.cbx, self.cby)
+        idx = np.arange(len(self.cand))
+        if len(self.vx) * len(idx) <= BRUTE_FORCE_PAIRS:
+            cj, _, dist, _, _ = nearest_segments_brute(*ends, idx, self.vx, self.vy)
+        else:
+            cj, _, dist, _, _ = nearest_segments(build_grid(*ends, idx), self.vx, self.vy)
+        close = dist <= WOBBLE_JOINS * self.join_m
+        pi = np.flatnonzero(close)
+        cj, dist = cj[close], dist[close]
         self.road_dist[pi] = dist
         near = dist <= self.join_m
         pi, cj = pi[near], cj[near]
@@ -424,9 +444,7 @@ class _Joiner:
             v, e = free[vi], kept[ek]
             earlier = eline[e] < self.vline[v]
             v, e = v[earlier], e[earlier]
-            for line in np.unique(self.vline[v]):
-                sel = self.vline[v] == line
-                vtx_pairs[int(line)] = (v[sel], e[sel])
+            vtx_pairs = _group_by(self.vline[v], v, e)
 
         # (b) crossings between kept community edges (self-crossings included)
         ea, eb = tree.query(lines, predicate="intersects")
@@ -436,10 +454,10 @@ class _Joiner:
         # other lines: the earlier one is b; same line: not neighbours, each pair once
         ok = (lb < la) | ((lb == la) & (sb < sa - 1))
         a, b = a[ok], b[ok]
-        cross_pairs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for line in np.unique(eline[a]):
-            sel = eline[a] == line
-            cross_pairs[int(line)] = (a[sel], b[sel])
+        cross_pairs = _group_by(eline[a], a, b)
+        # the edges of each line are consecutive: their range, for the loop below
+        line_first = np.searchsorted(eline, np.arange(len(self.community)), side="left")
+        line_end = np.searchsorted(eline, np.arange(len(self.community)), side="right")
 
         for line in sorted(set(vtx_pairs) | set(cross_pairs)):
             if line in vtx_pairs:
@@ -468,7 +486,7 @@ class _Joiner:
                     self.t_pos[v] = t
                     self.mx[v], self.my[v] = px[first][free_v], py[first][free_v]
                     # stretches of this line between two vertices on one earlier community road
-                    mine = np.flatnonzero(eline == line)
+                    mine = np.arange(line_first[line], line_end[line])
                     sa_ = self.edge_start[mine]
                     j0, j1 = near_line[sa_], near_line[sa_ + 1]
                     self.edge_kept[mine[(j0 >= 0) & (j0 == j1)]] = False
@@ -584,13 +602,13 @@ class _Joiner:
         union(cr_id[n_lv + n_cross_r : n_lv + n_cross_r + k], cr_id[n_lv + n_cross_r + k :])
 
         # records along each split road segment, with its two end nodes
-        road_pieces = self._split_sequences(
+        r_seg, r_a, r_b = _split_pairs(
             road_rec_seg, road_rec_t, rr_id, roads.u, roads.v, px, py, union
         )
         # records along each community edge that has some, with its two end vertices; the
         # other kept edges go straight from vertex to vertex
         on_kept = np.isin(cr_edge, kept)
-        comm_pieces = self._split_sequences(
+        c_seg, c_a, c_b = _split_pairs(
             cr_edge[on_kept],
             cr_t[on_kept],
             cr_id[on_kept],
@@ -607,33 +625,24 @@ class _Joiner:
         np.minimum.at(root, labels, np.arange(total))
         node_of = root[labels]
 
-        seg_u, seg_v, seg_base = [], [], []
+        # road pieces: a segment whose records all fell on its end nodes stays whole
+        pa, pb = node_of[r_a], node_of[r_b]
+        real = pa != pb
+        n_real = np.bincount(r_seg[real], minlength=roads.n_edges)
         split = np.zeros(roads.n_edges, dtype=bool)
-        for seg, seq in road_pieces.items():
-            nodes = _dedupe(node_of[seq])
-            if len(nodes) == 2 and nodes[0] == roads.u[seg] and nodes[1] == roads.v[seg]:
-                continue  # every record fell on an end node: the segment stays whole
-            split[seg] = True
-            seg_u.append(nodes[:-1])
-            seg_v.append(nodes[1:])
-            seg_base.append(np.full(len(nodes) - 1, seg))
-        line_of_edge = self.vline[self.edge_start]
-        plain = kept[~np.isin(kept, np.fromiter(comm_pieces, np.int64, len(comm_pieces)))]
-        comm_u = [node_of[v_id[self.edge_start[plain]]]]
-        comm_v_ = [node_of[v_id[self.edge_start[plain] + 1]]]
-        comm_line = [line_of_edge[plain]]
-        comm_edge = [plain]
-        for e, seq in comm_pieces.items():
-            nodes = _dedupe(node_of[seq])
-            comm_u.append(nodes[:-1])
-            comm_v_.append(nodes[1:])
-            comm_line.append(np.full(len(nodes) - 1, line_of_edge[e]))
-            comm_edge.append(np.full(len(nodes) - 1, e))
+        split[r_seg[real]] = True
+        split &= n_real > 1
+        take = real & split[r_seg]
+        piece_u, piece_v, piece_base = pa[take], pb[take], r_seg[take]
 
-        cat = _cat
-        piece_u, piece_v = cat(seg_u), cat(seg_v)
-        piece_base = cat(seg_base)
-        cu, cv, cline, cedge = cat(comm_u), cat(comm_v_), cat(comm_line), cat(comm_edge)
+        line_of_edge = self.vline[self.edge_start]
+        has_rec = np.zeros(len(self.edge_start), dtype=bool)
+        has_rec[c_seg] = True
+        plain = kept[~has_rec[kept]]
+        cu = np.concatenate([node_of[v_id[self.edge_start[plain]]], node_of[c_a]])
+        cv = np.concatenate([node_of[v_id[self.edge_start[plain] + 1]], node_of[c_b]])
+        cedge = np.concatenate([plain, c_seg]).astype(np.int64)
+        cline = line_of_edge[cedge]
         keep_c = cu != cv
         # a stretch drawn exactly over another community road (collinear, between vertices
         # far from it) would repeat its segments: one copy of each node pair is enough
@@ -643,7 +652,7 @@ class _Joiner:
         first[np.unique(np.where(keep_c, key, -1), return_index=True)[1]] = True
         keep_c &= first
         # in the order of the community roads and their vertices (stable ids for drawing)
-        order = np.lexsort((cedge[keep_c],))
+        order = np.argsort(cedge[keep_c], kind="stable")
         cu, cv, cline = cu[keep_c][order], cv[keep_c][order], cline[keep_c][order]
 
         # nodes: the base ones, then every other root used by a segment
@@ -701,46 +710,12 @@ class _Joiner:
             join_m=self.join_m,
         )
 
-    def _split_sequences(self, rec_seg, rec_t, rec_id, end_u, end_v, px, py, union):
-        """Per segment with records: its node sequence u, records in order of t, v
-        (provisional ids). Neighbours in it within SAME_POINT_M are unioned."""
-        out: dict[int, np.ndarray] = {}
-        if len(rec_seg) == 0:
-            return out
-        order = np.lexsort((rec_t, rec_seg))
-        s_sorted, id_sorted = rec_seg[order], rec_id[order]
-        starts = np.flatnonzero(np.concatenate([[True], s_sorted[1:] != s_sorted[:-1]]))
-        ends = np.append(starts[1:], len(s_sorted))
-        for a, b in zip(starts, ends, strict=True):
-            seg = int(s_sorted[a])
-            seq = np.concatenate([[end_u[seg]], id_sorted[a:b], [end_v[seg]]])
-            gap = np.hypot(np.diff(px[seq]), np.diff(py[seq]))
-            close = gap < SAME_POINT_M
-            if close.any():
-                union(seq[:-1][close], seq[1:][close])
-            out[seg] = seq
-        return out
-
     # ---------------------------------------------------------------------------------------
     def _drawn_lines(self, joined, cline, segment_road) -> gpd.GeoDataFrame:
+        """The kept stretches of each community road (moved vertices), for maps."""
         com = self.community
-        is_c = segment_road >= 0
-        u, v = joined.u[is_c], joined.v[is_c]
-        lon, lat = joined.lon, joined.lat
-        coords = np.stack(
-            [np.column_stack([lon[u], lat[u]]), np.column_stack([lon[v], lat[v]])], axis=1
-        )
-        segs = shapely.linestrings(coords) if len(u) else np.array([], dtype=object)
-        # lengths from the metres the join measured
-        xu, yu = self.to_xy.transform(lon[u], lat[u])
-        xv, yv = self.to_xy.transform(lon[v], lat[v])
-        seg_len = np.hypot(np.subtract(xv, xu), np.subtract(yv, yu))
-        rows, geoms, lengths = [], [], []
-        for line in np.unique(cline):
-            sel = cline == line
-            geoms.append(shapely.line_merge(shapely.multilinestrings(segs[sel])))
-            rows.append(int(line))
-            lengths.append(float(seg_len[sel].sum()))
+        kept = np.flatnonzero(self.edge_kept)
+        rows, geoms, lengths = self._runs(kept, self.mx, self.my)
         joins = self._joins_per_line(joined, segment_road)
         base = com.iloc[rows]
         gdf = gpd.GeoDataFrame(
@@ -750,62 +725,79 @@ class _Joiner:
                 "name": base["name"].to_numpy(dtype=object),
                 "added_by": base["added_by"].to_numpy(dtype=object),
                 "length_m": lengths,
-                "n_joins": [joins.get(r, 0) for r in rows],
+                "n_joins": [joins.get(int(r), 0) for r in rows],
             },
-            geometry=[_as_multi(g) for g in geoms],
+            geometry=geoms,
             crs=WGS84,
         )
         return gdf.astype({"road_id": "str", "road_class": "str", "name": "str", "added_by": "str"})
 
+    def _runs(self, edges: np.ndarray, xs: np.ndarray, ys: np.ndarray):
+        """Runs of consecutive ``edges`` as lines: ``(line rows, MultiLineStrings in lon/lat,
+        lengths in m)``, one per community road that has any."""
+        if len(edges) == 0:
+            return np.array([], np.int64), np.array([], dtype=object), np.array([])
+        line = self.vline[self.edge_start[edges]]
+        new_run = np.concatenate([[True], (np.diff(edges) != 1) | (line[1:] != line[:-1])])
+        run = np.cumsum(new_run) - 1
+        first_edge = edges[new_run]
+        n_edges = np.bincount(run)
+        # vertices of a run: its first edge's start, then every edge's end
+        starts = self.edge_start[first_edge]
+        n_vtx = n_edges + 1
+        vtx = np.repeat(starts, n_vtx) + (
+            np.arange(n_vtx.sum()) - np.repeat(np.cumsum(n_vtx) - n_vtx, n_vtx)
+        )
+        lon, lat = self.to_ll.transform(xs[vtx], ys[vtx])
+        runs = shapely.linestrings(
+            np.column_stack([lon, lat]), indices=np.repeat(np.arange(len(starts)), n_vtx)
+        )
+        run_line = line[new_run]
+        rows, owner = np.unique(run_line, return_inverse=True)
+        multi = shapely.multilinestrings(runs, indices=owner)
+        s = self.edge_start[edges]
+        seg_len = np.hypot(xs[s + 1] - xs[s], ys[s + 1] - ys[s])
+        lengths = np.bincount(np.searchsorted(rows, line), weights=seg_len, minlength=len(rows))
+        return rows, multi, lengths
+
     @staticmethod
     def _joins_per_line(joined, segment_road) -> dict[int, int]:
-        """How many nodes each community road shares with other roads (OSM or community)."""
-        nodes = np.concatenate([joined.u, joined.v])
-        owner = np.concatenate([segment_road, segment_road])
-        pairs = np.unique(np.column_stack([nodes, owner]), axis=0)
-        n_owners = np.bincount(pairs[:, 0], minlength=joined.n_nodes)
-        shared = pairs[(n_owners[pairs[:, 0]] > 1) & (pairs[:, 1] >= 0)]
+        """How many nodes each community road shares with other roads (OSM or community).
+
+        Only the community segments' nodes are looked at (a few, on a county's roads).
+        """
+        is_c = segment_road >= 0
+        cu, cv, cr = joined.u[is_c], joined.v[is_c], segment_road[is_c]
+        if len(cu) == 0:
+            return {}
+        on_osm = _osm_touch(joined, is_c)
+        n_lines_all = int(cr.max()) + 1
+        key = np.unique(np.concatenate([cu, cv]) * n_lines_all + np.concatenate([cr, cr]))
+        pairs = np.column_stack([key // n_lines_all, key % n_lines_all])
+        nodes, n_lines = np.unique(pairs[:, 0], return_counts=True)
+        shared_node = np.zeros(joined.n_nodes, dtype=bool)
+        shared_node[nodes[n_lines > 1]] = True
+        shared_node |= on_osm
+        shared = pairs[shared_node[pairs[:, 0]]]
         lines, counts = np.unique(shared[:, 1], return_counts=True)
         return dict(zip(lines.tolist(), counts.tolist(), strict=True))
 
     def _dropped_lines(self) -> gpd.GeoDataFrame:
-        drop = np.flatnonzero(~self.edge_kept)
-        com = self.community
-        if len(drop) == 0:
-            return gpd.GeoDataFrame(
-                {"road_id": pd.Series([], dtype="str"), "length_m": pd.Series([], dtype=float)},
-                geometry=gpd.GeoSeries([], crs=WGS84),
-                crs=WGS84,
-            )
-        s = self.edge_start[drop]
-        # drawn where the track was recorded (its own positions, not the moved ones)
-        lon0, lat0 = self.to_ll.transform(self.vx[s], self.vy[s])
-        lon1, lat1 = self.to_ll.transform(self.vx[s + 1], self.vy[s + 1])
-        coords = np.stack([np.column_stack([lon0, lat0]), np.column_stack([lon1, lat1])], axis=1)
-        segs = shapely.linestrings(coords)
-        seg_len = np.hypot(self.vx[s + 1] - self.vx[s], self.vy[s + 1] - self.vy[s])
-        line = self.vline[s]
-        rows, geoms, lengths = [], [], []
-        for ln in np.unique(line):
-            sel = line == ln
-            geoms.append(_as_multi(shapely.line_merge(shapely.multilinestrings(segs[sel]))))
-            rows.append(int(ln))
-            lengths.append(float(seg_len[sel].sum()))
+        """The stretches left out, where the track was recorded (its own positions)."""
+        rows, geoms, lengths = self._runs(np.flatnonzero(~self.edge_kept), self.vx, self.vy)
         return gpd.GeoDataFrame(
             {
-                "road_id": pd.array(com.index.to_numpy()[rows], dtype="str"),
-                "length_m": lengths,
+                "road_id": pd.array(self.community.index.to_numpy()[rows], dtype="str"),
+                "length_m": np.asarray(lengths, dtype=float),
             },
-            geometry=geoms,
+            geometry=gpd.GeoSeries(geoms, crs=WGS84),
             crs=WGS84,
         )
 
     def _join_points(self, joined, n_base, segment_road) -> gpd.GeoDataFrame:
         """Nodes where a community segment meets an OSM segment."""
         is_c = segment_road >= 0
-        c_nodes = np.unique(np.concatenate([joined.u[is_c], joined.v[is_c]]))
-        o_nodes = np.unique(np.concatenate([joined.u[~is_c], joined.v[~is_c]]))
-        both = np.intersect1d(c_nodes, o_nodes)
+        both = np.flatnonzero(_osm_touch(joined, is_c))
         # the community road of each join (the first segment touching it)
         owner = np.full(joined.n_nodes, -1, dtype=np.int64)
         cu, cv, cr = joined.u[is_c], joined.v[is_c], segment_road[is_c]
@@ -879,6 +871,59 @@ def _intersect(ax, ay, bx, by, cx, cy, dx, dy):
     hit = (np.abs(denom) > 1e-12 * np.maximum(scale, 1e-30)) & (t >= -eps) & (t <= 1 + eps)
     hit &= (u >= -eps) & (u <= 1 + eps)
     return np.clip(np.nan_to_num(t), 0, 1), np.clip(np.nan_to_num(u), 0, 1), hit
+
+
+def _group_by(key: np.ndarray, *arrays: np.ndarray) -> dict[int, tuple[np.ndarray, ...]]:
+    """``{key value: (arrays restricted to it)}``, by one sort (not a pass per value)."""
+    if len(key) == 0:
+        return {}
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    cuts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1], [True]]))
+    out = {}
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        out[int(k[a])] = tuple(arr[order[a:b]] for arr in arrays)
+    return out
+
+
+def _split_pairs(rec_seg, rec_t, rec_id, end_u, end_v, px, py, union):
+    """The consecutive node pairs along each segment that has records on it.
+
+    A segment (u, v) with records r1..rk (in order of their position t) gives the pairs
+    (u, r1), (r1, r2) ... (rk, v), as provisional ids; neighbours within SAME_POINT_M are
+    unioned (one node). Returns ``(segment, a, b)`` arrays, in order along each segment.
+    """
+    empty = np.array([], dtype=np.int64)
+    if len(rec_seg) == 0:
+        return empty, empty, empty
+    order = np.lexsort((rec_t, rec_seg))
+    seg, ids = rec_seg[order].astype(np.int64), rec_id[order].astype(np.int64)
+    first = np.concatenate([[True], seg[1:] != seg[:-1]])
+    last = np.concatenate([seg[1:] != seg[:-1], [True]])
+    prev = np.where(first, end_u[seg], np.concatenate([[0], ids[:-1]]))
+    # every record's pair with the one before it, and the last record's pair with v
+    a = np.concatenate([prev, ids[last]])
+    b = np.concatenate([ids, end_v[seg[last]]])
+    s = np.concatenate([seg, seg[last]])
+    rank = np.concatenate([np.arange(len(seg)), np.flatnonzero(last) + 0.5])
+    o = np.lexsort((rank, s))
+    a, b, s = a[o], b[o], s[o]
+    close = np.hypot(px[b] - px[a], py[b] - py[a]) < SAME_POINT_M
+    if close.any():
+        union(a[close], b[close])
+    return s, a, b
+
+
+def _osm_touch(joined: RoadEdges, is_c: np.ndarray) -> np.ndarray:
+    """Per node: True where a community segment and an OSM segment meet."""
+    c_node = np.zeros(joined.n_nodes, dtype=bool)
+    c_node[joined.u[is_c]] = True
+    c_node[joined.v[is_c]] = True
+    ou, ov = joined.u[~is_c], joined.v[~is_c]
+    out = np.zeros(joined.n_nodes, dtype=bool)
+    out[ou[c_node[ou]]] = True
+    out[ov[c_node[ov]]] = True
+    return out
 
 
 def _components(total: int, pairs_a: list[np.ndarray], pairs_b: list[np.ndarray]) -> np.ndarray:
@@ -1102,6 +1147,18 @@ def network_with_join(net, base: RoadEdges, join: CommunityJoin, settings):
     )
 
 
+def study_area(scenario) -> shapely.Geometry:
+    """Where community roads may lie: the scenario's study area, or else the box of its
+    roads grown by about 2 km (the box, not :meth:`Scenario.outline`'s convex hull, which
+    takes most of a second on a county's 100,000 road nodes)."""
+    if scenario.study_area is not None:
+        return scenario.study_area
+    r = scenario.roads
+    if r.n_nodes == 0:
+        return shapely.box(-180, -90, 180, 90)
+    return shapely.box(r.lon.min(), r.lat.min(), r.lon.max(), r.lat.max()).buffer(0.02)
+
+
 def add_community_roads(analysis, community: gpd.GeoDataFrame, join_m: float = JOIN_M):
     """The analysis with community roads added to its roads, updated rather than redone.
 
@@ -1119,7 +1176,7 @@ def add_community_roads(analysis, community: gpd.GeoDataFrame, join_m: float = J
 
     scenario = analysis.scenario
     join = join_community_roads(
-        scenario.roads, community, join_m, crs=analysis.network.crs, area=scenario.outline()
+        scenario.roads, community, join_m, crs=analysis.network.crs, area=study_area(scenario)
     )
     net, change = network_with_join(analysis.network, scenario.roads, join, analysis.settings)
     updated = update_analysis(analysis, net, change, scenario=scenario.replace(roads=join.roads))

@@ -148,7 +148,11 @@ def match_closures(
     empty = np.array([], dtype=np.int64)
     if len(closures) == 0 or net.n_segments == 0:
         return empty, empty
-    geoms = closures.geometry.to_crs(net.crs).to_numpy()
+    # the network's own (cached) transformer: GeoSeries.to_crs makes a new one each time
+    geoms = shapely.transform(
+        closures.geometry.to_numpy(),
+        lambda xy: np.column_stack(net.to_projected(xy[:, 0], xy[:, 1])),
+    )
     ax, ay, bx, by = net.segment_ends()
     x0, y0, x1, y1 = shapely.total_bounds(geoms)
     pad = join_m + 1.0
@@ -322,7 +326,7 @@ def mark_cut_off(analysis: Analysis, conditions: tuple[str, ...] | list[str]) ->
     ``_en`` of those villages; ``unreachable_<kind>`` stays ``not_connected``.
     """
     net = analysis.network
-    vil = analysis.villages.copy()
+    vil = analysis.villages.copy(deep=False)  # columns are replaced, never changed in place
     snap = analysis.vil_snap
     in_main = net.component[net.seg_u[snap.seg]] == net.main_component if len(snap) else []
     label = {lang: _names_text(conditions, lang) for lang in ("zh", "en")}
@@ -330,16 +334,19 @@ def mark_cut_off(analysis: Analysis, conditions: tuple[str, ...] | list[str]) ->
         cut = np.array((vil[f"unreachable_{kind}"] == REASON_NOT_CONNECTED).fillna(False), bool)
         cut &= np.asarray(in_main, dtype=bool) & bool(conditions)
         vil[f"cut_off_{kind}"] = cut
+        if not cut.any():
+            continue
+        rows = vil.loc[cut]
         for lang in ("zh", "en"):
             col = f"reason_{kind}_{lang}"
-            if cut.any():
-                rows = vil.loc[cut]
-                vil.loc[cut, col] = [
-                    explain_cut_off(name, kind, straight, label[lang], lang)
-                    for name, straight in zip(
-                        rows["village_name"], rows[f"straight_{kind}_m"], strict=True
-                    )
-                ]
+            values = vil[col].to_numpy(dtype=object, copy=True)
+            values[cut] = [
+                explain_cut_off(name, kind, straight, label[lang], lang)
+                for name, straight in zip(
+                    rows["village_name"], rows[f"straight_{kind}_m"], strict=True
+                )
+            ]
+            vil[col] = pd.array(values, dtype=vil[col].dtype)
     return replace(analysis, villages=vil)
 
 

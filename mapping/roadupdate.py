@@ -29,10 +29,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import geopandas as gpd
+import numba as nb
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.csgraph import breadth_first_order
 
 from mapping.access import KindAccess, ServiceSearch, access_columns, access_table
 from mapping.analysis import Analysis
@@ -185,14 +185,15 @@ def patch_network(
         (wl[rev_rows], wt[rev_rows]),
     )  # fmt: skip
 
-    if keep_components:
-        component = np.concatenate(
-            [net.component, np.full(len(nid), -1, dtype=net.component.dtype)]
-        )
-        main = net.main_component
-    else:
-        labels, main = _main_piece(graph_len, strongly=net.mode != "walk")
-        component = labels.astype(np.int32)
+    component = np.concatenate([net.component, np.full(len(nid), -1, dtype=net.component.dtype)])
+    main = net.main_component
+    if not keep_components:
+        grown = _grow_main(net, component, remove, add, pieces_of)
+        if grown is None:  # pieces may have merged or split: label them all again
+            labels, main = _main_piece(graph_len, strongly=net.mode != "walk")
+            component = labels.astype(np.int32)
+        else:
+            component = grown
 
     new = RoadNetwork(
         mode=net.mode,
@@ -241,6 +242,51 @@ def patch_network(
     return new, change
 
 
+def _grow_main(net, component, remove, add, pieces_of) -> np.ndarray | None:
+    """The connected pieces after adding roads to the main piece, without a full labelling.
+
+    Exact in the usual case: segments were only split (every removed one has pieces) and
+    every new segment links main-piece nodes and new nodes, two-way (a new node on a two-way
+    road to the main piece is in it) or as a piece of a one-way segment whose two ends are
+    in it (u -> p -> v and the main piece leads back from v to u). Returns ``None`` in any
+    other case (a new road reaching another piece may merge pieces).
+    """
+    n_add = len(add.get("u", [])) if add else 0
+    if n_add == 0:
+        return component if len(remove) == 0 else None
+    main = net.main_component
+    u, v = np.asarray(add["u"], np.int64), np.asarray(add["v"], np.int64)
+    fw, bw = np.asarray(add["fwd"], bool), np.asarray(add["bwd"], bool)
+    of = np.asarray(pieces_of if pieces_of is not None else np.full(n_add, -1), np.int64)
+    if not np.isin(remove, of[of >= 0]).all():
+        return None  # a segment went without pieces: the main piece may split
+    # a new segment may not touch an old node outside the main piece
+    n_old = net.n_nodes
+    for end in (u, v):
+        old_end = end[end < n_old]
+        if (component[old_end] != main).any():
+            return None
+    lab = component.copy()
+    piece_ok = np.zeros(n_add, dtype=bool)
+    if (of >= 0).any():
+        s = of[of >= 0]
+        both_main = (net.component[net.seg_u[s]] == main) & (net.component[net.seg_v[s]] == main)
+        piece_ok[of >= 0] = both_main
+    lab[u[piece_ok]] = main
+    lab[v[piece_ok]] = main
+    two_way = fw & bw
+    for _ in range(n_add):
+        lu, lv = lab[u] == main, lab[v] == main
+        grow = two_way & (lu != lv)
+        if not grow.any():
+            break
+        lab[u[grow]] = main
+        lab[v[grow]] = main
+    if (lab[n_old:] != main).any():
+        return None  # a new road not tied to the main piece
+    return lab
+
+
 def _patch_rows(
     mats: tuple[sp.csr_matrix, ...],
     n_new: int,
@@ -250,39 +296,52 @@ def _patch_rows(
     weights: tuple[np.ndarray, ...],
 ) -> list[sp.csr_matrix]:
     """CSR matrices (same structure, one per weight) with the touched rows replaced by the
-    arcs ``src -> dst`` (minimum of parallel arcs, as :func:`mapping.network._min_csr`)."""
+    arcs ``src -> dst`` (minimum of parallel arcs, as :func:`mapping.network._min_csr`).
+
+    The untouched rows between two touched ones are copied as one slice: a few hundred
+    slices for a change, instead of an index per stored arc.
+    """
     old = mats[0]
     n_old = old.shape[0]
-    counts_old = np.diff(old.indptr)
-    row_of = np.repeat(np.arange(n_old), counts_old)
-    keep_entry = ~touched[:n_old][row_of]
-
-    # the new arcs, parallel ones reduced to their minimum
+    # the new arcs, parallel ones reduced to their minimum, sorted by row then column
     key = src.astype(np.int64) * n_new + dst.astype(np.int64)
     order = np.argsort(key, kind="stable")
     key = key[order]
     starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else key
     ukey = key[starts]
-    new_row, new_col = ukey // n_new, ukey % n_new
+    new_row, new_col = ukey // n_new, (ukey % n_new).astype(old.indices.dtype)
     new_w = [np.minimum.reduceat(w[order], starts) if len(starts) else w[:0] for w in weights]
 
+    rows = np.flatnonzero(touched)
+    old_rows = rows[rows < n_old]
     counts = np.zeros(n_new, dtype=np.int64)
-    counts[:n_old] = np.where(touched[:n_old], 0, counts_old)
+    counts[:n_old] = np.diff(old.indptr)
+    counts[rows] = 0
     counts += np.bincount(new_row, minlength=n_new)
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    nnz = int(indptr[-1])
-    indices = np.empty(nnz, dtype=old.indices.dtype)
-    kept_pos = np.flatnonzero(keep_entry)
-    dest_old = indptr[row_of[kept_pos]] + (kept_pos - old.indptr[row_of[kept_pos]])
-    indices[dest_old] = old.indices[kept_pos]
-    rank = np.arange(len(new_row)) - np.searchsorted(new_row, new_row, side="left")
-    dest_new = indptr[new_row] + rank
-    indices[dest_new] = new_col.astype(indices.dtype)
+
+    # pieces: old rows before the first touched one, the new arcs of each touched row, the
+    # old rows up to the next touched one ...
+    lo = np.searchsorted(new_row, rows, side="left")
+    hi = np.searchsorted(new_row, rows, side="right")
+    cut_start = old.indptr[old_rows]
+    cut_end = old.indptr[old_rows + 1]
+    keep_from = np.concatenate([[0], cut_end])
+    keep_to = np.concatenate([cut_start, [old.indptr[-1]]])
+    idx_parts, data_parts = [], [[] for _ in mats]
+    for k in range(len(rows) + 1):
+        if k < len(keep_from) and keep_to[k] > keep_from[k]:
+            idx_parts.append(old.indices[keep_from[k] : keep_to[k]])
+            for j, mat in enumerate(mats):
+                data_parts[j].append(mat.data[keep_from[k] : keep_to[k]])
+        if k < len(rows):
+            idx_parts.append(new_col[lo[k] : hi[k]])
+            for j in range(len(mats)):
+                data_parts[j].append(new_w[j][lo[k] : hi[k]])
+    indices = np.concatenate(idx_parts) if idx_parts else old.indices[:0]
     out = []
-    for mat, w in zip(mats, new_w, strict=True):
-        data = np.empty(nnz, dtype=np.float64)
-        data[dest_old] = mat.data[kept_pos]
-        data[dest_new] = w
+    for j in range(len(mats)):
+        data = np.concatenate(data_parts[j]) if data_parts[j] else np.array([], float)
         out.append(sp.csr_matrix((data, indices, indptr), shape=(n_new, n_new)))
     return out
 
@@ -379,39 +438,39 @@ def update_analysis(
 
     hh_redo = redo(hh_snap, hh_moved)
     vil_redo = redo(vil_snap, vil_moved)
-    households = _update_points(analysis.households, net, access, hh_snap, hh_redo)
-    households["offroad_m"] = hh_snap.offroad_m
+    households, hh_changed = _update_points(analysis.households, net, access, hh_snap, hh_redo)
+    if hh_moved.any():
+        households = _with_column(households, "offroad_m", hh_snap.offroad_m)
+    villages, vil_changed = _update_points(
+        analysis.villages, net, access, vil_snap, vil_redo, points=scenario.villages
+    )
 
-    # villages whose own answer or whose households' answers changed
+    # the village rows to compute again: their own answer or their households' changed
     vil_index = analysis.villages.index
-    touched_vil = set(vil_index[vil_redo])
-    if hh_redo.any():
-        touched_vil |= set(households.loc[hh_redo, "village_id"].dropna())
-    touched_list = [v for v in vil_index if v in touched_vil]
-    villages = analysis.villages
-    if touched_list:
-        vil_all = scenario.villages
-        sub = vil_all.loc[touched_list]
-        pos = vil_index.get_indexer(touched_list)
-        sub_snap = vil_snap.take(pos)
-        vil_access = pd.DataFrame(index=sub.index)
-        for acc in access.values():
-            vil_access = vil_access.join(access_table(net, acc, sub, sub_snap))
-        hh_sub = households[households["village_id"].isin(touched_list)]
+    touched = vil_changed.copy()
+    if hh_changed.any():
+        ids = households["village_id"].to_numpy(dtype=object)[hh_changed]
+        touched |= vil_index.isin(pd.unique(ids[pd.notna(ids)]))
+    if touched.any():
+        touched_ids = vil_index[touched]
+        sub = scenario.villages.loc[touched_ids]
+        cols = [c for kind in access for c in access_columns(kind)]
+        vil_access = pd.DataFrame(villages.loc[touched_ids, cols])
+        hh_sub = households[households["village_id"].isin(touched_ids)]
         gaps = compute_village_gaps(sub, vil_access, hh_sub, settings)
-        gaps["offroad_m"] = sub_snap.offroad_m
-        rest = villages[~vil_index.isin(touched_list)]
-        villages = pd.concat([rest, gaps[villages.columns]]).loc[vil_index]
-        villages = gpd.GeoDataFrame(villages, geometry="geometry", crs=analysis.villages.crs)
-    else:
-        villages = villages.copy()
-    villages["offroad_m"] = vil_snap.offroad_m
+        villages = _with_rows(villages, np.flatnonzero(touched), gaps)
+    if vil_moved.any() or touched.any():
+        villages = _with_column(villages, "offroad_m", vil_snap.offroad_m)
 
-    services = analysis.services.copy()
+    services = analysis.services
     for kind, off in svc_offroad.items():
         mask = (services["kind"] == kind).to_numpy()
-        if mask.sum() == len(off):
-            services.loc[mask, "offroad_m"] = off
+        if mask.sum() == len(off) and not np.array_equal(
+            services.loc[mask, "offroad_m"].to_numpy(dtype=float), off
+        ):
+            col = services["offroad_m"].to_numpy(dtype=float, copy=True)
+            col[mask] = off
+            services = _with_column(services, "offroad_m", col)
     return replace(
         analysis,
         scenario=scenario,
@@ -425,29 +484,77 @@ def update_analysis(
     )
 
 
+def _same(old, new) -> np.ndarray:
+    """Element-wise equality of two column arrays, missing values equal to each other."""
+    a = np.asarray(old, dtype=object).copy()
+    b = np.asarray(new, dtype=object).copy()
+    a[pd.isna(a)] = None
+    b[pd.isna(b)] = None
+    return np.array([x == y for x, y in zip(a, b, strict=True)], dtype=bool)
+
+
+def _with_rows(frame: pd.DataFrame, pos: np.ndarray, rows: pd.DataFrame) -> pd.DataFrame:
+    """A shallow copy of ``frame`` with the rows at positions ``pos`` replaced by ``rows``
+    (same columns, in the order of ``pos``), column by column."""
+    out = frame.copy(deep=False)
+    for col in frame.columns:
+        if col not in rows.columns:
+            continue
+        values = frame[col].array.copy()
+        new = rows[col].array
+        if values.dtype != new.dtype:
+            values = pd.array(values, dtype=new.dtype).copy()
+        values[pos] = new
+        out[col] = values
+    return out
+
+
+def _with_column(frame: pd.DataFrame, col: str, values) -> pd.DataFrame:
+    """A shallow copy of ``frame`` with one column replaced (the input is not modified)."""
+    out = frame.copy(deep=False)
+    out[col] = values
+    return out
+
+
 def _update_points(
     frame: gpd.GeoDataFrame,
     net: RoadNetwork,
     access: dict[str, KindAccess],
     snap: Snap,
     redo: np.ndarray,
-) -> gpd.GeoDataFrame:
-    """``frame`` with the access columns of the rows in ``redo`` read again."""
-    out = frame.copy()
+    *,
+    points: gpd.GeoDataFrame | None = None,
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """``frame`` with the access columns of the rows in ``redo`` read again, and which rows'
+    answers actually changed. The frame is shared, not copied, when nothing changed."""
+    changed = np.zeros(len(frame), dtype=bool)
     if not redo.any():
-        return out
+        return frame, changed
     idx = np.flatnonzero(redo)
-    sub = frame.iloc[idx]
+    sub = (points if points is not None else frame).iloc[idx]
     sub_snap = snap.take(idx)
-    for acc in access.values():
-        table = access_table(net, acc, sub, sub_snap)
-        cols = [c for c in access_columns(acc.kind) if c in table.columns]
-        for col in cols:
-            values = table[col]
-            if out[col].dtype != values.dtype:
-                out[col] = out[col].astype(values.dtype)
-            out.loc[sub.index, col] = values.to_numpy()
-    return out
+    tables = [(acc.kind, access_table(net, acc, sub, sub_snap)) for acc in access.values()]
+    for kind, table in tables:
+        for col in access_columns(kind):
+            if col not in table.columns:
+                continue
+            changed[idx] |= ~_same(frame[col].array[idx], table[col].array)
+    if not changed.any():
+        return frame, changed
+    out = frame.copy(deep=False)
+    pos = np.flatnonzero(changed[idx])
+    rows = idx[pos]
+    for kind, table in tables:
+        for col in access_columns(kind):
+            if col not in table.columns:
+                continue
+            values = frame[col].array.copy()
+            new = table[col].array[pos]
+            if values.dtype != new.dtype:
+                values = pd.array(values, dtype=new.dtype).copy()
+            values[rows] = new
+            out[col] = values
+    return out, changed
 
 
 class _Candidates:
@@ -512,20 +619,38 @@ def _update_snap(
         lost = seg < 0
         lost |= cand.lost[snap.seg]
     need = lost.copy()
-    px = py = None
-    if n and (need.any() or len(cand.gained)):
-        px, py = net.project_points(points)
-    # a new road (or newly reachable piece) nearer than the point's road
+    # a new road (or newly reachable piece) nearer than the point's road: only points whose
+    # road position is within twice their off-road leg of the new roads' box can have one
+    check = np.zeros(n, dtype=bool)
     if n and len(cand.gained):
-        if n * len(cand.gained) <= 5_000_000:
-            gs, gt, goff, gx, gy = nearest_segments_brute(*net.segment_ends(), cand.gained, px, py)
+        ax, ay, bx, by = net.segment_ends()
+        g = cand.gained
+        x0, x1 = min(ax[g].min(), bx[g].min()), max(ax[g].max(), bx[g].max())
+        y0, y1 = min(ay[g].min(), by[g].min()), max(ay[g].max(), by[g].max())
+        gap = np.hypot(
+            np.maximum(0, np.maximum(x0 - snap.x, snap.x - x1)),
+            np.maximum(0, np.maximum(y0 - snap.y, snap.y - y1)),
+        )
+        check = (gap < 2 * snap.offroad_m + 1e-6) & ~need
+    todo = np.flatnonzero(check | need)
+    px = np.full(n, np.nan)
+    py = np.full(n, np.nan)
+    if len(todo):
+        px[todo], py[todo] = net.project_points(points.iloc[todo])
+    if check.any():
+        c = np.flatnonzero(check)
+        if len(c) * len(cand.gained) <= 5_000_000:
+            gs, gt, goff, gx, gy = nearest_segments_brute(
+                *net.segment_ends(), cand.gained, px[c], py[c]
+            )
         else:  # many new roads (a day's tracks): the snapping grid of just those
             grid = build_grid(*net.segment_ends(), cand.gained)
-            gs, gt, goff, gx, gy = nearest_segments(grid, px, py)
-        nearer = (goff < off) & ~need
-        seg[nearer], t[nearer], off[nearer] = gs[nearer], gt[nearer], goff[nearer]
-        sx[nearer], sy[nearer] = gx[nearer], gy[nearer]
-        moved |= nearer
+            gs, gt, goff, gx, gy = nearest_segments(grid, px[c], py[c])
+        better = goff < off[c]
+        nearer = c[better]
+        seg[nearer], t[nearer], off[nearer] = gs[better], gt[better], goff[better]
+        sx[nearer], sy[nearer] = gx[better], gy[better]
+        moved[nearer] = True
     if need.any():
         i = np.flatnonzero(need)
         rs, rt, roff, rx, ry = _nearest_candidates(net, cand, px[i], py[i])
@@ -535,33 +660,48 @@ def _update_snap(
 
 
 def _nearest_candidates(net, cand, x, y):
-    """Nearest candidate segment of a few points: local boxes first, every candidate after."""
-    if len(x) * len(cand.cand) <= 2_000_000 or len(x) > 200:
-        if len(x) * len(cand.cand) > 2_000_000:
-            from mapping.network import snap_points
+    """Nearest candidate segment of a few points (those whose road was closed).
 
-            s = snap_points(net, x, y, snap_to=cand.snap_to)
-            return s.seg, s.t, s.offroad_m, s.x, s.y
-        return nearest_segments_brute(*net.segment_ends(), cand.cand, x, y)
-    ax, ay, bx, by = net.segment_ends()
+    Each point tries the candidates in a box around it, growing fourfold until the nearest
+    found lies within the box's half width (then nothing outside can be nearer); many points
+    at once use the network's snapping grid instead.
+    """
+    if len(x) > 200:
+        from mapping.network import snap_points
+
+        s = snap_points(net, x, y, snap_to=cand.snap_to)
+        return s.seg, s.t, s.offroad_m, s.x, s.y
+    ends = net.segment_ends()
+    key = ("candidate_boxes", cand.snap_to)
+    if key not in net._cache:  # the network's own cache: built once per network
+        ax, ay, bx, by = ends
+        c = cand.cand
+        net._cache[key] = (
+            np.minimum(ax[c], bx[c]),
+            np.maximum(ax[c], bx[c]),
+            np.minimum(ay[c], by[c]),
+            np.maximum(ay[c], by[c]),
+        )
+    lo_x, hi_x, lo_y, hi_y = net._cache[key]
     out = [np.empty(len(x), dtype=np.int64)] + [np.empty(len(x)) for _ in range(4)]
-    c = cand.cand
-    lo_x, hi_x = np.minimum(ax[c], bx[c]), np.maximum(ax[c], bx[c])
-    lo_y, hi_y = np.minimum(ay[c], by[c]), np.maximum(ay[c], by[c])
-    for i in range(len(x)):
-        r = 500.0
-        while True:
-            near = (hi_x >= x[i] - r) & (lo_x <= x[i] + r) & (hi_y >= y[i] - r) & (lo_y <= y[i] + r)
-            if near.any():
-                res = nearest_segments_brute(ax, ay, bx, by, c[near], x[i : i + 1], y[i : i + 1])
-                # exact once the nearest found lies within the box's half width
-                if res[2][0] <= r or near.all():
-                    for k in range(5):
-                        out[k][i] = res[k][0]
-                    break
-            if near.all():  # pragma: no cover - no candidates at all
-                raise ValueError("no road to snap to")
+    todo = np.arange(len(x))
+    r = 500.0
+    while len(todo):
+        x0, x1 = x[todo].min() - r, x[todo].max() + r
+        y0, y1 = y[todo].min() - r, y[todo].max() + r
+        near = np.flatnonzero((hi_x >= x0) & (lo_x <= x1) & (hi_y >= y0) & (lo_y <= y1))
+        if len(near) == 0 and len(near) < len(cand.cand):
             r *= 4.0
+            continue
+        res = nearest_segments_brute(*ends, cand.cand[near], x[todo], y[todo])
+        # exact where the nearest lies within the box around the point (its distance to
+        # the box's edge); everything is exact once the box holds every candidate
+        room = np.minimum.reduce([x[todo] - x0, x1 - x[todo], y[todo] - y0, y1 - y[todo]])
+        done = (res[2] <= room) | (len(near) == len(cand.cand))
+        for k in range(5):
+            out[k][todo[done]] = res[k][done]
+        todo = todo[~done]
+        r *= 4.0
     return tuple(out)
 
 
@@ -648,63 +788,66 @@ def _update_search(
 def _affected_nodes(
     net: RoadNetwork, search: ServiceSearch, invalid_segs: np.ndarray, svc_changed: np.ndarray
 ) -> np.ndarray:
-    """Old nodes whose cost may rise: below an invalid arc in the shortest-path forest.
+    """Old nodes whose cost may rise: those whose cost an invalid arc may carry.
 
-    Each node's parent is a neighbour that gives it its cost (or a service's entry); a node
-    is affected when the arc to its parent is invalid, its parent is a changed service, or
-    its parent is affected.
+    A node is *cut* when an arc that went (or got slower) leads from it to a neighbour that
+    gives it its cost, or when its cost is the entry of a service that moved. Every node
+    whose cost a cut node may give (a neighbour for which the arc to it is tight), and so on,
+    is affected: a breadth-first walk from the cut nodes along tight arcs, which only visits
+    the affected region. A node with another tight neighbour is taken too: more than needed,
+    never less, and its cost is simply found again.
     """
     n = net.n_nodes
     cost = search.node_cost
     m = search.metric
-    g = net.graph(m)
-    finite = np.isfinite(cost)
-    # candidate parent arcs x -> y (forward graph: the node's next step towards a service)
-    counts = np.diff(g.indptr)
-    x = np.repeat(np.arange(n), counts)
-    y = g.indices.astype(np.int64)
-    tol = _TIGHT_REL * np.maximum(np.abs(cost[x]), 1.0)
-    with np.errstate(invalid="ignore"):  # inf - inf where neither end is reached
-        tight = finite[x] & (np.abs(cost[y] + g.data - cost[x]) <= tol)
-    # a parent comes before its child in the search: lower cost, or the same cost (an arc of
-    # length 0) and a lower index, so that parents never form a cycle
-    tight &= (cost[y] < cost[x]) | ((cost[y] == cost[x]) & (y < x))
-    parent = np.full(n, -1, dtype=np.int64)
-    tx, ty = x[tight], y[tight]
-    # prefer a parent with the same service (the search's own tree), lowest index otherwise
-    same = search.node_service[tx] == search.node_service[ty]
-    order = np.lexsort((ty, ~same, tx))
-    tx, ty = tx[order], ty[order]
-    first = np.concatenate([[True], tx[1:] != tx[:-1]]) if len(tx) else np.array([], bool)
-    parent[tx[first]] = ty[first]
-
-    # entries from services: a node whose cost is its service's entry cost hangs on it
-    s_idx, s_node, s_cost = entry_arcs(net, search.svc_snap, search.svc_off_cost, m)
-    at_entry = (np.abs(s_cost - cost[s_node]) <= _TIGHT_REL * np.maximum(s_cost, 1.0)) & (
-        search.node_service[s_node] == s_idx
-    )
-    root = np.zeros(n, dtype=bool)
-    root[s_node[at_entry]] = True
-    parent[root] = -2  # rooted on a service
-
     cut = np.zeros(n, dtype=bool)
-    # a reached node without a parent (ties we cannot order) may depend on anything
-    cut[finite & (parent == -1)] = True
-    changed_nodes = s_node[at_entry & svc_changed[s_idx]]
-    cut[changed_nodes] = True
+    s_idx, s_node, s_cost = entry_arcs(net, search.svc_snap, search.svc_off_cost, m)
+    at_entry = np.abs(s_cost - cost[s_node]) <= _TIGHT_REL * np.maximum(s_cost, 1.0)
+    cut[s_node[at_entry & svc_changed[s_idx]]] = True
     if len(invalid_segs):
         su, sv = net.seg_u[invalid_segs], net.seg_v[invalid_segs]
-        cut[su[parent[su] == sv]] = True
-        cut[sv[parent[sv] == su]] = True
+        w = net.seg_cost(m)[invalid_segs]
+        fw, bw = net.seg_fwd[invalid_segs], net.seg_bwd[invalid_segs]
+        with np.errstate(invalid="ignore"):
+            tol_u = _TIGHT_REL * np.maximum(np.abs(cost[su]), 1.0)
+            tol_v = _TIGHT_REL * np.maximum(np.abs(cost[sv]), 1.0)
+            tight_uv = fw & np.isfinite(cost[su]) & (np.abs(cost[sv] + w - cost[su]) <= tol_u)
+            tight_vu = bw & np.isfinite(cost[sv]) & (np.abs(cost[su] + w - cost[sv]) <= tol_v)
+        cut[su[tight_uv]] = True
+        cut[sv[tight_vu]] = True
     if not cut.any():
         return cut
-    # the subtrees below the cut nodes
-    has_parent = parent >= 0
-    child = np.flatnonzero(has_parent)
-    rows = np.concatenate([parent[child], np.full(int(cut.sum()), n)])
-    cols = np.concatenate([child, np.flatnonzero(cut)])
-    tree = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n + 1, n + 1))
-    reached = breadth_first_order(tree, n, directed=True, return_predecessors=False)
-    out = np.zeros(n, dtype=bool)
-    out[reached[reached < n]] = True
-    return out
+    rg = net.rgraph(m)  # row y holds the arcs x -> y: the nodes y may give their cost
+    return _tight_walk(
+        rg.indptr, rg.indices, rg.data, cost, np.flatnonzero(cut).astype(np.int64), _TIGHT_REL
+    )
+
+
+@nb.njit(cache=True)
+def _tight_walk(indptr, indices, data, cost, start, rel):  # pragma: no cover - compiled
+    n = len(indptr) - 1
+    seen = np.zeros(n, dtype=np.bool_)
+    queue = np.empty(n, dtype=np.int64)
+    head, tail = 0, 0
+    for s in start:
+        if not seen[s]:
+            seen[s] = True
+            queue[tail] = s
+            tail += 1
+    while head < tail:
+        y = queue[head]
+        head += 1
+        cy = cost[y]
+        for e in range(indptr[y], indptr[y + 1]):
+            x = indices[e]
+            if seen[x]:
+                continue
+            cx = cost[x]
+            if not np.isfinite(cx):
+                continue
+            tol = rel * max(abs(cx), 1.0)
+            if abs(cy + data[e] - cx) <= tol:
+                seen[x] = True
+                queue[tail] = x
+                tail += 1
+    return seen

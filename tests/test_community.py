@@ -534,3 +534,14 @@ def test_join_on_real_extracts_matches_a_networkx_oracle(name, bbox):
             assert np.isfinite(want)
             assert ours[k, i] == pytest.approx(want, abs=1e-3)
     assert changed > 0, "the tracks shortened no route: the comparison would prove little"
+
+
+def test_benchmark_rows_agree_with_the_full_rebuild_at_a_small_size():
+    """The benchmark's own correctness checks (never its timings), at a tiny size."""
+    from benchmarks import community as bench
+
+    syn, sc, base = bench.county(4_000, 600, 60)
+    for row in bench.row_add_road(syn, sc, base, 1) + bench.row_closures(syn, sc, base, 1):
+        assert row.max_abs_diff_m is not None and row.max_abs_diff_m <= 1e-3, row
+    (row,) = bench.row_many_tracks(syn, sc, 20, 2_000, 1)
+    assert "community segments kept" in row.note
