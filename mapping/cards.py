@@ -37,6 +37,7 @@ from matplotlib.patches import FancyBboxPatch, Rectangle
 from layers import i18n
 from layers.files import atomic_path
 from layers.roads import HIGHWAY_CLASSES
+from mapping.gaps import km_text
 from mapping.mapmodel import (
     ROAD_GROUP_OF,
     ROAD_GROUPS,
@@ -188,10 +189,10 @@ class _Card:
         self.y += size_px * 0.3
 
 
-def _km(metres: object) -> str:
+def _km(metres: object, limit_m: float | None = None) -> str:
     if is_missing(metres) or not math.isfinite(float(metres)):
         return ""
-    return f"{float(metres) / 1000:.1f}"
+    return km_text(float(metres), limit_m)
 
 
 def _facts(model: MapModel, vid) -> dict:
@@ -313,7 +314,7 @@ def _same_distance(a: object, b: object) -> bool:
 def _numbers(card: _Card, model: MapModel, facts: dict) -> None:
     """Four numbers in two rows: distance, time; households and children beyond."""
     kind_name = model.kind_name
-    dist = _km(facts["dist_m"])
+    dist = _km(facts["dist_m"], model.limit_m)
     minutes = facts["time_min"]
     cells = [
         (
@@ -369,8 +370,8 @@ def _proposal(card: _Card, model: MapModel, after: MapModel, facts: dict, later:
     ):
         name = str(proposed.loc[str(later["nearest_id"]), "name"])
     name = name or model.t(f"kind.{model.kind}")
-    before = _km(facts["dist_m"]) or model.t("card.unreachable")
-    now = _km(later["dist_m"]) or model.t("card.unreachable")
+    before = _km(facts["dist_m"], model.limit_m) or model.t("card.unreachable")
+    now = _km(later["dist_m"], model.limit_m) or model.t("card.unreachable")
     card.wrapped(
         model.t("card.proposal", name=name, before=before, after=now), 40, max_lines=2,
         weight="bold", color=_ROUTE_COLOR,

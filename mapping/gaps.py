@@ -127,8 +127,22 @@ def assign_villages(
     return out
 
 
-def _km(metres: float) -> str:
-    return f"{metres / 1000:.1f}"
+def km_text(metres: float, limit_m: float | None = None) -> str:
+    """A distance in km as people read it: 1 decimal, or as many more as it takes for the
+    number to agree with the flag against ``limit_m`` (3,004 m against a 3 km threshold is
+    "3.004", not "3.0", which reads as within it); metres with one decimal as a last resort.
+
+    Returns the number only (no unit); 4 decimals (0.1 m) as a last resort.
+    """
+    km = metres / 1000
+    if limit_m is None or not np.isfinite(metres):
+        return f"{km:.1f}"
+    beyond = round(metres, 3) > limit_m  # the flag's own rule (see compute_village_gaps)
+    for decimals in (1, 2, 3):
+        shown = round(km, decimals)
+        if (round(shown * 1000, 6) > limit_m) == beyond:
+            return f"{shown:.{decimals}f}"
+    return f"{metres / 1000:.4f}"
 
 
 def compute_village_gaps(
@@ -241,7 +255,7 @@ def explain_gap(row: pd.Series | dict, kind: str, limit_m: float, lang: str) -> 
             lang,
             village=village,
             kind=kind_name,
-            km=_km(row[f"straight_{kind}_m"]),
+            km=km_text(row[f"straight_{kind}_m"]),
         )
     key = "gap.flag" if round(dist, 3) > limit_m else "gap.ok"
     text = i18n.t(
@@ -250,7 +264,7 @@ def explain_gap(row: pd.Series | dict, kind: str, limit_m: float, lang: str) -> 
         village=village,
         kind=kind_name,
         service=service,
-        km=_km(dist),
+        km=km_text(dist, limit_m),
         limit=f"{limit_m / 1000:g}",
     )
     n = int(row["n_households"])

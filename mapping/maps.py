@@ -55,6 +55,7 @@ from layers.errors import InputError
 from layers.files import write_text
 from layers.roads import HIGHWAY_CLASSES
 from layers.services import SERVICE_KINDS
+from mapping.gaps import km_text
 from mapping.mapmodel import (  # noqa: F401 (names other modules import from here)
     HIGHLIGHT_COLOR,
     HOUSEHOLD_BINS_M,
@@ -161,10 +162,12 @@ def _esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _km(metres: object, lang: str) -> str:
+def _km(metres: object, lang: str, limit_m: float | None = None) -> str:
+    """A distance for a popup, with the decimals that agree with the flag (see
+    :func:`mapping.gaps.km_text`)."""
     if _missing(metres):
         return i18n.t("map.popup.unknown", lang)
-    return i18n.t("map.popup.km", lang, km=f"{float(metres) / 1000:.1f}")
+    return i18n.t("map.popup.km", lang, km=km_text(float(metres), limit_m))
 
 
 def _round(values: np.ndarray) -> np.ndarray:
@@ -493,11 +496,14 @@ def _village_popup(row: pd.Series, kind: str, limit_m: float, lang: str, status:
         rows.append(
             (
                 _esc(i18n.t("map.popup.median", lang, kind=kind_name)),
-                _esc(_km(row[f"median_hh_dist_{kind}_m"], lang)),
+                _esc(_km(row[f"median_hh_dist_{kind}_m"], lang, limit_m)),
             )
         )
         rows.append(
-            (_esc(i18n.t("map.popup.max", lang)), _esc(_km(row[f"max_hh_dist_{kind}_m"], lang)))
+            (
+                _esc(i18n.t("map.popup.max", lang)),
+                _esc(_km(row[f"max_hh_dist_{kind}_m"], lang, limit_m)),
+            )
         )
         beyond = int(row[f"n_hh_beyond_{kind}"])
         kids = row[f"n_children_beyond_{kind}"]
@@ -689,7 +695,7 @@ _HOUSEHOLD_LAYERS_LOCK = threading.Lock()
 
 
 def _add_households(
-    m: folium.Map, households: pd.DataFrame, kind: str, lang: str
+    m: folium.Map, households: pd.DataFrame, kind: str, lang: str, limit_m: float
 ) -> list[float] | None:
     """Add household points (``full`` privacy only); return their bounds or None."""
     if len(households) == 0:
@@ -706,6 +712,7 @@ def _add_households(
             while len(_HOUSEHOLD_LAYERS) > 4:
                 _HOUSEHOLD_LAYERS.popitem(last=False)
     _, data, js, bounds = made
+    js = js.replace("__GM_LIMIT_M__", json.dumps(float(limit_m)))
     _household_points(m, data, js, "map.layer.households", lang)
     return bounds
 
@@ -719,7 +726,10 @@ def _household_layer(
     kind_name = i18n.t(f"kind.{kind}", lang)
     lon, lat = _round(households.geometry.x).tolist(), _round(households.geometry.y).tolist()
     dist_m = households[f"dist_{kind}_m"].to_numpy(dtype=float)
-    dist_km = [None if math.isnan(d) else round(d / 1000, 1) for d in dist_m]
+    # 4 decimals (0.1 m): the popup shows as many as agree with the threshold (km() in the
+    # script); the threshold is filled in when the map is drawn, so a threshold change in the
+    # app reuses these features
+    dist_km = [None if math.isnan(d) else round(d / 1000, 4) for d in dist_m]
     classes = [_household_class(d) for d in dist_m]
     ids = [str(i) for i in households.index]
     empty = pd.Series([None] * n, index=households.index, dtype="object")
@@ -1332,7 +1342,7 @@ def draw_map_model(
         _add_villages(m, analysis.villages, kind, model.limit_m, lang, routes, analysis.network.crs)
     )
     if model.full:
-        bounds.append(_add_households(m, model.households, kind, lang))
+        bounds.append(_add_households(m, model.households, kind, lang, model.limit_m))
         _add_highlight(m, model.households, list(model.highlight), lang)
     elif model.displaced:
         _add_displaced_households(m, model.households, kind, lang)  # no bounds: see below

@@ -54,6 +54,7 @@ from layers.files import atomic_path
 from layers.roads import HIGHWAY_CLASSES
 from layers.services import SERVICE_KINDS
 from mapping.export import road_lines
+from mapping.gaps import km_text
 from mapping.mapmodel import (
     OSM_ATTRIBUTION,
     ROAD_GROUP_OF,
@@ -594,7 +595,7 @@ def draw_print_model(
         draw.north_arrow(ax, crs, i18n.t("print.north", lang)),
         draw.attribution(ax),
     ]
-    draw.village_labels(ax, canvas, analysis.villages, layers, kind, lang, fixed)
+    draw.village_labels(ax, canvas, analysis.villages, layers, kind, lang, fixed, model.limit_m)
     draw.panel(canvas, _Panel(model), crs)
     return fig
 
@@ -774,7 +775,7 @@ class _Panel:
         self.gaps = [
             (
                 str(flagged.at[i, "village_name"]),
-                _distance_text(dist.at[i], lang),
+                _distance_text(dist.at[i], lang, model.limit_m),
                 _without_name(
                     str(flagged.at[i, f"reason_{kind}_{lang}"]), flagged.at[i, "village_name"]
                 ),
@@ -792,10 +793,12 @@ def _without_name(reason: str, name: object) -> str:
     return reason
 
 
-def _distance_text(dist_m: float, lang: str) -> str:
+def _distance_text(dist_m: float, lang: str, limit_m: float | None = None) -> str:
+    """A village's distance, with the decimals that agree with its flag (3.004, not 3.0,
+    against 3 km: :func:`mapping.gaps.km_text`)."""
     if dist_m is None or (isinstance(dist_m, float) and math.isnan(dist_m)):
         return i18n.t("print.unreachable", lang)
-    return i18n.t("map.popup.km", lang, km=f"{dist_m / 1000:.1f}")
+    return i18n.t("map.popup.km", lang, km=km_text(float(dist_m), limit_m))
 
 
 class _Drawer:
@@ -1050,7 +1053,7 @@ class _Drawer:
 
     def village_labels(
         self, ax, canvas, villages: pd.DataFrame, layers: _MapLayers, kind: str, lang: str,
-        fixed: list,
+        fixed: list, limit_m: float | None = None,
     ) -> None:  # fmt: skip
         """Label villages where their label fits: every flagged one, others if room is left.
 
@@ -1100,7 +1103,8 @@ class _Drawer:
             name = str(row["village_name"])
             flag = status[i] == "flag"
             if flag:
-                label = f"{name}\n{_distance_text(float(row[f'dist_{kind}_m']), lang)}"
+                dist_text = _distance_text(float(row[f"dist_{kind}_m"]), lang, limit_m)
+                label = f"{name}\n{dist_text}"
                 style = {"color": "#8b0000", "weight": "bold", "size": 7.5, "zorder": 12}
             else:
                 label = name

@@ -39,6 +39,7 @@ from layers import i18n
 from layers.errors import GapMapperError
 from layers.files import atomic_path
 from mapping.cards import A4_PAGE, cards_for, draw_village_card
+from mapping.gaps import km_text
 from mapping.mapmodel import OSM_ATTRIBUTION, SERVICE_COLORS, MapModel, is_missing
 from mapping.printmap import _font_families, _missing_glyphs_allowed, _text_width_pt, _wrap
 
@@ -340,10 +341,10 @@ def _cut(text: str, width_pt: float, size: float) -> str:
     return text + "…"
 
 
-def _km(metres: object) -> str:
+def _km(metres: object, limit_m: float | None = None) -> str:
     if is_missing(metres) or not math.isfinite(float(metres)):
         return ""
-    return f"{float(metres) / 1000:.1f}"
+    return km_text(float(metres), limit_m)
 
 
 def flagged_villages(model: MapModel) -> pd.DataFrame:
@@ -549,7 +550,7 @@ def _table(pages: _Pages, model: MapModel, flagged: pd.DataFrame, paged: list) -
         rows.append(
             [
                 str(v["village_name"]),
-                _km(v[f"dist_{k}_m"]) or model.t("report.unreachable"),
+                _km(v[f"dist_{k}_m"], model.limit_m) or model.t("report.unreachable"),
                 "" if is_missing(minutes) else f"{float(minutes):.0f}",
                 str(int(v[f"n_hh_beyond_{k}"])),
                 "" if is_missing(kids) else str(int(kids)),

@@ -196,8 +196,9 @@ def test_full_map_shows_households_and_the_banner(analysis, full_html):
     assert "Full detail: for the team&#x27;s own use, do not share" in full_html
     # one style per distance class in use: 1-3 km (h1), 3-5 km (h2), > 10 km (h3, h4)
     assert full_html.count('"className": "gm-household"') == 3
-    # HH-CHARLIE-03 is 11.167 km from the kindergarten: the > 10 km class ("4")
-    assert '"d": 11.2, "i": "HH-CHARLIE-03"' in full_html
+    # HH-CHARLIE-03 is 11.167 km from the kindergarten: the > 10 km class ("4"); the popup
+    # shows the decimals that agree with the threshold (tests/test_decimals.py) from 4 kept
+    assert '"d": 11.167, "i": "HH-CHARLIE-03"' in full_html  # 11,167.0 m to 0.1 m
     assert '"p": "13933330003", "s": "4"' in full_html
 
 
