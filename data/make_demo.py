@@ -1314,6 +1314,188 @@ road was given a small village kindergarten (村级幼儿园/教学点): {villag
 # --------------------------------------------------------------------------------------------
 
 
+# --------------------------------------------------------------------------------------------
+# Community roads and road conditions (issue 13): a recorded track and a winter closure
+# --------------------------------------------------------------------------------------------
+
+#: The village the fictional recorded track leads to: its road goes north, then west into
+#: 土牧尔台镇, 4.3 km in all, while the town is 3.2 km away in a straight line.
+TRACK_VILLAGE = "巨井泉村二组"
+#: The studied village the winter closure cuts off (the end of a dead-end track).
+CLOSED_VILLAGE = VILLAGE_B
+TRACK_FILE = "community_track.gpx"
+CLOSURE_FILE = "winter_closure.geojson"
+#: A GPS track "recorded" with a point every ~15 m, 5 s apart, from this (fictional) time.
+TRACK_START = "2026-04-18T08:00:00"
+
+
+def build_community_demo(out: Path) -> dict:
+    """Write the demo's community road and winter closure into ``out`` (after the scenario).
+
+    ``community_track.gpx``: a fictional track recorded with a phone, from 巨井泉村二组 across
+    the steppe to the road into 土牧尔台镇 (GPS noise of a few metres), then 250 m along that
+    road (noise up to 8 m: the join drops it as a stretch along a road). Joined into the
+    roads, it shortens the village's road distance to its kindergarten by about a kilometre.
+
+    ``winter_closure.geojson``: the condition 冬季积雪 (winter snow): a snowdrift area across
+    希乐图村's dead-end track, 3 km from the village, which cuts the village off; and a
+    20 km/h slow-down along 2 km of the road further on.
+
+    Both are measured with the project's own join and analysis, and the story is asserted.
+    Deterministic (fixed seed, rounded coordinates, text written by hand).
+    """
+    import pyproj
+    from scipy.sparse.csgraph import dijkstra as sp_dijkstra
+
+    from layers.tracks import read_closures, read_community_roads
+    from mapping.analysis import run_analysis
+    from mapping.community import add_community_roads
+    from mapping.conditions import apply_conditions_to_analysis
+    from mapping.scenario import load_demo
+
+    rng = np.random.default_rng(SEED + 13)
+    analysis = run_analysis(load_demo(out))
+    net = analysis.network
+    to_ll = pyproj.Transformer.from_crs(net.crs, "EPSG:4326", always_xy=True)
+    vil = analysis.villages.set_index("village_name")
+
+    def xy_of(point) -> np.ndarray:
+        x, y = net.to_projected(np.array([point.x]), np.array([point.y]))
+        return np.array([x[0], y[0]])
+
+    def road_path(start_xy: np.ndarray, goal_xy: np.ndarray) -> np.ndarray:
+        """Road nodes (m) from the node nearest ``start_xy`` to the one nearest ``goal_xy``."""
+        a = int(np.argmin(np.hypot(net.x - start_xy[0], net.y - start_xy[1])))
+        b = int(np.argmin(np.hypot(net.x - goal_xy[0], net.y - goal_xy[1])))
+        _, pred = sp_dijkstra(net.graph_len, indices=a, return_predecessors=True)
+        nodes = [b]
+        while nodes[-1] != a:
+            nodes.append(int(pred[nodes[-1]]))
+        return np.column_stack([net.x[nodes[::-1]], net.y[nodes[::-1]]])
+
+    def along(path: np.ndarray, start_m: float, end_m: float, step_m: float) -> np.ndarray:
+        line = LineString(path)
+        d = np.arange(start_m, min(end_m, line.length) + 1e-9, step_m)
+        return np.array([line.interpolate(float(v)).coords[0] for v in d])
+
+    def lonlat(xy: np.ndarray) -> np.ndarray:
+        lon, lat = to_ll.transform(xy[:, 0], xy[:, 1])
+        return np.round(np.column_stack([lon, lat]), 7)
+
+    # ---- the recorded track: village -> steppe -> the road into town -> 250 m along it
+    row = vil.loc[TRACK_VILLAGE]
+    v_xy = xy_of(row.geometry)
+    k_id = row["nearest_kindergarten_id"]
+    k_xy = xy_of(analysis.services.loc[k_id].geometry)
+    toward = (v_xy - k_xy) / np.hypot(*(v_xy - k_xy))
+    aim = k_xy + 450.0 * toward
+    s_near = np.hypot(net.x - aim[0], net.y - aim[1])
+    t_xy = np.array([net.x[np.argmin(s_near)], net.y[np.argmin(s_near)]])
+    side = np.array([-(t_xy - v_xy)[1], (t_xy - v_xy)[0]]) / np.hypot(*(t_xy - v_xy))
+    n_steppe = int(np.hypot(*(t_xy - v_xy)) // 15)
+    f = np.linspace(0.0, 1.0, n_steppe + 1)
+    bend = 160.0 * np.sin(np.pi * f)  # a gentle curve round a fictional hill
+    steppe = v_xy + np.outer(f, t_xy - v_xy) + np.outer(bend, side)
+    steppe[1:-1] += rng.uniform(-4.0, 4.0, (n_steppe - 1, 2))
+    into_town = along(road_path(t_xy, k_xy), 15.0, 250.0, 15.0)
+    into_town += rng.uniform(-8.0, 8.0, into_town.shape)
+    track = lonlat(np.vstack([steppe, into_town]))
+    t0 = np.datetime64(TRACK_START)
+    points = "".join(
+        f'<trkpt lat="{lat:.7f}" lon="{lon:.7f}"><time>{t0 + np.timedelta64(5 * i, "s")}Z'
+        f"</time></trkpt>\n"
+        for i, (lon, lat) in enumerate(track)
+    )
+    gpx = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<gpx version="1.1" creator="community service-gap mapper demo (fictional)" '
+        'xmlns="http://www.topografix.com/GPX/1/1">\n'
+        "<metadata><name>社区补充的道路（示例）</name>"
+        "<desc>虚构的示例轨迹，不是真实记录。 A fictional demo track, not a real recording.</desc>"
+        "</metadata>\n"
+        f"<trk><name>{TRACK_VILLAGE}去土牧尔台镇的近路（示例）</name>"
+        "<src>社区工作坊（示例）</src><type>土路</type><trkseg>\n"
+        f"{points}</trkseg></trk>\n</gpx>\n"
+    )
+    write_text(out / TRACK_FILE, gpx)
+
+    # ---- the winter closure: a snowdrift across B's track, a slow-down further on
+    b_row = vil.loc[CLOSED_VILLAGE]
+    b_path = road_path(
+        xy_of(b_row.geometry),
+        xy_of(analysis.services.loc[b_row["nearest_kindergarten_id"]].geometry),
+    )
+    line = LineString(b_path)
+    mid = np.array(line.interpolate(3000.0).coords[0])
+    ahead = np.array(line.interpolate(3010.0).coords[0]) - mid
+    ahead /= np.hypot(*ahead)
+    across = np.array([-ahead[1], ahead[0]])
+    drift = np.array(
+        [
+            mid + sa * 40.0 * ahead + sb * 30.0 * across
+            for sa, sb in ((-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1))
+        ]
+    )
+    slow = along(b_path, 6000.0, 8000.0, 100.0)
+
+    def ring(coords: np.ndarray) -> list:
+        return [[float(lon), float(lat)] for lon, lat in lonlat(coords)]
+
+    features = [
+        {
+            "type": "Feature",
+            "properties": {
+                "condition": "冬季积雪",
+                "speed_kmh": None,
+                "name": "雪窝子（示例）",
+                "note": "fictional / 虚构",
+            },
+            "geometry": {"type": "Polygon", "coordinates": [ring(drift)]},
+        },
+        {
+            "type": "Feature",
+            "properties": {
+                "condition": "冬季积雪",
+                "speed_kmh": 20,
+                "name": "积雪路段，限速 20（示例）",
+                "note": "fictional / 虚构",
+            },
+            "geometry": {"type": "LineString", "coordinates": ring(slow)},
+        },
+    ]
+    geojson = json.dumps(
+        {"type": "FeatureCollection", "name": "winter_closure", "features": features},
+        ensure_ascii=False,
+        indent=1,
+    )
+    write_text(out / CLOSURE_FILE, geojson + "\n")
+
+    # ---- the story, measured with the project's own readers, join and analysis
+    roads = read_community_roads(out / TRACK_FILE)
+    with_road, join = add_community_roads(analysis, roads)
+    before = float(vil.loc[TRACK_VILLAGE, "dist_kindergarten_m"])
+    after = float(
+        with_road.villages.set_index("village_name").loc[TRACK_VILLAGE, "dist_kindergarten_m"]
+    )
+    assert after < before - 800.0, (before, after)
+    assert float(join.dropped["length_m"].sum()) > 150.0  # the stretch along the road
+    closures = read_closures(out / CLOSURE_FILE)
+    winter, effect = apply_conditions_to_analysis(analysis, closures, "冬季积雪")
+    b = winter.villages.set_index("village_name").loc[CLOSED_VILLAGE]
+    assert b["unreachable_kindergarten"] == "not_connected" and b["cut_off_kindergarten"]
+    assert "冬季积雪" in b["reason_kindergarten_zh"]
+    assert len(effect.slowed) > 0 and not effect.notes
+    return {
+        "track_village": TRACK_VILLAGE,
+        "track_km_before": round(before / 1000, 2),
+        "track_km_after": round(after / 1000, 2),
+        "track_points": len(track),
+        "closed_village": CLOSED_VILLAGE,
+        "closed_segments": int(len(effect.closed)),
+        "slowed_segments": int(len(effect.slowed)),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python data/make_demo.py [--out DIR] [--subset DIR] [--shared DIR]``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -1342,6 +1524,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (subset / "villages_used.csv").is_file():
             parser.error(f"no villages_used.csv in {subset}: is it a demo folder?")
     summary = build_scenario(subset, args.out)
+    summary["community"] = build_community_demo(args.out)
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     return 0
 

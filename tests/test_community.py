@@ -545,3 +545,25 @@ def test_benchmark_rows_agree_with_the_full_rebuild_at_a_small_size():
         assert row.max_abs_diff_m is not None and row.max_abs_diff_m <= 1e-3, row
     (row,) = bench.row_many_tracks(syn, sc, 20, 2_000, 1)
     assert "community segments kept" in row.note
+
+
+def test_the_demo_track_brings_its_village_a_kilometre_closer():
+    from layers.tracks import read_community_roads
+    from mapping.scenario import DEMO_DIR, load_demo
+
+    base = run_analysis(load_demo())
+    roads = read_community_roads(DEMO_DIR / "community_track.gpx")
+    assert roads["road_class"].tolist() == ["track"] and roads["added_by"].notna().all()
+    after, join = add_community_roads(base, roads)
+    table = compare_villages(base.villages, after.villages, ["kindergarten", "school"])
+    row = table[(table["village_name"] == "巨井泉村二组") & (table["kind"] == "kindergarten")]
+    assert len(row) == 1
+    assert row["dist_before_m"].iloc[0] == pytest.approx(4325.1, abs=1.0)
+    assert row["change_m"].iloc[0] < -800.0
+    assert join.dropped["length_m"].sum() > 150.0  # recorded along the road into town
+    full = run_analysis(after.scenario, base.settings)
+    np.testing.assert_allclose(
+        after.villages["dist_kindergarten_m"],
+        full.villages.loc[after.villages.index, "dist_kindergarten_m"],
+        atol=1e-6,
+    )

@@ -395,3 +395,25 @@ def test_closures_on_a_real_extract_match_networkx():
     v = closed.villages.loc["V"]
     assert v["unreachable_kindergarten"] == "not_connected" and v["cut_off_kindergarten"]
     assert "冬季积雪" in v["reason_kindergarten_zh"] and "冬季积雪" in v["reason_kindergarten_en"]
+
+
+def test_the_demo_winter_closure_cuts_off_xiletu():
+    from layers.tracks import read_closures
+    from mapping.scenario import DEMO_DIR, load_demo
+
+    base = run_analysis(load_demo())
+    closures = read_closures(DEMO_DIR / "winter_closure.geojson")
+    assert condition_names(closures) == ["冬季积雪"]
+    cmp = compare_conditions(base, closures)
+    winter = cmp.analyses["冬季积雪"].villages.set_index("village_name").loc["希乐图村"]
+    assert winter["unreachable_kindergarten"] == "not_connected"
+    assert winter["reason_kindergarten_zh"].startswith("希乐图村：冬季积雪封路后")
+    row = cmp.summary.set_index("kind").loc["kindergarten"]
+    assert row["n_cut_off"] >= 1
+    assert "冬季积雪" in row["sentence_en"]
+    # the slow-down changes travel times of villages beyond the drift, not their distances
+    base_v = base.villages.set_index("village_name")
+    other = cmp.analyses["冬季积雪"].villages.set_index("village_name").drop(index="希乐图村")
+    assert np.allclose(
+        other["dist_kindergarten_m"], base_v.loc[other.index, "dist_kindergarten_m"], atol=1e-6
+    )

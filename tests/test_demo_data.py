@@ -28,7 +28,14 @@ from layers.coords import gcj02_to_wgs84
 from tests.conftest import ROOT, shared_file
 
 DEMO = ROOT / "data" / "demo"
-GENERATED = ("banner.osm", "households.csv", "scenario.json", "SOURCES.md")
+GENERATED = (
+    "banner.osm",
+    "households.csv",
+    "scenario.json",
+    "SOURCES.md",
+    "community_track.gpx",
+    "winter_closure.geojson",
+)
 SUBSET = (
     "banner_boundary.geojson",
     "villages_used.csv",
