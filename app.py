@@ -2,14 +2,22 @@
 
 Run with ``streamlit run app.py``: it opens on the built-in demo Banner, in Chinese, and works
 with no internet (the map's scripts are embedded; the roads are the basemap).
+
+The session's work (layers with their origins, proposals, settings and the undo history) is a
+:class:`mapping.app_state.History`; this file draws it and turns clicks into its changes.
+Widgets hold stable codes (``"demo"``, ``"gcj02"``) and translate only in ``format_func``.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import dataclasses
+import os
+import shutil
 import tempfile
 from pathlib import Path
 
+import folium
 import pandas as pd
 import streamlit as st
 
@@ -17,6 +25,23 @@ from layers import i18n
 from layers.coords import COORD_SYSTEMS
 from layers.errors import GapMapperError
 from mapping.analysis import Analysis, apply_proposals, rethreshold, run_analysis
+from mapping.app_state import (
+    DEFAULT_HOW,
+    DEMO,
+    FILE_LAYERS,
+    HOW,
+    History,
+    Work,
+    origins_from_extra,
+    step_edit,
+    step_files,
+    step_load_demo,
+    step_load_source,
+    step_open_project,
+    step_proposals,
+    step_restore,
+    step_settings,
+)
 from mapping.export import household_table, summarize, village_table
 from mapping.maps import add_place_picker, draw_map, render_map_html, use_embedded_assets
 from mapping.netcache import build_network_cached
@@ -35,26 +60,27 @@ from mapping.scenario import Scenario, load_demo, load_scenario
 from mapping.settings import CAR_SPEEDS_KMH, MOTORBIKE_SPEEDS_KMH, AnalysisSettings
 from mapping.whatif import compare_gaps, make_proposal, move_proposal, remove_proposal
 
-# Session-state keys (widgets are addressed by these keys in tests too).
+# Session-state keys (widgets are addressed by these keys in tests and benchmarks too).
 KEY_LANG = "lang"
 KEY_SOURCE = "source"
-KEY_SCENARIO = "scenario"
-KEY_TOKEN = "scenario_token"  # changes with any layer
-KEY_ROADS_TOKEN = "roads_token"  # changes only with the roads (the network cache key)
-KEY_EDIT_COUNT = "edit_count"
-KEY_PROPOSALS = "proposals"
+KEY_HISTORY = "history"  # the session's work and its undo history (mapping.app_state)
+KEY_SCENARIO = "scenario"  # the current layers (a copy of the history's, for tests and scripts)
+KEY_PROPOSALS = "proposals"  # the current proposals (likewise)
 KEY_MODE = "mode"
 KEY_WALK_SPEED = "walk_speed_kmh"
 KEY_SPEEDS = "vehicle_speeds"
 KEY_THRESHOLD = "threshold_km_{kind}"
 KEY_MAP_KIND = "map_kind"
-KEY_CLICK = "last_click"
+KEY_CLICK = "last_click"  # the chosen place (lon, lat): a map click, a drawn point or a village
+KEY_MAP_NEW = "map_answered"  # the map sent a new answer since the last run
 KEY_COORDS = "coords"
 KEY_OSM_PATH = "osm_path"
 KEY_LAYER_PATH = "layer_path_{layer}"
+KEY_LAYER_HOW = "how_{layer}"
+KEY_UPLOADS = "upload_round"  # the file pickers' generation: a new one is empty
 KEY_PLACE = "place"
 KEY_BBOX = "bbox"
-KEY_MESSAGE = "message"
+KEY_MESSAGES = "messages"
 KEY_EXPORT = "export_html"
 KEY_SAVED = "saved_project"
 KEY_PRINT = "printed_map"
@@ -62,11 +88,42 @@ KEY_AUTOSAVED = "autosaved_state"
 KEY_RESTORE_OFFER = "restore_offer"
 KEY_PENDING = "pending_settings"
 KEY_SITES = "suggested_sites"
-KEY_WARNING = "load_warning"
 KEY_PROPOSAL_VILLAGE = "proposal_village"
+KEY_EXPORT_WHICH = "export_which"
 KINDS = ("kindergarten", "school")
 LANG_LABELS = {"zh": "中文", "en": "English"}
 SOURCES = ("demo", "osm", "download", "project")
+MODES = ("motorbike", "walk", "car")
+#: Widgets whose options are codes shown through a translation: on a language switch their
+#: values are stored again, so that the page shows them in the new language (Streamlit keeps
+#: a choice as the text that was shown, which the other language does not have).
+CHOICE_KEYS = (
+    KEY_SOURCE,
+    KEY_COORDS,
+    KEY_MAP_KIND,
+    KEY_MODE,
+    KEY_PROPOSAL_VILLAGE,
+    KEY_EXPORT_WHICH,
+    "edit_layer",
+    "edit_kind",
+    "edit_pick",
+    "plan_objective",
+    "plan_weight",
+    "export_privacy",
+    *(KEY_LAYER_HOW.format(layer=layer) for layer in FILE_LAYERS),
+)
+#: Expanders whose open state the page keeps (Streamlit forgets it when their title changes
+#: with the language, unless it is stored again, as the choices are).
+EXPANDER_KEYS = (
+    "exp_layers",
+    "exp_speeds",
+    "exp_edit",
+    "exp_plan",
+    "exp_summary",
+    "exp_export",
+)
+#: Query parameters that keep a tab's choices across a reload of the page.
+REMEMBERED = (KEY_LANG, KEY_COORDS)
 
 i18n.register(
     {
@@ -78,6 +135,10 @@ i18n.register(
         "app.source.osm": {"zh": "本地 OSM 文件", "en": "Local OSM file"},
         "app.source.download": {"zh": "联网下载区域", "en": "Download an area (online)"},
         "app.source.project": {"zh": "打开已保存的项目", "en": "Open a saved project"},
+        "app.load_demo": {
+            "zh": "载入示例旗县（替换现在的全部图层，可以撤销）",
+            "en": "Load the demo Banner (replaces every layer; can be undone)",
+        },
         "app.osm_upload": {"zh": "上传 OSM 文件（.osm/.pbf/.gz/.bz2）", "en": "Upload an OSM file"},
         "app.osm_path": {"zh": "或输入文件路径", "en": "or type its path"},
         "app.load": {"zh": "载入", "en": "Load"},
@@ -85,20 +146,29 @@ i18n.register(
         "app.bbox": {"zh": "或范围 西,南,东,北", "en": "or bounding box W,S,E,N"},
         "app.download": {"zh": "下载（需要联网）", "en": "Download (needs internet)"},
         "app.project_upload": {"zh": "项目文件（.gpkg）", "en": "Project file (.gpkg)"},
-        "app.layers": {
-            "zh": "自己的图层（可选，替换对应图层）",
-            "en": "Your own layers (optional)",
-        },
+        "app.layers": {"zh": "自己的图层（可选）", "en": "Your own layers (optional)"},
         "app.layer.households": {"zh": "农户", "en": "Households"},
         "app.layer.villages": {"zh": "村庄", "en": "Villages"},
         "app.layer.services": {"zh": "幼儿园 / 学校", "en": "Kindergartens / schools"},
         "app.layer_path": {"zh": "{layer}：或输入文件路径", "en": "{layer}: or type a path"},
+        "app.how": {"zh": "{layer}：读入后", "en": "{layer}: the file's rows"},
+        "app.how.add": {"zh": "加入现有的", "en": "are added"},
+        "app.how.replace": {"zh": "替换现有的", "en": "replace the layer"},
         "app.coords": {"zh": "表格经纬度的坐标系", "en": "Coordinate system of lon/lat tables"},
         "app.coords.wgs84": {"zh": "WGS84（GPS、OSM）", "en": "WGS84 (GPS, OSM)"},
         "app.coords.gcj02": {"zh": "GCJ-02（高德、腾讯）", "en": "GCJ-02 (Amap, Tencent)"},
         "app.coords.bd09": {"zh": "BD-09（百度）", "en": "BD-09 (Baidu)"},
         "app.apply_layers": {"zh": "读入图层", "en": "Read layers"},
+        "app.uploader.help": {
+            "zh": "拖放文件到这里，或点“选择文件”（每个文件最大 200MB）",
+            "en": "Drop a file here, or press 'Choose a file' (200MB per file at most)",
+        },
         "app.loaded": {"zh": "已载入：{what}", "en": "Loaded: {what}"},
+        "app.undo": {"zh": "↶ 撤销：{step}", "en": "↶ Undo {step}"},
+        "app.redo": {"zh": "↷ 重做：{step}", "en": "↷ Redo {step}"},
+        "app.undo.none": {"zh": "↶ 撤销（没有可撤销的操作）", "en": "↶ Undo (nothing to undo)"},
+        "app.undone": {"zh": "已撤销：{step}", "en": "Undone: {step}"},
+        "app.redone": {"zh": "已重做：{step}", "en": "Redone: {step}"},
         "app.travel": {"zh": "2. 出行方式", "en": "2. Travel"},
         "app.mode": {"zh": "出行方式", "en": "Travel mode"},
         "app.walk_speed": {"zh": "步行速度（公里/小时）", "en": "Walking speed (km/h)"},
@@ -108,11 +178,6 @@ i18n.register(
         "app.thresholds": {"zh": "3. 距离标准", "en": "3. Thresholds"},
         "app.threshold": {"zh": "{kind}（公里）", "en": "{kind} (km)"},
         "app.map_kind": {"zh": "地图显示", "en": "Map shows"},
-        "app.fictional": {
-            "zh": "示例数据：旗县边界和村名真实，道路、农户、幼儿园和学校均为虚构。",
-            "en": "Demo data: the Banner outline and village names are real; roads, households, "
-            "kindergartens and schools are fictional.",
-        },
         "app.metric.flagged": {"zh": "超标村庄", "en": "Villages beyond"},
         "app.metric.households": {"zh": "超标农户", "en": "Households beyond"},
         "app.metric.children": {"zh": "涉及儿童", "en": "Children beyond"},
@@ -132,25 +197,32 @@ i18n.register(
         },
         "app.col.village": {"zh": "村庄", "en": "Village"},
         "app.col.dist": {"zh": "距离（公里）", "en": "Distance (km)"},
+        "app.col.time": {"zh": "时间（分钟）", "en": "Time (min)"},
         "app.col.flag": {"zh": "超标", "en": "Beyond"},
         "app.col.households": {"zh": "农户", "en": "Households"},
         "app.col.reason": {"zh": "说明", "en": "Why"},
         "app.whatif": {"zh": "假如在这里建……", "en": "What if we build here…"},
         "app.whatif.help": {
             "zh": "在地图上点一下（或用地图左上角的选点工具放一个点）选位置，或选一个村，"
-            "然后添加拟建的幼儿园或学校。",
+            "然后添加拟建的幼儿园或学校。以最后一次选择为准。",
             "en": "Click the map (or drop a point with the tool at its top left) to choose a "
-            "place, or pick a village, then add a proposed kindergarten or school.",
+            "place, or pick a village, then add a proposed kindergarten or school. The latest "
+            "choice counts.",
         },
         "app.whatif.clicked": {
             "zh": "已选位置：经度 {lon}，纬度 {lat}",
             "en": "Chosen place: lon {lon}, lat {lat}",
+        },
+        "app.whatif.at_village": {
+            "zh": "已选位置：{village}（经度 {lon}，纬度 {lat}）",
+            "en": "Chosen place: {village} (lon {lon}, lat {lat})",
         },
         "app.whatif.none": {"zh": "还没有选位置。", "en": "No place chosen yet."},
         "app.whatif.no_village": {
             "zh": "（不选村，用地图上点的位置）",
             "en": "(none: use the clicked place)",
         },
+        "app.whatif.marker": {"zh": "所选位置", "en": "Chosen place"},
         "app.map.full_detail": {
             "zh": "本页地图显示农户位置，仅供工作团队使用；要分享请导出“村委会版地图”。",
             "en": "This map shows household positions, for the team only; to share, export "
@@ -181,6 +253,19 @@ i18n.register(
         "app.edit.move": {"zh": "移到所选位置", "en": "Move to the chosen place"},
         "app.edit.delete": {"zh": "删除", "en": "Delete"},
         "app.edit.apply": {"zh": "保存表格修改", "en": "Apply table edits"},
+        "app.edit.added": {
+            "zh": "已添加{layer}“{name}”（经度 {lon}，纬度 {lat}）。",
+            "en": "Added to the {layer}: '{name}' (lon {lon}, lat {lat}).",
+        },
+        "app.edit.moved": {"zh": "已移动“{name}”。", "en": "Moved '{name}'."},
+        "app.edit.deleted": {"zh": "已删除“{name}”。", "en": "Deleted '{name}'."},
+        "app.edit.saved": {"zh": "表格修改已保存。", "en": "The table edits are applied."},
+        "app.edit.col.id": {"zh": "编号", "en": "Id"},
+        "app.edit.col.village_name": {"zh": "村庄", "en": "Village"},
+        "app.edit.col.children": {"zh": "儿童数", "en": "Children"},
+        "app.edit.col.name": {"zh": "名称", "en": "Name"},
+        "app.edit.col.kind": {"zh": "类型", "en": "Kind"},
+        "app.edit.col.capacity": {"zh": "学位数", "en": "Places"},
         "app.export": {"zh": "导出与保存", "en": "Export and save"},
         "app.export.committee": {
             "zh": "村委会版地图（不含农户位置和姓名，可以分享）",
@@ -197,6 +282,24 @@ i18n.register(
         "app.export.make": {"zh": "生成地图文件", "en": "Make the map file"},
         "app.export.download": {"zh": "下载 {file}", "en": "Download {file}"},
         "app.export.mode": {"zh": "导出模式", "en": "Export mode"},
+        "app.export.which": {"zh": "导出哪种情况", "en": "Export which situation"},
+        "app.export.which.now": {
+            "zh": "现状（不含拟建点）",
+            "en": "Today (without the proposals)",
+        },
+        "app.export.which.after": {
+            "zh": "拟建后（含 {n} 个尚未建成的拟建点）",
+            "en": "After the proposals ({n} not built yet)",
+        },
+        "app.export.title.now": {"zh": "现状", "en": "today"},
+        "app.export.title.after": {
+            "zh": "拟建后（含 {n} 个拟建点）",
+            "en": "after {n} proposal(s)",
+        },
+        "app.export.shows": {
+            "zh": "下面的文件显示：{which}。",
+            "en": "The files below show: {which}.",
+        },
         "app.restore.offer": {
             "zh": "发现上次未保存的工作（自动保存于 {when}）。要恢复吗？",
             "en": "Unsaved work from last time was found (autosaved at {when}). Restore it?",
@@ -233,6 +336,10 @@ i18n.register(
             "zh": "采纳这些建议为拟建点",
             "en": "Accept these suggestions as proposals",
         },
+        "app.plan.accepted": {
+            "zh": "已把 {n} 个建议地点加为拟建点。",
+            "en": "{n} suggested site(s) added as proposals.",
+        },
         "app.plan.site_name": {"zh": "建议{kind}（{place}）", "en": "Suggested {kind} ({place})"},
         "app.plan.capacity": {
             "zh": "学位是否够用（两步移动搜索法）",
@@ -244,6 +351,13 @@ i18n.register(
         "app.col.capacity": {"zh": "学位", "en": "Places"},
         "app.col.demand": {"zh": "范围内需求", "en": "Demand in reach"},
         "app.col.over": {"zh": "超员", "en": "Over-subscribed"},
+        "app.col.band": {"zh": "道路距离以内（公里）", "en": "Within (km by road)"},
+        "app.col.within_before": {"zh": "农户（拟建前）", "en": "Households (before)"},
+        "app.col.within_after": {"zh": "农户（拟建后）", "en": "Households (after)"},
+        "app.col.share_before": {"zh": "占比（拟建前）", "en": "Share (before)"},
+        "app.col.share_after": {"zh": "占比（拟建后）", "en": "Share (after)"},
+        "app.col.children_before": {"zh": "儿童（拟建前）", "en": "Children (before)"},
+        "app.col.children_after": {"zh": "儿童（拟建后）", "en": "Children (after)"},
         "app.print.paper": {"zh": "打印纸张", "en": "Paper"},
         "app.print.format": {"zh": "文件格式", "en": "Format"},
         "app.print.make": {"zh": "生成打印版地图", "en": "Make the printable map"},
@@ -252,18 +366,79 @@ i18n.register(
             "en": "Save project (all layers, proposals, settings)",
         },
         "app.tables": {"zh": "下载表格", "en": "Download tables"},
+        "app.yes": {"zh": "是", "en": "yes"},
+        "app.no": {"zh": "否", "en": "no"},
         "app.error": {"zh": "无法完成：{message}", "en": "Could not do that: {message}"},
         "app.kept": {
             "zh": "之前的数据和设置保持不变。",
             "en": "The previous data and settings are kept.",
         },
+        "app.bug": {
+            "zh": "程序出了错（{kind}），这一步没有完成；之前的数据和设置保持不变。"
+            "详细信息已写入日志：{log}",
+            "en": "The program hit an error ({kind}) and did not finish this step; the "
+            "previous data and settings are kept. The details are in the log: {log}",
+        },
+        "app.bug.nolog": {"zh": "（日志无法写入）", "en": "(the log could not be written)"},
+        "csv.village_id": {"zh": "村编号", "en": "village id"},
+        "csv.village_name": {"zh": "村庄", "en": "village"},
+        "csv.household_id": {"zh": "农户编号", "en": "household id"},
+        "csv.village_rule": {"zh": "归村方式", "en": "placed in village by"},
+        "csv.children": {"zh": "儿童数", "en": "children"},
+        "csv.n_households": {"zh": "农户数", "en": "households"},
+        "csv.n_children": {"zh": "儿童数", "en": "children"},
+        "csv.offroad_m": {"zh": "离道路（米）", "en": "off the road (m)"},
+        "csv.lon": {"zh": "经度", "en": "longitude"},
+        "csv.lat": {"zh": "纬度", "en": "latitude"},
+        "csv.dist_m": {"zh": "到{kind}道路距离（米）", "en": "road distance to {kind} (m)"},
+        "csv.time_min": {"zh": "到{kind}时间（分钟）", "en": "time to {kind} (min)"},
+        "csv.nearest": {"zh": "最近的{kind}", "en": "nearest {kind}"},
+        "csv.straight_m": {
+            "zh": "到{kind}直线距离（米）",
+            "en": "straight-line distance to {kind} (m)",
+        },
+        "csv.median_hh_dist_m": {
+            "zh": "农户到{kind}距离中位数（米）",
+            "en": "median household distance to {kind} (m)",
+        },
+        "csv.max_hh_dist_m": {
+            "zh": "农户到{kind}最远距离（米）",
+            "en": "farthest household distance to {kind} (m)",
+        },
+        "csv.n_hh_beyond": {"zh": "超标农户（{kind}）", "en": "households beyond ({kind})"},
+        "csv.share_hh_beyond": {
+            "zh": "超标农户占比（{kind}）",
+            "en": "share of households beyond ({kind})",
+        },
+        "csv.n_children_beyond": {"zh": "涉及儿童（{kind}）", "en": "children beyond ({kind})"},
+        "csv.flag": {"zh": "超标（{kind}）", "en": "beyond ({kind})"},
+        "csv.warn": {"zh": "部分农户超标（{kind}）", "en": "some households beyond ({kind})"},
+        "csv.reason": {"zh": "说明（{kind}）", "en": "why ({kind})"},
+        "csv.unreachable": {"zh": "无法到达（{kind}）", "en": "unreachable ({kind})"},
     }
 )
+
+#: Columns of the download tables per kind (``{k}`` is the kind), in the tables' order.
+_KIND_COLUMNS = {
+    "dist_{k}_m": "csv.dist_m",
+    "time_{k}_min": "csv.time_min",
+    "nearest_{k}": "csv.nearest",
+    "straight_{k}_m": "csv.straight_m",
+    "median_hh_dist_{k}_m": "csv.median_hh_dist_m",
+    "max_hh_dist_{k}_m": "csv.max_hh_dist_m",
+    "n_hh_beyond_{k}": "csv.n_hh_beyond",
+    "share_hh_beyond_{k}": "csv.share_hh_beyond",
+    "n_children_beyond_{k}": "csv.n_children_beyond",
+    "flag_{k}": "csv.flag",
+    "warn_{k}": "csv.warn",
+    "reason_{k}": "csv.reason",
+    "unreachable_{k}": "csv.unreachable",
+}
 
 
 # --------------------------------------------------------------------------------------------
 # Caches: the demo and networks are read-only resources; arguments starting with "_" are not
-# hashed by Streamlit, the token and settings key stand for them.
+# hashed by Streamlit: the content keys (mapping.app_state) stand for them.
 
 
 @st.cache_resource(show_spinner=False)
@@ -272,8 +447,8 @@ def cached_demo() -> Scenario:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def cached_network(token: str, mode: str, speeds: tuple, walk: float, _scenario: Scenario):
-    settings = AnalysisSettings(mode=mode, speeds_kmh=dict(speeds), walk_speed_kmh=walk)
+def cached_network(roads_key: str, mode: str, speeds: tuple, walk: float, _scenario: Scenario):
+    settings = AnalysisSettings(mode=mode, speeds_kmh=dict(speeds) or None, walk_speed_kmh=walk)
     if _scenario.osm_source is not None:  # reopen from the disk cache when it is there
         path, clip, childcare = _scenario.osm_source
         return build_network_cached(
@@ -283,49 +458,226 @@ def cached_network(token: str, mode: str, speeds: tuple, walk: float, _scenario:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def cached_distances(token: str, settings_key: tuple, _scenario: Scenario, _settings, _network):
+def cached_distances(layers_key: str, settings_key: tuple, _scenario, _settings, _network):
     return run_analysis(_scenario, _settings, network=_network)
 
 
 def t(key: str, **params) -> str:
     """Translate into the session's language."""
-    return i18n.t(key, st.session_state.get(KEY_LANG, "zh"), **params)
+    return i18n.t(key, lang(), **params)
 
 
-def show_error(err: GapMapperError) -> None:
-    """Keep the library's message for the next rerun (the app never shows a traceback)."""
-    st.session_state[KEY_MESSAGE] = ("error", err)
+def lang() -> str:
+    return st.session_state.get(KEY_LANG, "zh")
 
 
-def set_scenario(scenario: Scenario, token: str, proposals=None, *, roads_token=None) -> None:
-    st.session_state[KEY_SCENARIO] = scenario
-    st.session_state[KEY_TOKEN] = token
-    st.session_state[KEY_ROADS_TOKEN] = roads_token or token
-    st.session_state[KEY_PROPOSALS] = proposals
-    st.session_state.pop(KEY_EXPORT, None)
-    st.session_state.pop(KEY_SAVED, None)
-    st.session_state.pop(KEY_PRINT, None)
-    st.session_state.pop(KEY_SITES, None)
+def history() -> History:
+    return st.session_state[KEY_HISTORY]
 
 
-def saved_upload(uploaded) -> Path:
-    """Write an uploaded file to a private temporary folder, keeping its name."""
+def work() -> Work:
+    return history().work
+
+
+# --------------------------------------------------------------------------------------------
+# Messages, errors and bugs
+
+
+def say(level: str, key: str, **params) -> None:
+    """Keep a message (both languages) for the top of the page on the next run."""
+    text = {lg: i18n.t(key, lg, **params) for lg in i18n.LANGUAGES}
+    st.session_state.setdefault(KEY_MESSAGES, []).append((level, text))
+
+
+def say_step(key: str, step) -> None:
+    """Keep a message about an undone or redone step, in both languages."""
+    text = {lg: i18n.t(key, lg, step=step.label(lg)) for lg in i18n.LANGUAGES}
+    st.session_state.setdefault(KEY_MESSAGES, []).append(("info", text))
+
+
+def show_error(err: GapMapperError, hide: tuple[Path, ...] = ()) -> None:
+    """Keep the library's message for the next run, without the private folders ``hide``
+    (an uploaded file is named as the user called it, never by its temporary path)."""
+    text = {}
+    for lg in i18n.LANGUAGES:
+        message = err.message(lg)
+        for folder in hide:
+            for shown in {str(folder), str(folder.resolve())}:
+                message = message.replace(shown + os.sep, "").replace(shown, "")
+        text[lg] = i18n.t("app.error", lg, message=message) + " " + i18n.t("app.kept", lg)
+    st.session_state.setdefault(KEY_MESSAGES, []).append(("error", text))
+
+
+def show_bug(exc: Exception, context: str) -> None:
+    """An internal error: a short message and where the log is; the traceback goes to the log."""
+    from layers.files import write_error_log
+
+    log = write_error_log(exc, f"app: {context}")
+    text = {
+        lg: i18n.t(
+            "app.bug",
+            lg,
+            kind=type(exc).__name__,
+            log=str(log) if log else i18n.t("app.bug.nolog", lg),
+        )
+        for lg in i18n.LANGUAGES
+    }
+    st.session_state.setdefault(KEY_MESSAGES, []).append(("error", text))
+
+
+@contextlib.contextmanager
+def guarded(context: str, hide: tuple[Path, ...] = (), *, rerun: bool = True):
+    """Run one step of the user's: the project's errors become messages, a bug becomes a
+    short message plus the log's place; either way the step stops, the work is as it was
+    (every change is made at the end of a step, by one ``History.change``) and the page is
+    drawn again with the message at its top (in a widget's callback, ``rerun=False``: the
+    page is drawn after it anyway)."""
+    try:
+        yield
+    except GapMapperError as err:
+        show_error(err, hide)
+    except Exception as exc:  # a bug: never a traceback on the page, never a half-done step
+        show_bug(exc, context)
+    else:
+        return
+    if rerun:
+        st.rerun()  # the message is shown at the top of the page
+
+
+def render_messages() -> None:
+    for level, text in st.session_state.pop(KEY_MESSAGES, []):
+        getattr(st, level)(text.get(lang()) or text["en"])
+
+
+# --------------------------------------------------------------------------------------------
+# The work: changes, undo, and what tests and scripts read
+
+
+def change(new: Work, step) -> None:
+    """Make ``new`` the session's work (one undoable step)."""
+    history().change(new, step)
+    mirror()
+
+
+def mirror() -> None:
+    """Copy the current layers and proposals to the session keys tests and scripts read, and
+    forget what was made from the previous ones."""
+    w = work()
+    if st.session_state.get(KEY_SCENARIO) is not w.scenario:
+        st.session_state[KEY_SCENARIO] = w.scenario
+    if st.session_state.get(KEY_PROPOSALS) is not w.proposals:
+        st.session_state[KEY_PROPOSALS] = w.proposals
+    made = (w.layers_key, w.proposals_key)
+    if st.session_state.get("made_from") != made:
+        st.session_state["made_from"] = made
+        for key in (KEY_EXPORT, KEY_SAVED, KEY_PRINT):
+            st.session_state.pop(key, None)
+
+
+def sync_widgets() -> None:
+    """Put the work's settings into the widgets on the next run (after undo, a restore or an
+    opened project): Streamlit lets a widget's value be set only before it is drawn."""
+    st.session_state[KEY_PENDING] = work().settings
+
+
+def apply_pending_settings() -> None:
+    settings = st.session_state.pop(KEY_PENDING, None)
+    if settings is None:
+        return
+    st.session_state[KEY_MODE] = settings.mode
+    st.session_state[KEY_WALK_SPEED] = settings.walk_speed_kmh
+    for kind in KINDS:
+        st.session_state[KEY_THRESHOLD.format(kind=kind)] = settings.threshold_m(kind) / 1000
+
+
+def undo_or_redo(redo: bool) -> None:
+    """The undo and redo buttons' callback (run before the page is drawn)."""
+    done = history().redo() if redo else history().undo()
+    if done is None:
+        return
+    mirror()
+    sync_widgets()
+    say_step("app.redone" if redo else "app.undone", done)
+
+
+def render_undo() -> None:
+    h = history()
+    c1, c2 = st.sidebar.columns(2)
+    step = h.undo_step
+    c1.button(
+        t("app.undo", step=step.label(lang())) if step else t("app.undo.none"),
+        key="undo",
+        disabled=step is None,
+        width="stretch",
+        on_click=undo_or_redo,
+        args=(False,),
+    )
+    step = h.redo_step
+    if step is not None:
+        c2.button(
+            t("app.redo", step=step.label(lang())),
+            key="redo",
+            width="stretch",
+            on_click=undo_or_redo,
+            args=(True,),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Uploads: read, then deleted at once (household files hold families' names and phones)
+
+
+@contextlib.contextmanager
+def uploaded(files):
+    """Write uploaded files to one private temporary folder under their own names; yield
+    ``(paths, folder)``; delete the folder when the block ends, whatever happens."""
     folder = Path(tempfile.mkdtemp(prefix="gapmapper-"))
-    path = folder / Path(uploaded.name).name
-    path.write_bytes(uploaded.getvalue())
-    return path
+    try:
+        paths = []
+        for up in files:
+            path = folder / f"{len(paths)}" / Path(up.name).name
+            path.parent.mkdir()
+            path.write_bytes(up.getvalue())
+            paths.append(path)
+        yield paths, folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def file_token(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:12]
+def upload_key(name: str) -> str:
+    """The key of a file picker; a new round (after its file was read) gives an empty one."""
+    n = st.session_state.get(KEY_UPLOADS, 0)
+    return name if n == 0 else f"{name}_{n}"
+
+
+def clear_pickers() -> None:
+    """Empty the file pickers and typed paths after their files were read (so pressing the
+    button again does not add the same file twice)."""
+    st.session_state[KEY_UPLOADS] = st.session_state.get(KEY_UPLOADS, 0) + 1
+    st.session_state["clear_paths"] = True
+
+
+def file_picker(container, label: str, types: list[str], key: str):
+    return container.file_uploader(
+        label, type=types, key=upload_key(key), help=t("app.uploader.help")
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Sidebar
+
+
+def keep_choices() -> None:
+    """On a language switch: store every choice again as its code (see :data:`CHOICE_KEYS`),
+    and whether each expander is open."""
+    for key in (*CHOICE_KEYS, *EXPANDER_KEYS):
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+    st.query_params[KEY_LANG] = st.session_state[KEY_LANG]
+
+
+def remember_coords() -> None:
+    st.query_params[KEY_COORDS] = st.session_state[KEY_COORDS]
 
 
 def render_language() -> str:
@@ -335,6 +687,7 @@ def render_language() -> str:
         format_func=LANG_LABELS.get,
         key=KEY_LANG,
         horizontal=True,
+        on_change=keep_choices,
     )
 
 
@@ -344,169 +697,198 @@ def render_data_source() -> None:
     source = sb.radio(
         t("app.source"), SOURCES, format_func=lambda s: t(f"app.source.{s}"), key=KEY_SOURCE
     )
-    if source == "demo" and st.session_state.get(KEY_TOKEN, "demo").split("+")[0] != "demo":
-        set_scenario(cached_demo(), "demo")
-    if source == "osm":
-        up = sb.file_uploader(t("app.osm_upload"), type=["osm", "pbf", "gz", "bz2"])
+    if source == "demo":
+        if not work().is_pure_demo() and sb.button(t("app.load_demo"), key="load_demo"):
+            with guarded("load_demo"):
+                change(Work.start(cached_demo(), DEMO, work().settings), step_load_demo())
+                st.rerun()
+    elif source == "osm":
+        up = file_picker(sb, t("app.osm_upload"), ["osm", "pbf", "gz", "bz2"], "up_osm")
         typed = sb.text_input(t("app.osm_path"), key=KEY_OSM_PATH)
-        if sb.button(t("app.load"), key="load_osm"):
-            path = saved_upload(up) if up is not None else Path(typed.strip())
-            with st.spinner(t("app.load")):
-                try:
-                    set_scenario(load_scenario(osm=path), f"osm:{file_token(path)}")
-                except GapMapperError as err:
-                    show_error(err)
+        if sb.button(t("app.load"), key="load_osm", disabled=up is None and not typed.strip()):
+            load_osm(up, typed.strip())
     elif source == "download":
         place = sb.text_input(t("app.place"), key=KEY_PLACE)
         bbox = sb.text_input(t("app.bbox"), key=KEY_BBOX)
         if sb.button(t("app.download"), key="download"):
             from mapping.cli import parse_bbox
 
-            try:
+            with guarded("download"):
                 box = parse_bbox(bbox) if bbox.strip() else None
                 with st.spinner(t("app.download")):
                     sc = load_scenario(place=place.strip() or None, bbox=box)
-                set_scenario(sc, f"download:{place or bbox}")
-            except GapMapperError as err:
-                show_error(err)
-    elif source == "project":
-        up = sb.file_uploader(t("app.project_upload"), type=["gpkg"])
-        if up is not None and sb.button(t("app.load"), key="load_project"):
-            path = saved_upload(up)
-            try:
-                scenario, settings, proposals, extra = open_project(path)
-            except GapMapperError as err:
-                show_error(err)
-            else:
-                set_scenario(scenario, f"project:{file_token(path)}", proposals)
-                restore_settings(settings, extra)
+                name = place.strip() or bbox.strip()
+                change(Work.start(sc, name, work().settings), step_load_source(name))
                 st.rerun()
+    elif source == "project":
+        up = file_picker(sb, t("app.project_upload"), ["gpkg"], "up_project")
+        if up is not None and sb.button(t("app.load"), key="load_project"):
+            load_project(up)
 
-    with sb.expander(t("app.layers")):
+    with sb.expander(t("app.layers"), key="exp_layers", on_change="rerun"):
         st.radio(
             t("app.coords"),
             COORD_SYSTEMS,
             format_func=lambda c: t(f"app.coords.{c}"),
             key=KEY_COORDS,
             horizontal=False,
+            on_change=remember_coords,
         )
-        files = {}
-        for layer in ("households", "villages", "services"):
+        chosen = {}
+        for layer in FILE_LAYERS:
             name = t(f"app.layer.{layer}")
-            up = st.file_uploader(
-                name,
-                type=["csv", "xlsx", "geojson", "json", "gpkg", "zip", "kml"],
-                key=f"up_{layer}",
+            up = file_picker(
+                st, name, ["csv", "xlsx", "geojson", "json", "gpkg", "zip", "kml"], f"up_{layer}"
             )
             typed = st.text_input(
                 t("app.layer_path", layer=name), key=KEY_LAYER_PATH.format(layer=layer)
             )
+            how_key = KEY_LAYER_HOW.format(layer=layer)
+            how = st.radio(
+                t("app.how", layer=name),
+                HOW,
+                format_func=lambda h: t(f"app.how.{h}"),
+                key=how_key,
+                horizontal=True,
+            )
             if up is not None:
-                files[layer] = (saved_upload(up), up.name)
+                chosen[layer] = (up, None, how)
             elif typed.strip():
-                files[layer] = (Path(typed.strip()), Path(typed.strip()).name)
-        if st.button(t("app.apply_layers"), key="apply_layers", disabled=not files):
-            apply_layer_files(files)
+                chosen[layer] = (None, Path(typed.strip()), how)
+        if st.button(t("app.apply_layers"), key="apply_layers", disabled=not chosen):
+            apply_layer_files(chosen)
 
 
-def apply_layer_files(files: dict[str, tuple[Path, str]]) -> None:
-    """Replace layers of the current scenario; on any error keep everything as it was."""
+def load_osm(up, typed: str) -> None:
+    """Load a local OSM file (uploaded, or by its path) as the study area's roads and layers."""
+    with contextlib.ExitStack() as stack:
+        hide: tuple[Path, ...] = ()
+        if up is not None:
+            (path,), folder = stack.enter_context(uploaded([up]))
+            hide, name = (folder,), up.name
+        else:
+            path, name = Path(typed), Path(typed).name
+        with guarded("load_osm", hide), st.spinner(t("app.load")):
+            sc = load_scenario(osm=path)
+            if up is not None:  # the uploaded copy is deleted next: never reopen it
+                sc = sc.replace(osm_source=None)
+            change(Work.start(sc, name, work().settings), step_load_source(name))
+            clear_pickers()
+    st.rerun()
+
+
+def load_project(up) -> None:
+    """Open a saved project: its layers (with their origins), proposals and settings; the
+    page keeps the user's language."""
+    with uploaded([up]) as ((path,), folder), guarded("open_project", (folder,)):
+        scenario, settings, proposals, extra = open_project(path)
+        new = Work.start(
+            scenario, up.name, app_settings(settings), proposals, origins=origins_from_extra(extra)
+        )
+        change(new, step_open_project(up.name))
+        sync_widgets()
+        clear_pickers()
+    st.rerun()
+
+
+def apply_layer_files(chosen: dict) -> None:
+    """Read the chosen files into their layers (added or replacing, as chosen): one step."""
     from layers.households import read_households
     from layers.services import read_services
     from layers.villages import read_villages
 
     readers = {"households": read_households, "villages": read_villages, "services": read_services}
     coords = st.session_state.get(KEY_COORDS, "wgs84")
-    changes = {}
-    try:
-        for layer, (path, label) in files.items():
-            changes[layer] = readers[layer](path, coords=coords, layer_label=label)
-    except GapMapperError as err:
-        show_error(err)
-        return
-    scenario = st.session_state[KEY_SCENARIO].replace(**changes)
-    token = (
-        st.session_state[KEY_TOKEN]
-        + "+"
-        + "+".join(f"{layer}:{file_token(path)}" for layer, (path, _) in files.items())
-    )
-    set_scenario(
-        scenario,
-        token,
-        st.session_state.get(KEY_PROPOSALS),
-        roads_token=st.session_state[KEY_ROADS_TOKEN],
-    )
-    st.session_state[KEY_MESSAGE] = ("ok", ", ".join(label for _, label in files.values()))
-    if "households" in changes:
-        lang = st.session_state.get(KEY_LANG, "zh")
-        st.session_state[KEY_WARNING] = scenario.outside_warning(lang)
+    uploads = [up for up, _, _ in chosen.values() if up is not None]
+    with uploaded(uploads) as (paths, folder), guarded("read_layers", (folder,)):
+        saved = iter(paths)
+        new = work()
+        loaded = []
+        for layer, (up, typed, how) in chosen.items():
+            path, name = (next(saved), up.name) if up is not None else (typed, typed.name)
+            frame = readers[layer](path, coords=coords, layer_label=name)
+            new = new.with_file(layer, frame, name, how)
+            loaded.append((layer, name, how))
+        change(new, step_files(loaded))
+        say("success", "app.loaded", what=", ".join(name for _, name, _ in loaded))
+        if "households" in chosen:
+            outside = {lg: new.scenario.outside_warning(lg) for lg in i18n.LANGUAGES}
+            if outside["en"]:
+                st.session_state.setdefault(KEY_MESSAGES, []).append(("warning", outside))
+        clear_pickers()
+        st.rerun()
 
 
-def restore_settings(settings: AnalysisSettings, extra: dict) -> None:
-    """Ask for a project's settings to be put into the widgets on the next run.
-
-    Streamlit forbids changing a widget's value once it is drawn in a run, so the values
-    wait in the session and :func:`apply_pending_settings` sets them before any widget.
-    """
-    st.session_state[KEY_PENDING] = (settings, extra)
-
-
-def apply_pending_settings() -> None:
-    pending = st.session_state.pop(KEY_PENDING, None)
-    if pending is None:
-        return
-    settings, extra = pending
-    st.session_state[KEY_MODE] = settings.mode
-    st.session_state[KEY_WALK_SPEED] = settings.walk_speed_kmh
-    for kind in KINDS:
-        st.session_state[KEY_THRESHOLD.format(kind=kind)] = settings.threshold_m(kind) / 1000
-    if extra.get("lang") in LANG_LABELS:
-        st.session_state[KEY_LANG] = extra["lang"]
+def speeds_table(mode: str, overrides: dict | None) -> pd.DataFrame:
+    base = CAR_SPEEDS_KMH if mode == "car" else MOTORBIKE_SPEEDS_KMH
+    merged = {**base, **(overrides or {})}
+    return pd.DataFrame({"road_class": list(merged), "kmh": list(merged.values())})
 
 
 def render_settings() -> AnalysisSettings:
+    """The travel and threshold widgets; the settings they show (each change is a step)."""
     sb = st.sidebar
+    current = work().settings
     sb.header(t("app.travel"))
-    mode = sb.selectbox(
-        t("app.mode"),
-        ("motorbike", "walk", "car"),
-        format_func=lambda m: t(f"mode.{m}"),
-        key=KEY_MODE,
-    )
+    mode = sb.selectbox(t("app.mode"), MODES, format_func=lambda m: t(f"mode.{m}"), key=KEY_MODE)
+    # the values come from the work (sync_widgets): no defaults here
     walk = sb.number_input(
-        t("app.walk_speed"), min_value=1.0, max_value=10.0, value=4.5, step=0.5, key=KEY_WALK_SPEED
+        t("app.walk_speed"), min_value=1.0, max_value=10.0, step=0.5, key=KEY_WALK_SPEED
     )
     speeds = None
     if mode != "walk":
         base = CAR_SPEEDS_KMH if mode == "car" else MOTORBIKE_SPEEDS_KMH
-        with sb.expander(t("app.speeds")):
-            table = pd.DataFrame(
-                {t("app.road_class"): list(base), t("app.speed"): list(base.values())}
-            )
+        overrides = current.speeds_kmh if current.mode == mode else None
+        with sb.expander(t("app.speeds"), key="exp_speeds", on_change="rerun"):
             edited = st.data_editor(
-                table, hide_index=True, disabled=[t("app.road_class")], key=f"{KEY_SPEEDS}_{mode}"
+                speeds_table(mode, overrides),
+                hide_index=True,
+                disabled=["road_class"],
+                key=f"{KEY_SPEEDS}_{mode}",
+                column_config={
+                    "road_class": st.column_config.TextColumn(t("app.road_class")),
+                    "kmh": st.column_config.NumberColumn(t("app.speed"), min_value=1.0),
+                },
             )
             speeds = {
                 cls: float(v)
-                for cls, v in zip(edited[t("app.road_class")], edited[t("app.speed")], strict=True)
-                if pd.notna(v) and float(v) > 0
-            }
+                for cls, v in zip(edited["road_class"], edited["kmh"], strict=True)
+                if pd.notna(v) and float(v) > 0 and float(v) != base.get(cls)
+            } or None
     sb.header(t("app.thresholds"))
     thresholds = {}
-    defaults = AnalysisSettings()
     for kind in KINDS:
         km = sb.number_input(
             t("app.threshold", kind=t(f"kind.{kind}")),
             min_value=0.5,
             max_value=200.0,
-            value=defaults.threshold_m(kind) / 1000,
             step=0.5,
             key=KEY_THRESHOLD.format(kind=kind),
         )
         thresholds[kind] = km * 1000
-    return AnalysisSettings(
+    settings = AnalysisSettings(
         mode=mode, thresholds_m=thresholds, kinds=KINDS, walk_speed_kmh=walk, speeds_kmh=speeds
     )
+    if shown_settings(settings) == shown_settings(current):
+        return current
+    change(work().with_settings(settings), step_settings())
+    return settings
+
+
+def shown_settings(settings: AnalysisSettings) -> tuple:
+    """What the widgets show of ``settings`` (a change of anything else is not the user's)."""
+    return (
+        settings.mode,
+        settings.walk_speed_kmh,
+        tuple(sorted((settings.speeds_kmh or {}).items())),
+        tuple(settings.threshold_m(k) for k in KINDS),
+        tuple(settings.kinds),
+    )
+
+
+def app_settings(settings: AnalysisSettings) -> AnalysisSettings:
+    """Settings from a project or an autosave, for the app's widgets (which show both kinds)."""
+    return settings.with_(kinds=KINDS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -515,22 +897,21 @@ def render_settings() -> AnalysisSettings:
 
 def current_analysis(settings: AnalysisSettings) -> tuple[Analysis, Analysis]:
     """(without proposals, with proposals), reusing cached networks and distances."""
-    scenario = st.session_state[KEY_SCENARIO]
-    token = st.session_state[KEY_TOKEN]
+    w = work()
+    scenario = w.labelled_scenario()
     speeds = tuple(sorted((settings.speeds_kmh or {}).items()))
-    roads = st.session_state[KEY_ROADS_TOKEN]
-    net = cached_network(roads, settings.mode, speeds, settings.walk_speed_kmh, scenario)
+    net = cached_network(w.roads_key, settings.mode, speeds, settings.walk_speed_kmh, scenario)
     dist_key = (settings.mode, speeds, settings.walk_speed_kmh, settings.kinds, settings.snap_to)
     dist_settings = settings.with_(thresholds_m=AnalysisSettings().thresholds_m)
-    distances = cached_distances(token, dist_key, scenario, dist_settings, net)
+    distances = cached_distances(w.layers_key, dist_key, scenario, dist_settings, net)
     base = session_memo(
         "rethreshold", distances, settings, lambda: rethreshold(distances, settings)
     )
-    proposals = st.session_state.get(KEY_PROPOSALS)
-    if proposals is None or not len(proposals):
+    proposals = w.proposals
+    if not len(proposals):
         return base, base
     after = session_memo(
-        "proposals", base, proposals.to_json(), lambda: apply_proposals(base, proposals)
+        "proposals", base, w.proposals_key, lambda: apply_proposals(base, proposals)
     )
     return base, after
 
@@ -545,21 +926,6 @@ def session_memo(name: str, source, key, make):
         made = (source, key, make())
         st.session_state[slot] = made
     return made[2]
-
-
-def render_message() -> None:
-    message = st.session_state.pop(KEY_MESSAGE, None)
-    if message is None:
-        return
-    kind, payload = message
-    lang = st.session_state.get(KEY_LANG, "zh")
-    if kind == "error":
-        st.error(t("app.error", message=payload.message(lang)) + " " + t("app.kept"))
-    else:
-        st.success(t("app.loaded", what=payload))
-    warning = st.session_state.pop(KEY_WARNING, None)
-    if warning:
-        st.warning(warning)
 
 
 def render_metrics(base: Analysis, after: Analysis, kind: str) -> None:
@@ -596,7 +962,6 @@ def render_map(base: Analysis, analysis: Analysis, kind: str) -> None:
     from mapping.coverage import service_areas
     from mapping.whatif import newly_covered_households
 
-    lang = st.session_state.get(KEY_LANG, "zh")
     areas = None
     if st.checkbox(t("app.map.areas"), key="show_areas"):
         with st.spinner(t("app.map.areas")):
@@ -604,23 +969,64 @@ def render_map(base: Analysis, analysis: Analysis, kind: str) -> None:
     newly = newly_covered_households(base, analysis, kind) if analysis is not base else None
     m = draw_map(
         analysis,
-        lang=lang,
+        lang=lang(),
         kind=kind,
         privacy="full",
         compact=True,
         service_areas=areas,
         highlight_households=newly or None,
     )
-    m = use_embedded_assets(add_place_picker(m, lang))
+    m = use_embedded_assets(add_place_picker(m, lang()))
     out = st_folium(
         m,
         height=620,
         use_container_width=True,
         key="map",
         returned_objects=["last_clicked", "last_active_drawing"],
+        feature_group_to_add=chosen_marker(),
+        on_change=note_map_answer,
     )
     st.caption(t("app.map.full_detail"))
-    st.session_state[KEY_CLICK] = chosen_place(out) or st.session_state.get(KEY_CLICK)
+    del out  # its answer is taken at the start of the next run (take_map_choice)
+
+
+def chosen_marker() -> folium.FeatureGroup:
+    """A ring on the chosen place, added to the map without redrawing it."""
+    group = folium.FeatureGroup(name=t("app.whatif.marker"), control=False)
+    click = st.session_state.get(KEY_CLICK)
+    if click:
+        folium.CircleMarker(
+            location=[click[1], click[0]],
+            radius=11,
+            color="#6a1b9a",
+            weight=3,
+            fill=False,
+            class_name="gm-chosen",
+            interactive=False,
+        ).add_to(group)
+    return group
+
+
+def note_map_answer() -> None:
+    """The map sent a new answer (a click, a drawn point): taken by :func:`take_map_choice`."""
+    st.session_state[KEY_MAP_NEW] = True
+
+
+def take_map_choice() -> None:
+    """A new click or drawn point on the map is the chosen place (the latest choice wins).
+
+    Called before anything is drawn: streamlit-folium puts the map's answer under the map's
+    key before the run, so the ring and the village list show the new choice at once. A
+    click on the very spot clicked before counts too (after a village was picked there).
+    """
+    if not st.session_state.pop(KEY_MAP_NEW, False):
+        return
+    answer = chosen_place(st.session_state.get("map"))
+    if answer is None:
+        return
+    st.session_state[KEY_CLICK] = answer
+    st.session_state[KEY_PROPOSAL_VILLAGE] = ""  # the picked village no longer counts
+    st.session_state.pop("chosen_village", None)
 
 
 def chosen_place(out: dict | None) -> tuple[float, float] | None:
@@ -636,82 +1042,117 @@ def chosen_place(out: dict | None) -> tuple[float, float] | None:
     return None
 
 
-def render_whatif(analysis: Analysis) -> None:
+def pick_village() -> None:
+    """A village picked in the list is the chosen place (the latest choice wins)."""
+    vid = st.session_state.get(KEY_PROPOSAL_VILLAGE)
+    villages = work().scenario.villages
+    if vid and vid in villages.index:
+        pt = villages.loc[vid].geometry
+        st.session_state[KEY_CLICK] = (float(pt.x), float(pt.y))
+        st.session_state["chosen_village"] = vid
+
+
+def village_order(analysis: Analysis, kind: str) -> list[str]:
+    """Villages for the picker: flagged first (most households beyond first), then by name."""
+    v = analysis.villages
+    order = pd.DataFrame(
+        {
+            "flag": ~v[f"flag_{kind}"].astype(bool),
+            "beyond": -v[f"n_hh_beyond_{kind}"],
+            "name": v["village_name"].astype(str),
+        },
+        index=v.index,
+    )
+    return list(order.sort_values(["flag", "beyond", "name"]).index)
+
+
+def chosen_text() -> str:
+    click = st.session_state.get(KEY_CLICK)
+    if not click:
+        return t("app.whatif.none")
+    lon, lat = f"{click[0]:.5f}", f"{click[1]:.5f}"
+    vid = st.session_state.get("chosen_village")
+    villages = work().scenario.villages
+    if vid and vid in villages.index:
+        name = str(villages.loc[vid, "village_name"])
+        return t("app.whatif.at_village", village=name, lon=lon, lat=lat)
+    return t("app.whatif.clicked", lon=lon, lat=lat)
+
+
+def render_whatif(analysis: Analysis, kind: str) -> None:
     st.subheader(t("app.whatif"))
     st.caption(t("app.whatif.help"))
-    lang = st.session_state.get(KEY_LANG, "zh")
-    click = st.session_state.get(KEY_CLICK)
-    st.write(
-        t("app.whatif.clicked", lon=f"{click[0]:.5f}", lat=f"{click[1]:.5f}")
-        if click
-        else t("app.whatif.none")
-    )
+    st.write(chosen_text())
     villages = analysis.villages
-    options = [""] + list(villages.index)
-    vid = st.selectbox(
+    options = ["", *village_order(analysis, kind)]
+    if st.session_state.get(KEY_PROPOSAL_VILLAGE) not in options:
+        st.session_state[KEY_PROPOSAL_VILLAGE] = ""
+    st.selectbox(
         t("app.whatif.village"),
         options,
         format_func=lambda v: (
             t("app.whatif.no_village") if v == "" else str(villages.loc[v, "village_name"])
         ),
         key=KEY_PROPOSAL_VILLAGE,
+        on_change=pick_village,
     )
-    where = None
-    if vid:
-        pt = villages.loc[vid].geometry
-        where = (pt.x, pt.y)
-    elif click:
-        where = click
+    where = st.session_state.get(KEY_CLICK)
     cols = st.columns(len(KINDS))
-    for col, kind in zip(cols, KINDS, strict=True):
-        if col.button(
-            t("app.whatif.add", kind=t(f"kind.{kind}")), key=f"add_{kind}", disabled=where is None
-        ):
-            st.session_state[KEY_PROPOSALS] = make_proposal(
-                st.session_state.get(KEY_PROPOSALS), kind, where[0], where[1], lang=lang
-            )
-            st.rerun()
-    proposals = st.session_state.get(KEY_PROPOSALS)
-    if proposals is not None and len(proposals):
+    for col, k in zip(cols, KINDS, strict=True):
+        col.button(
+            t("app.whatif.add", kind=t(f"kind.{k}")),
+            key=f"add_{k}",
+            disabled=where is None,
+            on_click=change_proposals,
+            args=("add", k),
+        )
+    proposals = work().proposals
+    if len(proposals):
         st.write(t("app.whatif.list"))
         for pid, row in proposals.iterrows():
             left, right = st.columns(2)
-            if left.button(
-                t("app.whatif.move", name=row["name"]), key=f"move_{pid}", disabled=where is None
-            ):
-                st.session_state[KEY_PROPOSALS] = move_proposal(proposals, pid, *where)
-                st.rerun()
-            if right.button(t("app.whatif.remove", name=row["name"]), key=f"remove_{pid}"):
-                st.session_state[KEY_PROPOSALS] = remove_proposal(proposals, pid)
-                st.rerun()
+            left.button(
+                t("app.whatif.move", name=row["name"]),
+                key=f"move_{pid}",
+                disabled=where is None,
+                on_click=change_proposals,
+                args=("move", pid),
+            )
+            right.button(
+                t("app.whatif.remove", name=row["name"]),
+                key=f"remove_{pid}",
+                on_click=change_proposals,
+                args=("remove", pid),
+            )
 
 
-def commit_edit(layer: str, new_layer) -> None:
-    """Replace one layer after an edit; the roads (and so the network cache) stay."""
-    n = st.session_state.get(KEY_EDIT_COUNT, 0) + 1
-    st.session_state[KEY_EDIT_COUNT] = n
-    scenario = st.session_state[KEY_SCENARIO].replace(**{layer: new_layer})
-    set_scenario(
-        scenario,
-        f"{st.session_state[KEY_TOKEN]}+edit{n}",
-        st.session_state.get(KEY_PROPOSALS),
-        roads_token=st.session_state[KEY_ROADS_TOKEN],
-    )
+def change_proposals(action: str, what: str) -> None:
+    """The proposal buttons' callback: add a proposal of kind ``what`` at the chosen place,
+    or move or remove the proposal ``what`` (one step each; run before the page is drawn)."""
+    where = st.session_state.get(KEY_CLICK)
+    proposals = work().proposals
+    with guarded(f"{action}_proposal", rerun=False):
+        if action == "add":
+            new = make_proposal(proposals, what, where[0], where[1], lang=lang())
+        elif action == "move":
+            new = move_proposal(proposals, what, *where)
+        else:
+            new = remove_proposal(proposals, what)
+        change(work().with_proposals(new), step_proposals())
+
+
+def feature_label(gdf, fid: str) -> str:
+    name = gdf.loc[fid, "name"] if "name" in gdf.columns else None
+    return f"{name}（{fid}）" if isinstance(name, str) and name and name != fid else str(fid)
 
 
 def render_editing() -> None:
     """Add, move, delete households and services, and edit their attributes."""
-    from layers.editing import (
-        add_household,
-        add_service,
-        delete_feature,
-        move_feature,
-        update_attributes,
-    )
+    from layers.editing import update_attributes
 
-    scenario = st.session_state[KEY_SCENARIO]
+    scenario = work().scenario
     click = st.session_state.get(KEY_CLICK)
-    with st.expander(t("app.edit")):
+    with st.expander(t("app.edit"), key="exp_edit", on_change="rerun"):
         layer = st.radio(
             t("app.edit.layer"),
             ("households", "services"),
@@ -720,56 +1161,109 @@ def render_editing() -> None:
             horizontal=True,
         )
         gdf = getattr(scenario, layer)
-        st.caption(
-            t("app.whatif.clicked", lon=f"{click[0]:.5f}", lat=f"{click[1]:.5f}")
-            if click
-            else t("app.whatif.none")
+        st.caption(chosen_text())
+        if layer == "households":
+            c1, c2 = st.columns(2)
+            c1.text_input(t("app.edit.id"), key="edit_new_id")
+            c2.number_input(t("app.edit.children"), 0, 20, 1, key="edit_children")
+            columns = ["village_name", "children"]
+        else:
+            c1, c2, c3 = st.columns(3)
+            c1.selectbox(
+                t("app.kind"), KINDS, format_func=lambda k: t(f"kind.{k}"), key="edit_kind"
+            )
+            c2.text_input(t("app.edit.name"), key="edit_name")
+            c3.number_input(t("app.edit.capacity"), 0, 5000, 0, key="edit_capacity")
+            columns = ["name", "kind", "capacity"]
+        st.button(
+            t("app.edit.add"),
+            key="edit_add",
+            disabled=click is None,
+            on_click=edit_feature,
+            args=(layer, "add"),
         )
-        try:
+        if not len(gdf):
+            return
+        st.selectbox(
+            t("app.edit.pick"),
+            list(gdf.index),
+            format_func=lambda f: feature_label(gdf, f) if f in gdf.index else str(f),
+            key="edit_pick",
+        )
+        c1, c2 = st.columns(2)
+        c1.button(
+            t("app.edit.move"),
+            key="edit_move",
+            disabled=click is None,
+            on_click=edit_feature,
+            args=(layer, "move"),
+        )
+        c2.button(
+            t("app.edit.delete"), key="edit_delete", on_click=edit_feature, args=(layer, "delete")
+        )
+        kind_label = {k: t(f"kind.{k}") for k in KINDS + ("childcare",)}
+        table = pd.DataFrame(gdf[columns])
+        config = {c: t(f"app.edit.col.{c}") for c in columns}
+        if "kind" in table:
+            table["kind"] = table["kind"].map(kind_label)
+            config["kind"] = st.column_config.SelectboxColumn(
+                t("app.edit.col.kind"), options=list(kind_label.values()), required=True
+            )
+        config["_index"] = t("app.edit.col.id")
+        edited = st.data_editor(table, key=f"edit_table_{layer}", column_config=config)
+        if st.button(t("app.edit.apply"), key="edit_apply"):
+            with guarded("edit_apply"):
+                if "kind" in edited:
+                    back = {v: k for k, v in kind_label.items()}
+                    edited = edited.assign(kind=edited["kind"].map(lambda v: back.get(v, v)))
+                change(work().with_edit(layer, update_attributes(gdf, edited)), step_edit(layer))
+                say("success", "app.edit.saved")
+                st.rerun()
+
+
+def edit_feature(layer: str, action: str) -> None:
+    """The edit buttons' callback: add a feature at the chosen place from the fields above,
+    or move or delete the picked one (one step each, with a confirmation)."""
+    from layers.editing import add_household, add_service, delete_feature, move_feature
+
+    ss = st.session_state
+    click = ss.get(KEY_CLICK)
+    gdf = getattr(work().scenario, layer)
+    with guarded(f"edit_{action}", rerun=False):
+        if action == "add":
             if layer == "households":
-                c1, c2 = st.columns(2)
-                new_id = c1.text_input(t("app.edit.id"), key="edit_new_id")
-                kids = c2.number_input(t("app.edit.children"), 0, 20, 1, key="edit_children")
-                if st.button(t("app.edit.add"), key="edit_add", disabled=click is None):
-                    commit_edit(
-                        layer, add_household(gdf, *click, household_id=new_id, children=kids)
-                    )
-                    st.rerun()
-                columns = ["village_name", "children"]
+                new = add_household(
+                    gdf,
+                    *click,
+                    household_id=ss.get("edit_new_id"),
+                    children=ss.get("edit_children"),
+                )
+                name = str(new.index[-1])
             else:
-                c1, c2, c3 = st.columns(3)
-                new_kind = c1.selectbox(
-                    t("app.kind"), KINDS, format_func=lambda k: t(f"kind.{k}"), key="edit_kind"
+                new = add_service(
+                    gdf,
+                    *click,
+                    kind=ss.get("edit_kind", KINDS[0]),
+                    name=ss.get("edit_name"),
+                    capacity=ss.get("edit_capacity") or None,
                 )
-                new_name = c2.text_input(t("app.edit.name"), key="edit_name")
-                cap = c3.number_input(t("app.edit.capacity"), 0, 5000, 0, key="edit_capacity")
-                if st.button(t("app.edit.add"), key="edit_add", disabled=click is None):
-                    commit_edit(
-                        layer,
-                        add_service(
-                            gdf, *click, kind=new_kind, name=new_name, capacity=cap or None
-                        ),
-                    )
-                    st.rerun()
-                columns = ["name", "kind", "capacity"]
-            if len(gdf):
-                fid = st.selectbox(t("app.edit.pick"), list(gdf.index), key="edit_pick")
-                c1, c2 = st.columns(2)
-                if c1.button(t("app.edit.move"), key="edit_move", disabled=click is None):
-                    commit_edit(layer, move_feature(gdf, fid, *click))
-                    st.rerun()
-                if c2.button(t("app.edit.delete"), key="edit_delete"):
-                    commit_edit(layer, delete_feature(gdf, fid))
-                    st.rerun()
-                edited = st.data_editor(
-                    pd.DataFrame(gdf[columns]), key=f"edit_table_{layer}", disabled=False
-                )
-                if st.button(t("app.edit.apply"), key="edit_apply"):
-                    commit_edit(layer, update_attributes(gdf, edited))
-                    st.rerun()
-        except GapMapperError as err:
-            show_error(err)
-            st.rerun()
+                name = str(new["name"].iloc[-1])
+            params = {"name": name, "lon": f"{click[0]:.5f}", "lat": f"{click[1]:.5f}"}
+            key = "app.edit.added"
+        else:
+            fid = ss.get("edit_pick")
+            name = feature_label(gdf, fid) if fid in gdf.index else str(fid)
+            if action == "move":
+                new, key = move_feature(gdf, fid, *click), "app.edit.moved"
+            else:
+                new, key = delete_feature(gdf, fid), "app.edit.deleted"
+            params = {"name": name}
+        change(work().with_edit(layer, new), step_edit(layer))
+        text = {
+            lg: i18n.t(key, lg, layer=i18n.t(f"app.layer.{layer}", lg), **params)
+            for lg in i18n.LANGUAGES
+        }
+        ss.setdefault(KEY_MESSAGES, []).append(("success", text))
 
 
 def suggestion_preview(after: Analysis, kind: str) -> Analysis | None:
@@ -777,12 +1271,32 @@ def suggestion_preview(after: Analysis, kind: str) -> Analysis | None:
     from mapping.planning import sites_to_proposals
 
     made = st.session_state.get(KEY_SITES)
-    if not made or made[0] != kind or len(made[1]) == 0:
+    if not made or made[0] != kind or len(made[1]) == 0 or made[2] != work().layers_key:
         return None
-    props = sites_to_proposals(made[1], kind, st.session_state.get(KEY_LANG, "zh"))
+    props = sites_to_proposals(made[1], kind, lang())
     props.index = [f"S{i}" for i in range(1, len(props) + 1)]  # not to clash with P1, P2...
     props["service_id"] = props.index
     return apply_proposals(after, props)
+
+
+def coverage_shown(cov: pd.DataFrame) -> pd.DataFrame:
+    """The coverage table in words: the distance bands in km, before and after."""
+    shown = {t("app.col.band"): (cov["band_m"] / 1000).round(1).to_numpy()}
+    for col, label in (
+        ("hh_within", "within"),
+        ("share_hh_within", "share"),
+        ("children_within", "children"),
+    ):
+        for when in ("before", "after"):
+            # without proposals the table has one plain column per count
+            name = f"{col}_{when}" if f"{col}_before" in cov else (col if when == "before" else "")
+            if name not in cov:
+                continue
+            values = cov[name]
+            if col.startswith("share"):
+                values = (values * 100).round(0).astype("Int64").astype(str) + "%"
+            shown[t(f"app.col.{label}_{when}")] = values.to_numpy()
+    return pd.DataFrame(shown)
 
 
 def render_planning(base: Analysis, after: Analysis, kind: str) -> None:
@@ -791,8 +1305,7 @@ def render_planning(base: Analysis, after: Analysis, kind: str) -> None:
     from mapping.coverage import coverage_table
     from mapping.planning import OBJECTIVES, WEIGHTS, suggest_sites
 
-    lang = st.session_state.get(KEY_LANG, "zh")
-    with st.expander(t("app.plan")):
+    with st.expander(t("app.plan"), key="exp_plan", on_change="rerun"):
         c1, c2, c3 = st.columns(3)
         k = c1.number_input(t("app.plan.k"), 1, 20, 1, key="plan_k")
         objective = c2.radio(
@@ -809,26 +1322,22 @@ def render_planning(base: Analysis, after: Analysis, kind: str) -> None:
         )
         grid_km = st.number_input(t("app.plan.grid"), 0.0, 20.0, 0.0, 0.5, key="plan_grid")
         if st.button(t("app.plan.run", kind=t(f"kind.{kind}")), key="plan_run"):
-            with st.status(t("app.plan.running")) as status:
-                try:
-                    sites = suggest_sites(
-                        after,
-                        kind,
-                        int(k),
-                        objective=objective,
-                        weight=weight,
-                        candidates="villages+grid" if grid_km > 0 else "villages",
-                        grid_m=grid_km * 1000 if grid_km > 0 else None,
-                        progress=status.write,
-                    )
-                except GapMapperError as err:
-                    show_error(err)
-                    st.rerun()
-                st.session_state[KEY_SITES] = (kind, sites)
+            with guarded("plan_run"), st.status(t("app.plan.running")) as status:
+                sites = suggest_sites(
+                    after,
+                    kind,
+                    int(k),
+                    objective=objective,
+                    weight=weight,
+                    candidates="villages+grid" if grid_km > 0 else "villages",
+                    grid_m=grid_km * 1000 if grid_km > 0 else None,
+                    progress=status.write,
+                )
+                st.session_state[KEY_SITES] = (kind, sites, work().layers_key)
                 status.update(state="complete")
             st.rerun()  # the map above shows the suggestions
         made = st.session_state.get(KEY_SITES)
-        if made and made[0] == kind and len(made[1]):
+        if made and made[0] == kind and len(made[1]) and made[2] == work().layers_key:
             sites = made[1]
             shown = pd.DataFrame(
                 {
@@ -837,22 +1346,7 @@ def render_planning(base: Analysis, after: Analysis, kind: str) -> None:
                 }
             )
             st.dataframe(shown, hide_index=True, key="sites_table")
-            if st.button(t("app.plan.accept"), key="plan_accept"):
-                props = st.session_state.get(KEY_PROPOSALS)
-                for _, site in sites.sort_values("order").iterrows():
-                    props = make_proposal(
-                        props,
-                        kind,
-                        site["lon"],
-                        site["lat"],
-                        name=i18n.t(
-                            "app.plan.site_name", lang, kind=t(f"kind.{kind}"), place=site["name"]
-                        ),
-                        lang=lang,
-                    )
-                st.session_state[KEY_PROPOSALS] = props
-                st.session_state.pop(KEY_SITES, None)
-                st.rerun()
+            st.button(t("app.plan.accept"), key="plan_accept", on_click=accept_sites, args=(kind,))
         st.write(t("app.plan.capacity"))
         try:
             _, per_service = session_memo(
@@ -868,7 +1362,7 @@ def render_planning(base: Analysis, after: Analysis, kind: str) -> None:
             )
             st.dataframe(table, hide_index=True, key="capacity_table")
         except GapMapperError as err:
-            st.info(err.message(lang))
+            st.info(err.message(lang()))
         st.write(t("app.plan.coverage"))
         # ``after`` is made from ``base`` (both reused across reruns that change nothing)
         cov = session_memo(
@@ -879,17 +1373,52 @@ def render_planning(base: Analysis, after: Analysis, kind: str) -> None:
                 base, kind, by="overall", after=after if after is not base else None
             ),
         )
-        st.dataframe(cov, hide_index=True, key="coverage_table")
+        st.dataframe(coverage_shown(cov), hide_index=True, key="coverage_table")
 
 
-def render_table(analysis: Analysis, kind: str) -> None:
-    lang = st.session_state.get(KEY_LANG, "zh")
+def accept_sites(kind: str) -> None:
+    """The accept button's callback: the suggested sites become proposals (one step)."""
+    _, sites, _ = st.session_state[KEY_SITES]
+    with guarded("plan_accept", rerun=False):
+        props = work().proposals
+        for _, site in sites.sort_values("order").iterrows():
+            props = make_proposal(
+                props,
+                kind,
+                site["lon"],
+                site["lat"],
+                name=t("app.plan.site_name", kind=t(f"kind.{kind}"), place=site["name"]),
+                lang=lang(),
+            )
+        change(work().with_proposals(props), step_proposals())
+        st.session_state.pop(KEY_SITES, None)
+        say("success", "app.plan.accepted", n=len(sites))
+
+
+def distance_km(dist_m: pd.Series, limit_m: float) -> pd.Series:
+    """Distances in km with one decimal, or as many more as it takes near the threshold for
+    the number and the flag to agree (3.004 km is beyond 3 km; "3.0" would not say so)."""
+    out = (dist_m / 1000).round(1)
+    beyond = dist_m.round(3) > limit_m
+    for decimals in (2, 3):
+        unclear = (out * 1000 > limit_m) != beyond
+        unclear |= (out * 1000 == limit_m) & beyond
+        if not unclear.any():
+            break
+        out = out.where(~unclear, (dist_m / 1000).round(decimals))
+    return out
+
+
+def render_table(analysis: Analysis, kind: str) -> pd.DataFrame:
+    """The village table; the table as shown (the chart draws from it)."""
     st.subheader(t("app.table"))
-    table = village_table(analysis, lang)
+    table = village_table(analysis, lang())
+    limit_m = analysis.settings.threshold_m(kind)
     shown = pd.DataFrame(
         {
             t("app.col.village"): table["village_name"],
-            t("app.col.dist"): (table[f"dist_{kind}_m"] / 1000).round(1),
+            t("app.col.dist"): distance_km(table[f"dist_{kind}_m"], limit_m),
+            t("app.col.time"): table[f"time_{kind}_min"].round(0),
             t("app.col.flag"): table[f"flag_{kind}"],
             t("app.col.households"): table["n_households"],
             t("app.col.reason"): table[f"reason_{kind}"],
@@ -901,14 +1430,15 @@ def render_table(analysis: Analysis, kind: str) -> None:
         key="village_table",
         height=380,
         column_config={
-            t("app.col.village"): st.column_config.TextColumn(width="small"),
-            t("app.col.dist"): st.column_config.NumberColumn(width="small", format="%.1f"),
-            t("app.col.flag"): st.column_config.CheckboxColumn(width="small"),
-            t("app.col.households"): st.column_config.NumberColumn(width="small"),
+            t("app.col.village"): st.column_config.TextColumn(width=110),
+            t("app.col.dist"): st.column_config.NumberColumn(width=100),
+            t("app.col.time"): st.column_config.NumberColumn(width=90, format="%d"),
+            t("app.col.flag"): st.column_config.CheckboxColumn(width=60),
+            t("app.col.households"): st.column_config.NumberColumn(width=70),
             t("app.col.reason"): st.column_config.TextColumn(width="large"),
         },
     )
-    render_chart(shown, analysis.settings.threshold_m(kind) / 1000, kind)
+    return shown
 
 
 def render_chart(shown: pd.DataFrame, limit_km: float, kind: str) -> None:
@@ -917,7 +1447,7 @@ def render_chart(shown: pd.DataFrame, limit_km: float, kind: str) -> None:
 
     st.caption(t("app.chart", kind=t(f"kind.{kind}")))
     name, dist, flag = t("app.col.village"), t("app.col.dist"), t("app.col.flag")
-    top = shown.dropna(subset=[dist]).nlargest(15, dist)
+    top = shown.dropna(subset=[dist]).nlargest(15, dist)[[name, dist, flag]]
     bars = (
         alt.Chart(top)
         .mark_bar()
@@ -936,9 +1466,36 @@ def render_chart(shown: pd.DataFrame, limit_km: float, kind: str) -> None:
     st.altair_chart(bars + rule, width="stretch")
 
 
-def render_exports(analysis: Analysis, kind: str) -> None:
-    lang = st.session_state.get(KEY_LANG, "zh")
-    with st.expander(t("app.export")):
+def export_analysis(base: Analysis, after: Analysis, which: str) -> Analysis:
+    """The analysis an export shows (today's, or after the proposals), its title saying which."""
+    chosen = after if which == "after" else base
+    n = len(work().proposals)
+    sc = chosen.scenario
+    title = {
+        lg: f"{sc.title.get(lg) or ''} · {i18n.t(f'app.export.title.{which}', lg, n=n)}"
+        for lg in i18n.LANGUAGES
+    }
+    return dataclasses.replace(chosen, scenario=sc.replace(title=title))
+
+
+def render_exports(base: Analysis, after: Analysis, kind: str) -> None:
+    lg = lang()
+    with st.expander(t("app.export"), key="exp_export", on_change="rerun"):
+        n = len(work().proposals)
+        which = "now"
+        if n:
+            which = st.radio(
+                t("app.export.which"),
+                ("now", "after"),
+                format_func=lambda w: t(f"app.export.which.{w}", n=n),
+                key=KEY_EXPORT_WHICH,
+                horizontal=True,
+            )
+        st.caption(t("app.export.shows", which=t(f"app.export.which.{which}", n=n)))
+        analysis = session_memo(
+            f"export_{which}", after if which == "after" else base, (lg, n),
+            lambda: export_analysis(base, after, which),
+        )  # fmt: skip
         privacy = st.radio(
             t("app.export.mode"),
             ("committee", "displaced", "full"),
@@ -946,20 +1503,19 @@ def render_exports(analysis: Analysis, kind: str) -> None:
             key="export_privacy",
         )
         if st.button(t("app.export.make"), key="make_export"):
-            try:
+            with guarded("make_export"):
                 m = draw_map(
                     analysis,
-                    lang=lang,
+                    lang=lg,
                     kind=kind,
                     privacy=privacy,
                     key=displacement_key_for(privacy),
                 )
                 st.session_state[KEY_EXPORT] = (privacy, render_map_html(m))
-            except GapMapperError as err:
-                show_error(err)
+                st.session_state["export_name"] = f"map-{privacy}-{which}-{lg}.html"
         made = st.session_state.get(KEY_EXPORT)
         if made:
-            name = f"map-{made[0]}-{lang}.html"
+            name = st.session_state["export_name"]
             st.download_button(
                 t("app.export.download", file=name),
                 made[1],
@@ -973,21 +1529,17 @@ def render_exports(analysis: Analysis, kind: str) -> None:
         if st.button(t("app.print.make"), key="make_print"):
             from mapping.printmap import draw_print_map, write_print_map
 
-            try:
+            with guarded("make_print"), tempfile.TemporaryDirectory() as tmp:
                 fig = draw_print_map(
                     analysis,
-                    lang=lang,
+                    lang=lg,
                     kind=kind,
                     paper=paper,
                     privacy=privacy,
                     key=displacement_key_for(privacy),
                 )
-                with tempfile.TemporaryDirectory() as tmp:
-                    path = write_print_map(fig, Path(tmp) / f"map-{paper}.{fmt}")
-                    st.session_state[KEY_PRINT] = (path.name, path.read_bytes())
-            except GapMapperError as err:
-                show_error(err)
-                st.rerun()
+                path = write_print_map(fig, Path(tmp) / f"map-{paper}.{fmt}")
+                st.session_state[KEY_PRINT] = (path.name, path.read_bytes())
         printed = st.session_state.get(KEY_PRINT)
         if printed:
             st.download_button(
@@ -997,13 +1549,14 @@ def render_exports(analysis: Analysis, kind: str) -> None:
                 key="download_print",
             )
         if st.button(t("app.save"), key="save_project"):
-            with tempfile.TemporaryDirectory() as tmp:
+            with guarded("save_project"), tempfile.TemporaryDirectory() as tmp:
+                w = work()
                 path = save_project(
                     Path(tmp) / "project.gpkg",
-                    analysis.scenario,
-                    analysis.settings,
-                    st.session_state.get(KEY_PROPOSALS),
-                    extra={"lang": lang},
+                    w.scenario,
+                    w.settings,
+                    w.proposals,
+                    extra={"lang": lg, **w.project_extra()},
                 )
                 st.session_state[KEY_SAVED] = path.read_bytes()
         if st.session_state.get(KEY_SAVED):
@@ -1014,28 +1567,62 @@ def render_exports(analysis: Analysis, kind: str) -> None:
                 key="download_project",
             )
         st.write(t("app.tables"))
+        suffix = "" if not n else f"-{which}"
         st.download_button(
-            "villages.csv",
-            table_csv(analysis.villages, lang, "villages", lambda: village_table(analysis, lang)),
-            file_name="villages.csv",
+            f"villages{suffix}.csv",
+            table_csv(analysis.villages, lg, "villages", lambda: village_table(analysis, lg)),
+            file_name=f"villages{suffix}.csv",
             mime="text/csv",
             key="download_villages",
         )
         st.download_button(
-            "households.csv",
-            table_csv(analysis.households, "", "households", lambda: household_table(analysis)),
-            file_name="households.csv",
+            f"households{suffix}.csv",
+            table_csv(analysis.households, lg, "households", lambda: household_table(analysis)),
+            file_name=f"households{suffix}.csv",
             mime="text/csv",
             key="download_households",
         )
 
 
-def table_csv(source, lang: str, name: str, make) -> bytes:
-    """A download's CSV bytes, made again only when ``source`` (the frame the table comes
-    from) or the language changed: a county's 20,000 households took 0.3 s to write out on
-    every rerun."""
+def readable_table(table: pd.DataFrame, lg: str) -> pd.DataFrame:
+    """A results table for people: column names in ``lg``, yes/no for flags, metres to the
+    decimetre (the tables' stable English schema is what ``python -m mapping`` writes)."""
+    names = {}
+    for col in table.columns:
+        for pattern, key in _KIND_COLUMNS.items():
+            prefix, suffix = pattern.split("{k}")
+            if col.startswith(prefix) and col.endswith(suffix):
+                kind = col[len(prefix) : len(col) - len(suffix)] if suffix else col[len(prefix) :]
+                if f"kind.{kind}" in i18n.all_keys():
+                    names[col] = i18n.t(key, lg, kind=i18n.t(f"kind.{kind}", lg))
+                    break
+        else:
+            if f"csv.{col}" in i18n.all_keys():
+                names[col] = i18n.t(f"csv.{col}", lg)
+    out = table.copy()
+    yes, no = i18n.t("app.yes", lg), i18n.t("app.no", lg)
+    for col in out.columns:
+        values = out[col]
+        if values.dtype == bool:
+            out[col] = values.map({True: yes, False: no})
+        elif col.endswith("_m") and pd.api.types.is_float_dtype(values):
+            out[col] = values.round(1)
+        elif col.endswith("_min") and pd.api.types.is_float_dtype(values):
+            out[col] = values.round(1)
+        elif col.startswith("share_") and pd.api.types.is_float_dtype(values):
+            out[col] = values.round(3)
+    return out.rename(columns=names)
+
+
+def table_csv(source, lg: str, name: str, make) -> bytes:
+    """A download's CSV bytes (UTF-8 with BOM, for Excel), made again only when ``source``
+    (the frame the table comes from) or the language changed: a county's 20,000 households
+    took 0.3 s to write out on every rerun."""
     return session_memo(
-        f"csv_{name}", source, lang, lambda: make().to_csv(index=False).encode("utf-8-sig")
+        f"csv_{name}",
+        source,
+        lg,
+        lambda: readable_table(make(), lg).to_csv(index=False).encode("utf-8-sig"),
     )
 
 
@@ -1046,24 +1633,21 @@ def autosave(settings: AnalysisSettings) -> None:
     it changed since the last autosave. The layers are written in the background
     (:func:`mapping.project.save_project_later`), atomically, so a crash mid-save keeps the
     previous autosave; a change of settings only rewrites the small settings file beside it.
+    The layers' origins go with them, so a restore says the same about them.
     """
-    proposals = st.session_state.get(KEY_PROPOSALS)
-    n_props = 0 if proposals is None else len(proposals)
-    token = st.session_state[KEY_TOKEN]
-    if token == "demo" and n_props == 0:
+    w = work()
+    if w.is_pure_demo() and not len(w.proposals):
         return
-    extra = {"lang": st.session_state.get(KEY_LANG, "zh"), "token": token}
-    data = (token, None if proposals is None else proposals.to_json())
-    state = (data, repr(settings), extra["lang"])
+    data = (w.layers_key, w.proposals_key)
+    extra = {"lang": lang(), "token": "+".join(data), **w.project_extra()}
+    state = (data, repr(settings))
     saved = st.session_state.get(KEY_AUTOSAVED)
     if saved == state:
         return
     try:
         if saved is None or saved[0] != data:
             # in the background: a county's layers take a second or two to write
-            save_project_later(
-                autosave_path(), st.session_state[KEY_SCENARIO], settings, proposals, extra=extra
-            )
+            save_project_later(autosave_path(), w.scenario, settings, w.proposals, extra=extra)
         # the settings alone, beside it: a threshold change must not rewrite a county's layers
         save_settings(autosave_path(), settings, extra)
     except OSError:
@@ -1072,41 +1656,73 @@ def autosave(settings: AnalysisSettings) -> None:
 
 
 def render_restore_offer() -> None:
-    """After a crash (a new session finding an autosave), offer to bring the work back."""
+    """After a crash or a reload (a new session finding an autosave), offer the work back."""
     if not st.session_state.get(KEY_RESTORE_OFFER):
         return
     path = autosave_path()
     import datetime as dt
 
-    when = dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    try:
+        when = dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    except OSError:
+        st.session_state[KEY_RESTORE_OFFER] = False
+        return
     st.warning(t("app.restore.offer", when=when))
     c1, c2 = st.columns(2)
     if c1.button(t("app.restore.yes"), key="restore_yes"):
-        try:
+        st.session_state[KEY_RESTORE_OFFER] = False
+        with guarded("restore"):
             scenario, settings, proposals, extra = open_project(path)
-        except GapMapperError as err:
-            show_error(err)
-        else:
             later = open_settings(path)  # settings changed after the layers were saved
             if later is not None and later[1].get("token") == extra.get("token"):
                 settings, extra = later
-            token = extra.get("token") or f"autosave:{when}"
-            set_scenario(scenario, token, proposals, roads_token=token.split("+")[0])
-            restore_settings(settings, extra)
-        st.session_state[KEY_RESTORE_OFFER] = False
+            origins = origins_from_extra(extra)
+            new = Work.start(
+                scenario, path.name, app_settings(settings), proposals, origins=origins
+            )
+            change(new, step_restore())
+            sync_widgets()
         st.rerun()
     if c2.button(t("app.restore.no"), key="restore_no"):
         st.session_state[KEY_RESTORE_OFFER] = False
         st.rerun()
 
 
-def main() -> None:
-    st.set_page_config(page_title="服务缺口地图 / Service-gap mapper", layout="wide")
-    if KEY_SCENARIO not in st.session_state:
-        set_scenario(cached_demo(), "demo")
-        st.session_state[KEY_RESTORE_OFFER] = is_project(autosave_path())
+def start_session() -> None:
+    """A new session: the demo, the choices this tab remembers, and the autosave offer."""
+    if KEY_HISTORY in st.session_state:
+        return
+    st.session_state[KEY_HISTORY] = History(Work.start(cached_demo(), DEMO))
+    mirror()
+    sync_widgets()
+    for layer in FILE_LAYERS:
+        st.session_state.setdefault(KEY_LAYER_HOW.format(layer=layer), DEFAULT_HOW[layer])
+    st.session_state[KEY_RESTORE_OFFER] = is_project(autosave_path())
+    remembered = {
+        KEY_LANG: tuple(LANG_LABELS),
+        KEY_COORDS: COORD_SYSTEMS,
+    }
+    for key, allowed in remembered.items():
+        value = st.query_params.get(key)
+        if value in allowed and key not in st.session_state:
+            st.session_state[key] = value
+
+
+def start_run() -> None:
+    """Before any widget is drawn: settings to put into widgets, inputs to empty."""
     apply_pending_settings()
+    take_map_choice()
+    if st.session_state.pop("clear_paths", False):
+        for layer in FILE_LAYERS:
+            st.session_state[KEY_LAYER_PATH.format(layer=layer)] = ""
+        st.session_state[KEY_OSM_PATH] = ""
+
+
+def render_page() -> None:
+    start_session()
+    start_run()
     render_language()
+    render_undo()
     render_data_source()
     settings = render_settings()
     kind = st.sidebar.radio(
@@ -1116,20 +1732,20 @@ def main() -> None:
         key=KEY_MAP_KIND,
         horizontal=True,
     )
-    render_message()
+    render_messages()
     render_restore_offer()
     try:
         with st.spinner(t("app.load")):
             base, after = current_analysis(settings)
     except GapMapperError as err:
-        lang = st.session_state.get(KEY_LANG, "zh")
-        st.error(t("app.error", message=err.message(lang)))
+        st.error(t("app.error", message=err.message(lang())))
         st.stop()
     scenario = after.scenario
-    lang = st.session_state.get(KEY_LANG, "zh")
-    st.title(scenario.title.get(lang) or t("app.title"))
-    if scenario.fictional:
-        st.info(t("app.fictional"))
+    w = work()
+    st.title(scenario.title.get(lang()) or t("app.title"))
+    banner = w.banner(lang())
+    if banner:
+        st.info(banner)
     render_metrics(base, after, kind)
     col_map, col_side = st.columns([2, 1])
     with col_map:
@@ -1139,15 +1755,25 @@ def main() -> None:
             render_map(after, preview, kind)
         else:
             render_map(base, after, kind)
-        render_whatif(after)
+        render_whatif(after, kind)
         render_editing()
         render_planning(base, after, kind)
     with col_side:
-        render_table(after, kind)
-        with st.expander(t("app.summary")):
-            st.text(summarize(after, lang))
-    render_exports(after, kind)
+        with st.expander(t("app.summary"), key="exp_summary", on_change="rerun"):
+            st.text(summarize(after, lang()))
+    shown = render_table(after, kind)
+    render_chart(shown, after.settings.threshold_m(kind) / 1000, kind)
+    render_exports(base, after, kind)
     autosave(settings)
+
+
+def main() -> None:
+    st.set_page_config(page_title="服务缺口地图 / Service-gap mapper", layout="wide")
+    try:
+        render_page()
+    except Exception as exc:  # a bug: a short message and the log's place, never a traceback
+        show_bug(exc, "page")
+        render_messages()
 
 
 main()

@@ -489,3 +489,286 @@ class DevTools:
             for m in self.console
             if m.level == "error" and (keep is None or keep(m))
         ]
+
+
+# --------------------------------------------------------------------------------------------
+# Driving a Streamlit app like a person: real mouse clicks and key presses, widgets found by
+# the ``st-key-<key>`` class Streamlit gives every keyed element
+
+#: Counts the app's script runs as the page sees them (``.stApp``'s ``data-test-script-state``
+#: goes ``running`` -> ``notRunning``), so that a run too quick to be seen by polling is
+#: still counted.
+_RUN_COUNTER = """
+(() => {
+  if (window.__gmRuns) { return true; }
+  window.__gmRuns = {started: 0, finished: 0, log: []};
+  const seen = {state: null};
+  const look = () => {
+    const app = document.querySelector('.stApp');
+    const state = app ? app.getAttribute('data-test-script-state') : null;
+    if (state !== seen.state) {
+      window.__gmRuns.log.push([state, Math.round(performance.now())]);
+      if (state === 'running') { window.__gmRuns.started += 1; }
+      if (seen.state === 'running' && state !== 'running') { window.__gmRuns.finished += 1; }
+      seen.state = state;
+    }
+  };
+  new MutationObserver(look).observe(document.documentElement,
+    {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']});
+  look();
+  return true;
+})()
+"""
+
+# The page is idle: no script run, no stale element, no spinner.
+_IDLE = """
+(() => {
+  const app = document.querySelector('.stApp');
+  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
+    && !document.querySelector('[data-stale="true"]')
+    && !document.querySelector('[data-testid="stSpinner"]');
+})()
+"""
+
+# The centre of an element (scrolled into view first), in the page's CSS pixels; null when
+# there is no such element or it has no size.
+_CENTER = """
+((selector, index) => {
+  const all = document.querySelectorAll(selector);
+  const el = all[index < 0 ? all.length + index : index];
+  if (!el) { return null; }
+  el.scrollIntoView({block: 'center', inline: 'center'});
+  const r = el.getBoundingClientRect();
+  if (r.width === 0 || r.height === 0) { return null; }
+  return [r.left + r.width / 2, r.top + r.height / 2];
+})
+"""
+
+
+class StreamlitPage:
+    """A Streamlit app open in a :class:`DevTools` Chromium, driven by widget keys.
+
+    Clicks are real mouse events at the element's place and text is typed with key events,
+    as a person would; :meth:`wait_idle` waits until the app's script has run and the page
+    settled. Elements are found by ``st-key-<key>``, the class Streamlit gives keyed ones.
+    """
+
+    def __init__(self, chromium: DevTools) -> None:
+        self.chromium = chromium
+
+    # -- waiting
+
+    def install(self) -> None:
+        """Start counting script runs (call after each navigation)."""
+        self.chromium.evaluate(_RUN_COUNTER)
+
+    def runs(self) -> dict:
+        """``{"started": n, "finished": m}`` script runs seen since :meth:`install`."""
+        return self.chromium.evaluate("window.__gmRuns || {started: 0, finished: 0}")
+
+    def wait_idle(
+        self, since: dict | None = None, timeout_s: float = 60.0, *, settle_s: float = 1.0
+    ) -> float:
+        """Wait until a script run that started after ``since`` (a :meth:`runs` value) has
+        finished and the page stays idle for ``settle_s``; return the time at which it
+        became idle (``time.monotonic()``), which does not include the settling wait.
+
+        The settling wait is long enough for the run that follows: ``st.rerun()`` ends a
+        run and the next starts a few hundred milliseconds later, and a map that was drawn
+        anew sends its first answer about as late.
+        """
+        deadline = time.monotonic() + timeout_s
+        idle_since = None
+        while True:
+            now = time.monotonic()
+            if now > deadline:
+                raise TimeoutError(f"the app did not settle in {timeout_s:g} s: {self.runs()}")
+            counts = self.runs()
+            ran = since is None or counts["finished"] > since["finished"]
+            if ran and self.chromium.evaluate(_IDLE):
+                idle_since = idle_since or now
+                if now - idle_since >= settle_s:
+                    return idle_since
+            else:
+                idle_since = None
+            self.chromium.pump(0.03)
+
+    def act(self, action: Callable[[], object], timeout_s: float = 60.0) -> float:
+        """Do ``action`` (a click, a key press) and wait for the app to settle; seconds taken
+        from the action to the idle page."""
+        before = self.runs()
+        t0 = time.monotonic()
+        action()
+        return self.wait_idle(before, timeout_s) - t0
+
+    # -- reading
+
+    def text(self) -> str:
+        """The page's visible text."""
+        return self.chromium.evaluate("document.body.innerText")
+
+    def key_text(self, key: str) -> str | None:
+        """The visible text of the keyed element, or None when it is not on the page."""
+        return self.chromium.evaluate(
+            f"(e => e ? e.innerText : null)(document.querySelector({_js(_key(key))}))"
+        )
+
+    def exists(self, selector: str) -> bool:
+        return bool(self.chromium.evaluate(f"!!document.querySelector({_js(selector)})"))
+
+    def metrics(self) -> dict[str, str]:
+        """The ``st.metric`` values by label."""
+        return self.chromium.evaluate(
+            """Object.fromEntries(Array.from(document.querySelectorAll('[data-testid=stMetric]'))
+              .map(m => [m.querySelector('[data-testid=stMetricLabel]').innerText.trim(),
+                         m.querySelector('[data-testid=stMetricValue]').innerText.trim()]))"""
+        )
+
+    def radio(self, key: str) -> list[tuple[str, bool]]:
+        """A radio's options as (label, selected)."""
+        return self.chromium.evaluate(
+            f"""Array.from(document.querySelectorAll({_js(_key(key) + " [data-testid=stRadioOption]")}))
+              .map(o => [o.innerText.trim(), !!o.querySelector('input:checked')])"""
+        )
+
+    def select_value(self, key: str) -> str | None:
+        """The text a select box shows."""
+        return self.chromium.evaluate(
+            f"(e => e ? e.value : null)(document.querySelector({_js(_key(key) + ' input')}))"
+        )
+
+    # -- acting
+
+    def click_at(self, x: float, y: float) -> None:
+        """A left click with the mouse at page pixel (x, y)."""
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            self.chromium.send(
+                "Input.dispatchMouseEvent",
+                {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1},
+            )
+
+    def center(self, selector: str, index: int = 0, timeout_s: float = 10.0) -> tuple[float, float]:
+        """Where the ``index``-th element matching ``selector`` is, scrolled into view."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            spot = self.chromium.evaluate(f"{_CENTER}({_js(selector)}, {index})")
+            if spot:
+                self.chromium.pump(0.05)  # let the scroll settle, then measure again
+                return tuple(self.chromium.evaluate(f"{_CENTER}({_js(selector)}, {index})"))
+            if time.monotonic() > deadline:
+                raise LookupError(f"no visible element {selector!r} [{index}] on the page")
+            self.chromium.pump(0.1)
+
+    def click(self, selector: str, index: int = 0) -> None:
+        self.click_at(*self.center(selector, index))
+
+    def click_key(self, key: str) -> None:
+        """Click the button (or download button) with ``key``."""
+        self.click(f"{_key(key)} button")
+
+    def choose(self, key: str, index: int) -> None:
+        """Click a radio's ``index``-th option."""
+        self.click(f"{_key(key)} [data-testid=stRadioOption]", index)
+
+    def select(self, key: str, label: str) -> None:
+        """Open a select box, type ``label`` and click the option that reads it."""
+        self.click(f"{_key(key)} input")
+        # long lists only draw the options in view: type the label to bring it up
+        self.chromium.send("Input.insertText", {"text": label})
+        options = "[role=option]"
+        deadline = time.monotonic() + 10
+        while True:
+            index = self.chromium.evaluate(
+                f"""Array.from(document.querySelectorAll({_js(options)}))
+                  .findIndex(o => o.innerText.trim() === {_js(label)})"""
+            )
+            if index is not None and index >= 0:
+                break
+            if time.monotonic() > deadline:
+                raise LookupError(f"select box {key!r} has no option {label!r}")
+            self.chromium.pump(0.1)
+        self.click(options, index)
+
+    def type(self, key: str, text: str) -> None:
+        """Replace the text of a text or number input, then press Enter."""
+        self.click(f"{_key(key)} input")
+        self.chromium.evaluate(f"document.querySelector({_js(_key(key) + ' input')}).select()")
+        self.chromium.send("Input.insertText", {"text": text})
+        self.press("Enter")
+
+    def open_expander(self, label: str) -> None:
+        """Open the expander whose title holds ``label`` (if it is closed)."""
+        find = f"""Array.from(document.querySelectorAll('[data-testid=stExpander] details'))
+          .findIndex(d => d.querySelector('summary').innerText.includes({_js(label)}))"""
+        index = self.chromium.evaluate(find)
+        if index is None or index < 0:
+            raise LookupError(f"no expander {label!r} on the page")
+        if not self.expander_open(label):
+            self.click("[data-testid=stExpander] details > summary", index)
+            self.chromium.pump(0.3)
+
+    def expander_open(self, label: str) -> bool | None:
+        """Whether the expander titled ``label`` is open (None: no such expander)."""
+        return self.chromium.evaluate(
+            f"""(d => d ? d.open : null)(Array.from(
+              document.querySelectorAll('[data-testid=stExpander] details')).find(d =>
+              d.querySelector('summary').innerText.includes({_js(label)})))"""
+        )
+
+    def download(self, key: str, folder: str | Path, timeout_s: float = 30.0) -> Path:
+        """Click the download button ``key`` and return the file it saved in ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        before = set(folder.iterdir())
+        self.chromium.send(
+            "Browser.setDownloadBehavior",
+            {"behavior": "allow", "downloadPath": str(folder.resolve())},
+            session=None,
+        )
+        self.click_key(key)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            new = [p for p in set(folder.iterdir()) - before if not p.name.endswith(".crdownload")]
+            if new:
+                return new[0]
+            self.chromium.pump(0.1)
+        raise TimeoutError(f"nothing was downloaded by {key!r} in {timeout_s:g} s")
+
+    def press(self, key: str) -> None:
+        codes = {"Enter": 13, "Escape": 27, "Tab": 9}
+        for kind in ("keyDown", "keyUp"):
+            self.chromium.send(
+                "Input.dispatchKeyEvent",
+                {
+                    "type": kind,
+                    "key": key,
+                    "code": key,
+                    "windowsVirtualKeyCode": codes[key],
+                    "nativeVirtualKeyCode": codes[key],
+                },
+            )
+
+    def upload(self, key: str, path: str | Path) -> None:
+        """Give a file to the file uploader with ``key`` (as choosing it in the file dialog)."""
+        self.upload_to(f"{_key(key)} input[type=file]", path)
+
+    def upload_to(self, selector: str, path: str | Path) -> None:
+        """Give a file to the file input ``selector`` (as choosing it in the file dialog)."""
+        found = self.chromium.send(
+            "Runtime.evaluate", {"expression": f"document.querySelector({_js(selector)})"}
+        )["result"]
+        if "objectId" not in found:
+            raise LookupError(f"no file input {selector!r} on the page")
+        self.chromium.send(
+            "DOM.setFileInputFiles",
+            {"files": [str(Path(path).resolve())], "objectId": found["objectId"]},
+        )
+
+
+def _key(key: str) -> str:
+    return f".st-key-{key}"
+
+
+def _js(value: object) -> str:
+    """``value`` as a JavaScript literal."""
+    return json.dumps(value, ensure_ascii=False)

@@ -87,11 +87,13 @@ RENDERED = f"""
 
 @dataclass(frozen=True)
 class AppServer:
-    """A running ``streamlit run app.py``: its URL, process and combined stdout/stderr."""
+    """A running ``streamlit run app.py``: its URL, process, combined stdout/stderr, and the
+    folder it autosaves in."""
 
     url: str
     proc: subprocess.Popen
     log_path: Path
+    autosave_dir: Path
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -143,7 +145,8 @@ def stop(proc: subprocess.Popen) -> None:
 def app_server(tmp_path_factory) -> Iterator[AppServer]:
     browser.require_chromium()  # skip (or fail, in CI) before starting anything
     port = free_port()
-    log_path = tmp_path_factory.mktemp("app-server") / "streamlit.log"
+    folder = tmp_path_factory.mktemp("app-server")
+    log_path = folder / "streamlit.log"
     cmd = [
         sys.executable,
         "-m",
@@ -156,13 +159,28 @@ def app_server(tmp_path_factory) -> Iterator[AppServer]:
         str(port),
         "--server.address",
         "127.0.0.1",
+        # no module reloading when a source file changes on disk mid-run: objects cached
+        # before the change would be of the old classes
+        "--server.fileWatcherType",
+        "none",
     ]
-    env = dict(os.environ, GAPMAPPER_OFFLINE="1")
+    # the server's own autosave and cache folders, never the user's home
+    env = dict(
+        os.environ,
+        GAPMAPPER_OFFLINE="1",
+        GAPMAPPER_AUTOSAVE_DIR=str(folder / "autosave"),
+        GAPMAPPER_CACHE_DIR=str(folder / "cache"),
+    )
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    server = AppServer(url=f"http://127.0.0.1:{port}/", proc=proc, log_path=log_path)
+    server = AppServer(
+        url=f"http://127.0.0.1:{port}/",
+        proc=proc,
+        log_path=log_path,
+        autosave_dir=folder / "autosave",
+    )
     try:
         deadline = time.monotonic() + STARTUP_S
         while not is_healthy(server.url):
@@ -349,3 +367,284 @@ def test_the_draw_tool_chooses_a_place_offline(app_server):
         )
         assert "经度 11" in text and "纬度 4" in text  # somewhere in the Banner (lon 11x, lat 4x)
         assert [u for u in chromium.requests if not browser.is_local_url(u)] == []
+
+
+# --------------------------------------------------------------------------------------------
+# Workshop flows, as a participant does them: real clicks, key presses and file choices in
+# fresh sessions of the running app (issue 11)
+
+# Where (lat, lon) is on the app's map, in page pixels (the map is scrolled into view first).
+MAP_POINT = """
+((lat, lon) => {
+  const frame = document.querySelector('FOLIUM_FRAME');
+  frame.scrollIntoView({block: 'center'});
+  const f = frame.getBoundingClientRect();
+  const c = frame.contentDocument.querySelector('.leaflet-container').getBoundingClientRect();
+  const p = frame.contentWindow.map.latLngToContainerPoint([lat, lon]);
+  return [f.left + c.left + p.x, f.top + c.top + p.y];
+})
+""".replace("FOLIUM_FRAME", FOLIUM_FRAME)
+
+# What the demo says of itself: none of it may be said of a participant's own households.
+DEMO_CLAIMS = (
+    "虚构的道路、幼儿园与农户",
+    "道路、农户、幼儿园和学校均为虚构",
+    "fictional roads, kindergartens and households",
+    "roads, households, kindergartens and schools are fictional",
+)
+EDIT = "编辑农户与设施"
+OWN_LAYERS = "自己的图层"
+SIDEBAR_UPLOADERS = "[data-testid=stSidebar] [data-testid=stFileUploader] input[type=file]"
+
+
+def open_app(chromium: browser.DevTools, url: str) -> browser.StreamlitPage:
+    """A new session of the app (a new tab), once its first map has drawn."""
+    page = browser.StreamlitPage(chromium)
+    chromium.navigate(url)
+    chromium.wait_for(RENDERED, RENDER_S)
+    page.install()
+    page.wait_idle()
+    return page
+
+
+@pytest.fixture
+def page(app_server) -> Iterator[browser.StreamlitPage]:
+    with browser.DevTools(size=VIEWPORT, timeout_s=30) as chromium:
+        yield open_app(chromium, app_server.url)
+
+
+@pytest.fixture(autouse=True)
+def server_log_on_failure(request):
+    """After a failed browser test, print what the server said (shown with the failure)."""
+    failed = request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed and "app_server" in request.fixturenames:
+        log = request.getfixturevalue("app_server").log()
+        print("server output (last 6000 characters):\n" + log[-6000:])
+
+
+def demo_place(name: str) -> tuple[float, float]:
+    """(lon, lat) of a demo village."""
+    from mapping.scenario import load_demo
+
+    villages = load_demo().villages
+    point = villages[villages["village_name"] == name].geometry.iloc[0]
+    return point.x, point.y
+
+
+def click_map(page: browser.StreamlitPage, lon: float, lat: float) -> None:
+    """Click the app's map at (lon, lat); the page then says which place is chosen."""
+    x, y = page.chromium.evaluate(f"{MAP_POINT}({lat}, {lon})")
+    page.act(lambda: page.click_at(x, y))
+    chosen = f"{lon:.3f}"[:-1]  # the click lands within a pixel: a few metres
+    assert chosen in page.text(), f"the map click at {lon}, {lat} was not taken"
+
+
+def beyond(page: browser.StreamlitPage) -> int:
+    metrics = page.metrics()
+    return int(metrics.get("超标农户", metrics.get("Households beyond")))
+
+
+def flagged(page: browser.StreamlitPage) -> int:
+    metrics = page.metrics()
+    return int(metrics.get("超标村庄", metrics.get("Villages beyond")))
+
+
+def households_csv(path: Path, lon: float, lat: float, n: int = 3) -> Path:
+    rows = [f"U{i},{lon + 0.001 * i:.6f},{lat:.6f},1" for i in range(1, n + 1)]
+    path.write_text("户编号,经度,纬度,儿童数\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def load_own_layer(page: browser.StreamlitPage, layer: str, path: Path) -> None:
+    page.open_expander(OWN_LAYERS)
+    page.act(lambda: page.upload(f"up_{layer}", path))
+    page.act(lambda: page.click_key("apply_layers"))
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_two_sessions_never_share_results(app_server):
+    """Item 1: a second laptop's first edit is not shown the first laptop's results."""
+    far = demo_place(FAR)
+    with (
+        browser.DevTools(size=VIEWPORT, timeout_s=30) as one,
+        browser.DevTools(size=VIEWPORT, timeout_s=30) as two,
+    ):
+        a, b = open_app(one, app_server.url), open_app(two, app_server.url)
+        start = beyond(a)
+        assert beyond(b) == start >= 15
+        # laptop A: an existing kindergarten at the far village closes its 15 households' gap
+        click_map(a, *far)
+        a.open_expander(EDIT)
+        a.act(lambda: a.choose("edit_layer", 1))
+        a.act(lambda: a.type("edit_name", "甲的幼儿园"))
+        a.act(lambda: a.click_key("edit_add"))
+        assert beyond(a) == start - 15
+        # laptop B: one more household at the far village, beyond the 5 km like its neighbours
+        click_map(b, *far)
+        b.open_expander(EDIT)
+        b.act(lambda: b.type("edit_new_id", "乙户1"))
+        b.act(lambda: b.click_key("edit_add"))
+        assert beyond(b) == start + 1
+        assert beyond(a) == start - 15
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_language_switch_changes_labels_never_choices_or_data(page, tmp_path):
+    """Item 2: after 中文 -> English every choice is still made and the user's data stays."""
+    lon, lat = demo_place(FAR)
+    page.open_expander(OWN_LAYERS)
+    page.act(lambda: page.choose("coords", 1))  # GCJ-02
+    load_own_layer(page, "households", households_csv(tmp_path / "户.csv", lon, lat))
+    assert beyond(page) == 3
+    page.act(lambda: page.select("mode", "步行"))
+    page.act(lambda: page.choose("lang", 1))
+    assert page.chromium.evaluate("document.querySelector('h1').innerText")
+    for key in ("source", "coords", "map_kind", "edit_layer", "export_privacy"):
+        chosen = [label for label, on in page.radio(key) if on]
+        assert len(chosen) == 1, (key, page.radio(key))
+    assert [label for label, on in page.radio("coords") if on] == ["GCJ-02 (Amap, Tencent)"]
+    assert page.select_value("mode") == "walking"
+    page.act(lambda: page.type("threshold_km_kindergarten", "6"))
+    assert beyond(page) == 3  # still the user's three households, not the demo's
+    page.act(lambda: page.choose("lang", 0))
+    assert [label for label, on in page.radio("coords") if on] == ["GCJ-02（高德、腾讯）"]
+    assert page.select_value("mode") == "步行"
+
+
+def wait_for_autosave(server: AppServer, holds, chromium, timeout_s: float = 30.0) -> None:
+    """Wait until the server's autosave holds a scenario for which ``holds(scenario)``."""
+    from layers.errors import GapMapperError
+    from mapping.project import autosave_path, open_project
+
+    path = autosave_path(server.autosave_dir)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if path.exists() and holds(open_project(path)[0]):
+                return
+        except GapMapperError:
+            pass  # not written yet
+        assert time.monotonic() < deadline, "the work was not autosaved"
+        chromium.pump(0.3)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_restore_after_a_reload_brings_back_an_opened_projects_layers(app_server, tmp_path):
+    """Item 3: work that came from an opened project comes back whole after a reload."""
+    from layers.households import read_households
+    from mapping.project import save_project
+    from mapping.scenario import load_demo
+    from mapping.settings import AnalysisSettings
+
+    lon, lat = demo_place(FAR)
+    households = read_households(households_csv(tmp_path / "hh.csv", lon, lat, n=2))
+    project = tmp_path / "我们的项目.gpkg"
+    save_project(project, load_demo().replace(households=households), AnalysisSettings())
+    with browser.DevTools(size=VIEWPORT, timeout_s=30) as chromium:
+        page = open_app(chromium, app_server.url)
+        page.act(lambda: page.choose("source", 3))
+        page.act(lambda: page.upload_to(SIDEBAR_UPLOADERS, project))
+        page.act(lambda: page.click_key("load_project"))
+        assert beyond(page) == 2
+        wait_for_autosave(app_server, lambda sc: len(sc.households) == 2, chromium)
+        page = open_app(chromium, app_server.url)  # the reload: a new session
+        assert "自动保存" in page.text()
+        page.act(lambda: page.click_key("restore_yes"))
+        assert beyond(page) == 2, page.text()[:3000]
+        page.act(lambda: page.type("threshold_km_kindergarten", "6"))
+        assert beyond(page) == 2
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_most_recent_choice_of_place_wins_and_is_marked(page):
+    """Item 4: a village picked earlier does not beat a later click on the map, and the
+    chosen spot has a marker."""
+    from mapping.scenario import load_demo
+
+    names = load_demo().villages["village_name"]
+    town = sorted(n for n in names if str(n).endswith("镇"))[0]
+    start = beyond(page)
+    page.act(lambda: page.select("proposal_village", town))
+    click_map(page, *demo_place(FAR))  # later than the pick: the click wins
+    page.act(lambda: page.click_key("add_kindergarten"))
+    assert beyond(page) == start - 15
+    marked = page.chromium.evaluate(
+        f"document.querySelector('{FOLIUM_FRAME}').contentDocument"
+        ".querySelectorAll('.gm-chosen').length"
+    )
+    assert marked == 1
+    page.act(lambda: page.select("proposal_village", town))  # now the pick is the latest
+    page.act(lambda: page.click_key("move_P1"))
+    assert beyond(page) == start
+    click_map(page, *demo_place(FAR))
+    page.act(lambda: page.click_key("move_P1"))
+    assert beyond(page) == start - 15
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_services_file_is_added_to_the_services_and_can_be_undone(page, tmp_path):
+    """Item 5: one new kindergarten file adds to the services (schools stay), and undo
+    takes it back."""
+    lon, lat = demo_place(FAR)
+    start = beyond(page)
+    page.act(lambda: page.choose("map_kind", 1))
+    schools = (flagged(page), beyond(page))
+    page.act(lambda: page.choose("map_kind", 0))
+    csv = tmp_path / "新幼儿园.csv"
+    csv.write_text(f"名称,类型,经度,纬度\n希乐图幼儿园,幼儿园,{lon},{lat}\n", encoding="utf-8")
+    load_own_layer(page, "services", csv)
+    assert beyond(page) == start - 15
+    page.act(lambda: page.choose("map_kind", 1))
+    assert (flagged(page), beyond(page)) == schools
+    page.act(lambda: page.choose("map_kind", 0))
+    page.act(lambda: page.click_key("undo"))
+    assert beyond(page) == start
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_users_households_are_never_called_fictional(page, tmp_path):
+    """Item 6: with the user's households loaded, the page, the summary and the committee
+    map (both languages) say which layers are the demo's, and never that the households are
+    made up."""
+    lon, lat = demo_place(FAR)
+    load_own_layer(page, "households", households_csv(tmp_path / "our_households.csv", lon, lat))
+    page.act(lambda: page.type("threshold_km_kindergarten", "6"))  # the load message is gone
+    page.open_expander("文字摘要")
+    text = page.text()
+    assert not [claim for claim in DEMO_CLAIMS if claim in text]
+    assert "our_households.csv" in text  # where the households came from
+    page.open_expander("导出与保存")
+    page.act(lambda: page.click_key("make_export"))
+    html = page.download("download_map", tmp_path / "zh").read_text(encoding="utf-8")
+    assert not [claim for claim in DEMO_CLAIMS if claim in html]
+    assert "our_households.csv" in html
+    page.act(lambda: page.choose("lang", 1))
+    page.open_expander("Export and save")
+    page.act(lambda: page.click_key("make_export"))
+    html = page.download("download_map", tmp_path / "en").read_text(encoding="utf-8")
+    assert not [claim for claim in DEMO_CLAIMS if claim in html]
+    assert "our_households.csv" in html
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_sections_stay_open_after_their_buttons(page):
+    """Item 11: the result and the next button are still there after 计算新址建议 and
+    生成地图文件."""
+    page.open_expander("规划")
+    page.act(lambda: page.click_key("plan_run"))
+    assert page.expander_open("规划")
+    assert page.key_text("plan_accept")
+    page.act(lambda: page.click_key("plan_accept"))
+    assert page.expander_open("规划")
+    page.open_expander("导出与保存")
+    page.act(lambda: page.click_key("make_export"))
+    assert page.expander_open("导出与保存")
+    assert page.key_text("download_map")
