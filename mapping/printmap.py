@@ -170,9 +170,9 @@ SCALEBAR_LENGTHS_M = (
     200_000.0,
 )
 
-#: At most this many flagged villages are labelled where their label overlaps another; the
-#: others are labelled where there is room, and all are in the side panel's list.
-MAX_FORCED_LABELS = 40
+#: How far out (multiples of the first distance) a flagged village's label may move, with a
+#: leader line, to find room; no label ever covers another.
+_LABEL_RINGS = (1.0, 2.2, 3.6, 5.2, 7.0)
 
 #: ``gid`` of the artists a test or a caller may want to find in the figure.
 GID_SCALEBAR = "scalebar"  # Rectangle: its width in data units (metres) is the bar's length
@@ -1086,7 +1086,6 @@ class _Drawer:
         )
         far = np.where(np.isnan(dist), np.inf, dist)
         flagged_first = sorted(range(len(status)), key=lambda i: (status[i] != "flag", -far[i], i))
-        forced = 0
         off = 4.0 * self.page.s
         spots = [
             ((off, off * 0.6), "left", "bottom"),
@@ -1125,7 +1124,13 @@ class _Drawer:
             w, h = first.width, first.height
             px_per_pt = self.fig.dpi / 72.0
             chosen = None
-            for (dx, dy), ha, va in spots:
+            # flagged villages may move out in rings, with a leader line back to the point,
+            # until their name fits without covering another; others take the first ring only
+            candidates = [
+                ((dx * k, dy * k), ha, va, k) for k in (_LABEL_RINGS if flag else (1.0,))
+                for (dx, dy), ha, va in spots
+            ]  # fmt: skip
+            for (dx, dy), ha, va, ring in candidates:
                 ax_, ay_ = own[0] + dx * px_per_pt, own[1] + dy * px_per_pt
                 x0 = ax_ - {"left": 0.0, "right": w, "center": w / 2}[ha]
                 y0 = ay_ - {"bottom": 0.0, "top": h, "center": h / 2}[va]
@@ -1150,22 +1155,27 @@ class _Drawer:
                     & (taken[:, 1] <= y1 + 2.0)
                 ).any()
                 if inside and not hit_point and not hit_label:
-                    chosen = ((dx, dy), ha, va)
+                    chosen = ((dx, dy), ha, va, ring)
                     break
-            if chosen is None and flag and forced < MAX_FORCED_LABELS:
-                # no free place: the first one anyway, a gap must be named (up to a point:
-                # hundreds of names on top of each other name nothing; the side list does)
-                chosen = spots[0]
-                forced += 1
             if chosen is None:
+                # no place anywhere: the village stays unnamed on the map (a name on top of
+                # another names neither); a flagged one is in the side panel's list
                 t.remove()
                 placed = None
             else:
-                (dx, dy), ha, va = chosen
+                (dx, dy), ha, va, ring = chosen
                 t.set_horizontalalignment(ha)
                 t.set_verticalalignment(va)
                 t.set_transform(ax.transData + _offset(dx, dy, self.fig))  # points from it
                 placed = (t, t.get_window_extent(renderer))
+                if ring > 1:
+                    box = placed[1]
+                    end = to_px.inverted().transform(
+                        [(min(max(own[0], box.x0), box.x1), min(max(own[1], box.y0), box.y1))]
+                    )[0]
+                    ax.plot([x, end[0]], [y, end[1]], color="#8b0000" if flag else "#555555",
+                            lw=0.5 * self.page.s, zorder=style["zorder"] - 0.1,
+                            gid="label-leader")  # fmt: skip
             if placed is not None:
                 placed[0].set_gid(f"label-{'flag' if flag else 'village'}")
                 taken = np.vstack([taken, [placed[1].extents]])
