@@ -74,6 +74,11 @@ i18n.register(
             "en": "Interrupted; no earlier file was changed.",
         },
         "cli.written": {"zh": "已写入：{files}", "en": "Written: {files}"},
+        "cli.report": {
+            "zh": "报告：{villages} 个村中有 {flagged} 个到最近的{kind}超过 {limit} 公里。",
+            "en": "Report: {flagged} of {villages} villages are more than {limit} km from the "
+            "nearest {kind}.",
+        },
         "plan.summary": {
             "zh": "建议新增 {n} 处{kind}：{km} 公里以内的住户由 {before} 户增至 {after} 户"
             "（共 {total} 户）。",
@@ -170,6 +175,38 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also write a printable map (map-A4.pdf and map-A4.png) on this paper size",
     )
+
+    r = sub.add_parser(
+        "report", help="the report PDF for the township and a phone card per village"
+    )
+    _add_data_options(r)
+    r.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="KIND=DIST",
+        help="e.g. kindergarten=10km (repeatable)",
+    )
+    r.add_argument(
+        "--service",
+        choices=SERVICE_KINDS,
+        default="kindergarten",
+        help="the kind of service the report is about (default kindergarten)",
+    )
+    r.add_argument(
+        "--privacy",
+        choices=("committee", "displaced", "full"),
+        default="committee",
+        help="committee (default: no household name, id, phone or position), displaced or "
+        "full (team only)",
+    )
+    r.add_argument(
+        "--cards",
+        choices=("flagged", "all", "none"),
+        default="flagged",
+        help="village cards for the flagged villages (default), every village, or none",
+    )
+    r.add_argument("--author", default="", help="who made the report (printed on its cover)")
 
     p = sub.add_parser("plan", help="where new services should go, and coverage before/after")
     _add_data_options(p)
@@ -288,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "plan":
             return _plan(args, progress)
+        if args.command == "report":
+            return _report(args, progress)
         return _analyze(args, progress)
     except GapMapperError as err:
         print(err.message(lang), file=sys.stderr)
@@ -413,6 +452,72 @@ def _analyze(args: argparse.Namespace, progress) -> int:
     files = ", ".join(str(args.out / name) for name in names)
     progress(i18n.t("cli.written", args.lang, files=files))
     return 0
+
+
+def _report(args: argparse.Namespace, progress) -> int:
+    import zipfile
+
+    import matplotlib.pyplot as plt
+
+    from mapping.analysis import run_analysis
+    from mapping.cards import card_file_name, cards_for, draw_village_card, write_card
+    from mapping.mapmodel import build_map_model
+    from mapping.privacy import displacement_key_for
+    from mapping.report import write_report
+
+    kind = args.service
+    thresholds = _thresholds(args.threshold)
+    settings = _settings(args, thresholds, (kind,))
+    scenario = _load(args, (kind,), progress)
+    analysis = run_analysis(scenario, settings, progress=progress)
+    model = build_map_model(
+        analysis, lang=args.lang, kind=kind, privacy=args.privacy,
+        key=displacement_key_for(args.privacy),
+    )  # fmt: skip
+    with output_folder(args.out) as out:
+        progress("drawing the report")
+        write_report(
+            model,
+            out.path("report.pdf"),
+            author=args.author,
+            progress=lambda done, total: progress(f"report page {done}/{total}"),
+        )
+        if args.cards != "none":
+            ids = cards_for(model, args.cards)
+            taken: set[str] = set()
+            names = []
+            for i, vid in enumerate(ids, start=1):
+                name = card_file_name(str(analysis.villages.at[vid, "village_name"]), vid, taken)
+                fig = draw_village_card(model, vid)
+                try:
+                    write_card(fig, out.path(f"cards/{name}"))
+                finally:
+                    plt.close(fig)
+                names.append(name)
+                if i % 10 == 0 or i == len(ids):
+                    progress(f"village card {i}/{len(ids)}")
+            # one file to send: WeChat and e-mail take a zip of the cards
+            with zipfile.ZipFile(out.path("cards.zip"), "w", zipfile.ZIP_STORED) as z:
+                for name in names:
+                    z.write(out.path(f"cards/{name}"), arcname=name)
+        written = out.names
+    print(summarize_report(analysis, kind, args.lang))
+    files = ", ".join(str(args.out / n) for n in written if not n.startswith("cards/"))
+    progress(i18n.t("cli.written", args.lang, files=files))
+    return 0
+
+
+def summarize_report(analysis, kind: str, lang: str) -> str:
+    """One line for the console: how many villages the report and the cards cover."""
+    v = analysis.villages
+    return i18n.t(
+        "cli.report",
+        lang,
+        flagged=int(v[f"flag_{kind}"].sum()),
+        villages=len(v),
+        kind=i18n.t(f"kind.{kind}", lang),
+        limit=f"{analysis.settings.threshold_m(kind) / 1000:g}",
+    )
 
 
 def _plan(args: argparse.Namespace, progress) -> int:
