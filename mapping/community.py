@@ -45,6 +45,8 @@ spot) are one node.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -158,12 +160,37 @@ class CommunityJoin:
     base_kept: np.ndarray
     segment_base: np.ndarray
     segment_road: np.ndarray
-    lines: gpd.GeoDataFrame
-    dropped: gpd.GeoDataFrame
-    joins: gpd.GeoDataFrame
     notes: tuple[Note, ...] = field(default=())
     crs: pyproj.CRS | None = None
     join_m: float = JOIN_M
+    _draw: Callable[[], tuple[gpd.GeoDataFrame, ...]] | None = field(default=None, repr=False)
+
+    # the frames for maps are made when first asked for: adding one road to an analysis
+    # (mapping.roadupdate) does not wait for them
+    @functools.cached_property
+    def _drawing(self) -> tuple[gpd.GeoDataFrame, ...]:
+        if self._draw is not None:
+            return self._draw()
+        empty = gpd.GeoDataFrame(
+            {"road_id": pd.Series([], dtype="str")}, geometry=gpd.GeoSeries([], crs=WGS84)
+        )
+        with_len = empty.assign(length_m=pd.Series([], dtype=float))
+        return with_len.assign(n_joins=pd.Series([], dtype="int64")), with_len, empty
+
+    @property
+    def lines(self) -> gpd.GeoDataFrame:
+        """The community roads as joined (see the class docstring)."""
+        return self._drawing[0]
+
+    @property
+    def dropped(self) -> gpd.GeoDataFrame:
+        """The stretches left out (see the class docstring)."""
+        return self._drawing[1]
+
+    @property
+    def joins(self) -> gpd.GeoDataFrame:
+        """Where community roads meet roads (see the class docstring)."""
+        return self._drawing[2]
 
     @property
     def is_community(self) -> np.ndarray:
@@ -619,11 +646,8 @@ class _Joiner:
             union,
         )
 
-        labels = _components(total, pairs_a, pairs_b)
-        # root of a set: its smallest id (a base node when the set holds one)
-        root = np.full(total, total, dtype=np.int64)
-        np.minimum.at(root, labels, np.arange(total))
-        node_of = root[labels]
+        # each set of provisional nodes becomes its smallest id (a base node when it holds one)
+        node_of = _components(total, pairs_a, pairs_b)
 
         # road pieces: a segment whose records all fell on its end nodes stays whole
         pa, pb = node_of[r_a], node_of[r_b]
@@ -692,19 +716,22 @@ class _Joiner:
         )
 
         # for maps and reports
-        lines_gdf = self._drawn_lines(joined, cline, segment_road)
-        dropped_gdf = self._dropped_lines()
-        joins_gdf = self._join_points(joined, n_base, segment_road)
         self._note_all_along(cline)
+
+        def draw():
+            return (
+                self._drawn_lines(joined, cline, segment_road),
+                self._dropped_lines(),
+                self._join_points(joined, n_base, segment_road),
+            )
+
         return CommunityJoin(
             roads=joined,
             n_base_nodes=n_base,
             base_kept=~split,
             segment_base=segment_base,
             segment_road=segment_road,
-            lines=lines_gdf,
-            dropped=dropped_gdf,
-            joins=joins_gdf,
+            _draw=draw,
             notes=tuple(self.notes),
             crs=self.crs,
             join_m=self.join_m,
@@ -821,18 +848,12 @@ class _Joiner:
 
     def _result_without_lines(self) -> CommunityJoin:
         r = self.roads
-        empty = gpd.GeoDataFrame(
-            {"road_id": pd.Series([], dtype="str")}, geometry=gpd.GeoSeries([], crs=WGS84)
-        )
         return CommunityJoin(
             roads=r,
             n_base_nodes=r.n_nodes,
             base_kept=np.ones(r.n_edges, dtype=bool),
             segment_base=np.arange(r.n_edges, dtype=np.int64),
             segment_road=np.full(r.n_edges, -1, dtype=np.int64),
-            lines=empty.assign(length_m=pd.Series([], dtype=float)),
-            dropped=empty.assign(length_m=pd.Series([], dtype=float)),
-            joins=empty,
             notes=tuple(self.notes),
             crs=self.crs,
             join_m=self.join_m,
@@ -927,11 +948,21 @@ def _osm_touch(joined: RoadEdges, is_c: np.ndarray) -> np.ndarray:
 
 
 def _components(total: int, pairs_a: list[np.ndarray], pairs_b: list[np.ndarray]) -> np.ndarray:
-    """Label of the merged set of each provisional node (union of the pairs)."""
+    """Per provisional node: the smallest id of its merged set (the union of the pairs)."""
     a = np.concatenate(pairs_a) if pairs_a else np.array([], np.int64)
     b = np.concatenate(pairs_b) if pairs_b else np.array([], np.int64)
-    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(total, total)).tocsr()
-    _, labels = connected_components(graph, directed=False)
+    labels = np.arange(total)
+    if len(a) == 0:
+        return labels
+    # only the ids in some pair can merge: label those (a few) and leave the rest alone
+    ids, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
+    k = len(ids)
+    graph = coo_matrix((np.ones(len(a)), (inv[: len(a)], inv[len(a) :])), shape=(k, k))
+    _, lab = connected_components(graph.tocsr(), directed=False)
+    # each merged set takes the id of one member (its smallest, see the caller's roots)
+    first = np.full(k, total, dtype=np.int64)
+    np.minimum.at(first, lab, ids)
+    labels[ids] = first[lab]
     return labels
 
 
