@@ -27,6 +27,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import math
 import re
 import struct
@@ -327,6 +328,13 @@ i18n.register(
             "en": "{file}: the sheets {others} also have longitude and latitude columns, but "
             "only the sheet '{sheet}' was read. To read another one, move it to the front or "
             "save it as a file of its own.",
+        },
+        "error.tables.nul_character": {
+            "zh": "{file} 的文字里有空字符（\\u0000），无法读取（读取程序会在它处截断文字）。"
+            "请在文本编辑器里搜索 \\u0000 并删除它，然后重新保存。",
+            "en": "{file} holds the NUL character (\\u0000) in its text, which cannot be read "
+            "(readers would cut the text short there). Search for \\u0000 in a text editor, "
+            "delete it and save the file again.",
         },
         "error.tables.bad_integer": {
             "zh": "{file} 的“{column}”列有 {count} 个值不是非负整数（行号: 值）：{examples}。"
@@ -648,6 +656,9 @@ def _read_csv(path: Path, label: str, system: str) -> gpd.GeoDataFrame:
     if not text.strip():
         raise NoDataError("error.tables.empty_file", file=label)
     delimiter = _guess_delimiter(text)
+    # csv's default 128 KiB per cell would refuse a long name; the file is at most
+    # MAX_TABLE_BYTES, so no cell can be longer than that
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_TABLE_BYTES))
     records: list[tuple[int, list[str]]] = []
     # strict: an unclosed quote is an error, not the rest of the file swallowed into one cell
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -1004,6 +1015,9 @@ def _read_geodata(
         gdf = _read_kml(path, label)
     elif kind == "gpkg":
         gdf = _read_layer(str(path), label, file=path, layer=_gpkg_layer(path, label, layer))
+    elif _check_json_text(path, label):
+        with tempfile.TemporaryDirectory(prefix="gapmapper-json-") as folder:
+            gdf = _read_layer(str(_unescaped_json(path, Path(folder))), label, file=path)
     else:
         gdf = _read_layer(str(path), label, file=path)
     if len(gdf) == 0:
@@ -1032,6 +1046,47 @@ def _read_geodata(
             shapely.transform(gdf.geometry.values, _xy_to_wgs84(system)), crs=WGS84
         )
     return gdf.reset_index(drop=True)
+
+
+#: A JSON ``\\u0000`` escape (not one whose backslash is itself escaped).
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+#: A JSON surrogate pair escape (``\\ud83d\\ude00``): a character beyond U+FFFF.
+_JSON_PAIR = re.compile(rb"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})")
+
+
+def _check_json_text(path: Path, label: str) -> bool:
+    """Scan a GeoJSON text for what GDAL would read wrongly without a word.
+
+    Raises ``error.tables.nul_character`` for ``\\u0000`` (GDAL reads strings as C strings,
+    so ``"a\\u0000b"`` arrives as ``"a"``). Returns True when the text escapes a character
+    beyond U+FFFF whose last 16 bits fall in D800-DFFF (rare Chinese characters such as
+    U+2D800 among them): GDAL 3.12 turns those into U+FFFD, so the file must be read
+    through a copy that writes them as UTF-8 (:func:`_unescaped_json`). Chunks overlap so
+    an escape across two is found.
+    """
+    tail = b""
+    mangled = False
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK_BYTES):
+            text = tail + chunk
+            if _JSON_NUL.search(text):
+                raise InputError("error.tables.nul_character", file=label)
+            for m in _JSON_PAIR.finditer(text):
+                high, low = int(m.group(1), 16), int(m.group(2), 16)
+                point = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                mangled = mangled or 0xD800 <= (point & 0xFFFF) <= 0xDFFF
+            tail = chunk[-64:]
+    return mangled
+
+
+def _unescaped_json(path: Path, folder: Path) -> Path:
+    """A copy of a JSON file in ``folder`` with every character written as UTF-8."""
+    with path.open("rb") as f:
+        data = json.load(f)
+    copy = folder / (path.stem + ".geojson")
+    with copy.open("w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False)
+    return copy
 
 
 def _xy_to_wgs84(system: str) -> Callable[[np.ndarray], np.ndarray]:

@@ -10,8 +10,11 @@ exception, and never a warning (warnings are recorded and must be none).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import re
 import tempfile
 import warnings
 import zipfile
@@ -20,10 +23,11 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from layers.errors import GapMapperError
+from layers.errors import GapMapperError, InputError
 from layers.households import read_households, validate_households
 from layers.services import read_services, validate_services
 from layers.tables import read_table
@@ -321,3 +325,161 @@ def _xlsx_safe(value: object) -> object:
 )
 def test_hand_picked_edge_tables(text):
     write_and_load("h.csv", text.encode("utf-8"))
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile names through every reader: the exact text comes out (stripped of surrounding
+# whitespace, as every cell is), or a clean InputError where the format cannot hold it.
+
+PAYLOADS = [
+    "{{7*7}}", "{% raw %}", "{#", "#}", "{{ config }}", "{%", "%}", "{{",
+    "{{ lipsum.__globals__.os.popen('id').read() }}",
+    "</script>", "<script>alert(1)</script>", "<img src=x onerror=alert(1)>",
+    "javascript:alert(1)", "\"'><svg onload=alert(1)>", "&amp;", "&#0;", "]]>", "<!--",
+    "\u202e", "\u202d", "\u200f", "\u2066", "\ufeff", "\u200b", "\x00", "\x07", "\x1b[31m",
+    "\x0b", "\x85", "\u2028", "\t", "\n", "\r\n", ",", ";", '"', "'", "\\", "%s", "{0}",
+    "村", "嘎查", "𠀀", "😀", "ᠮᠣᠩᠭᠣᠯ",
+]  # fmt: skip
+MB = 1 << 20
+
+
+def one_mb(piece: str) -> str:
+    return (piece * (MB // max(len(piece), 1) + 1))[:MB]
+
+
+HOSTILE_NAME = (
+    st.lists(st.one_of(st.sampled_from(PAYLOADS), st.text(max_size=8)), min_size=1, max_size=6)
+    .map("".join)
+    .filter(lambda name: name.strip() != "")
+)
+#: A 1 MB name of every payload in turn but NUL (so that every format carries it through);
+#: reading one takes a second, so it is not left to hypothesis.
+ONE_MB_NAME = one_mb("甲" + "".join(p for p in PAYLOADS if p != "\x00"))
+
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\r\ufffe\uffff]")
+
+
+def fit(name: str, fmt: str) -> str:
+    """The name as the format can hold it (what a user's program would have written)."""
+    if fmt in ("xlsx", "kml"):
+        # XML 1.0 has no control characters; a raw CR is read back as LF; Excel holds
+        # at most 32 767 characters in a cell
+        name = _XML_ILLEGAL.sub("", name)
+        return name[:32_767] if fmt == "xlsx" else name
+    if fmt in ("gpkg", "shp"):
+        name = name.replace("\x00", "")  # GDAL writes C strings
+        if fmt == "shp":  # a .dbf text field holds 254 bytes
+            name = name.encode("utf-8")[:254].decode("utf-8", errors="ignore")
+        return name
+    if fmt == "csv-gbk":
+        return "".join(ch for ch in name if _gbk_ok(ch))
+    return name
+
+
+def _gbk_ok(ch: str) -> bool:
+    try:
+        ch.encode("gbk")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def write_named(folder: Path, fmt: str, name: str) -> Path:
+    """A file of one service at a known place whose name is ``name``, in format ``fmt``."""
+    row = {"name": name, "kind": "school", "lon": 111.5, "lat": 40.8}
+    if fmt in ("csv-utf8", "csv-gbk"):
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(list(row))
+        writer.writerow(list(row.values()))
+        path = folder / "names.csv"
+        path.write_bytes(buf.getvalue().encode("gbk" if fmt == "csv-gbk" else "utf-8"))
+    elif fmt == "xlsx":
+        import openpyxl
+
+        workbook = openpyxl.Workbook()
+        sheet = workbook.active
+        sheet.append(list(row))
+        sheet.append([None, "school", 111.5, 40.8])
+        sheet["A2"].value = name
+        sheet["A2"].data_type = "s"  # a name starting with "=" is text, not a formula
+        path = folder / "names.xlsx"
+        workbook.save(path)
+    elif fmt == "geojson":
+        path = folder / "names.geojson"
+        feature = {
+            "type": "Feature",
+            "properties": {"name": name, "kind": "school"},
+            "geometry": {"type": "Point", "coordinates": [111.5, 40.8]},
+        }
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    elif fmt == "kml":
+        from xml.sax.saxutils import escape
+
+        path = folder / "names.kml"
+        path.write_text(
+            '<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">'
+            f"<Document><Placemark><name>{escape(name)}</name><ExtendedData>"
+            '<Data name="kind"><value>school</value></Data></ExtendedData>'
+            "<Point><coordinates>111.5,40.8</coordinates></Point></Placemark></Document></kml>",
+            encoding="utf-8",
+        )
+    else:
+        gdf = gpd.GeoDataFrame(
+            {"name": [name], "kind": ["school"]}, geometry=[shapely.Point(111.5, 40.8)], crs=4326
+        )
+        if fmt == "gpkg":
+            path = folder / "names.gpkg"
+            gdf.to_file(path, driver="GPKG")
+        else:
+            parts = folder / "parts"
+            parts.mkdir()
+            gdf.to_file(parts / "names.shp", encoding="UTF-8")
+            path = folder / "names.zip"
+            with zipfile.ZipFile(path, "w") as archive:
+                for part in parts.iterdir():
+                    archive.write(part, part.name)
+    return path
+
+
+NAMED_FORMATS = ["csv-utf8", "csv-gbk", "xlsx", "geojson", "gpkg", "shp", "kml"]
+
+
+@budget(20)
+@given(name=HOSTILE_NAME)
+@pytest.mark.parametrize("fmt", NAMED_FORMATS)
+def test_hostile_names_come_out_exactly_through_every_reader(fmt, name):
+    read_name_back(fmt, name)
+
+
+@pytest.mark.parametrize("fmt", NAMED_FORMATS)
+def test_a_one_megabyte_name_comes_out_exactly_through_every_reader(fmt):
+    read_name_back(fmt, ONE_MB_NAME)
+
+
+def read_name_back(fmt: str, name: str) -> None:
+    """Write ``name`` in ``fmt`` (as far as it can hold it); every layer reader gives it back
+    exactly, or refuses a NUL with a clean message."""
+    name = fit(name, fmt)
+    expected = name.strip()
+    if not expected:
+        return
+    with tempfile.TemporaryDirectory(prefix="gm-fuzz-") as folder:
+        with warnings.catch_warnings():
+            # GDAL notes that it wrote a long text field; the file is what a user would have
+            warnings.simplefilter("ignore", RuntimeWarning)
+            path = write_named(Path(folder), fmt, name)
+        for reader, column in (
+            (read_villages, "village_name"),
+            (read_households, "name"),
+            (read_services, "name"),
+        ):
+            try:
+                layer = reader(path)
+            except InputError as err:
+                # only a NUL, which CSV and GeoJSON can carry but no reader can keep
+                assert "\x00" in name, (fmt, reader.__name__, err.key, str(err)[:300])
+                assert err.key in ("error.tables.not_readable", "error.tables.nul_character")
+                assert err.message("zh") and err.message("en")
+                continue
+            assert layer[column].tolist() == [expected], (fmt, reader.__name__)

@@ -745,3 +745,57 @@ def test_an_unknown_road_class_in_the_speeds_lists_the_valid_ones():
     )  # fmt: skip
     assert err.params["choices"] == ", ".join(HIGHWAY_CLASSES)
     assert AnalysisSettings(speeds_kmh={"track": 15}).class_speeds_kmh()["track"] == 15
+
+
+# --------------------------------------------------------------------------------------------
+# Characters a reader cannot keep: refused, never cut short in silence
+
+
+def test_a_nul_in_geojson_text_is_refused_not_cut_short(tmp_path):
+    feature = {
+        "type": "Feature",
+        "properties": {"name": "甲村\u0000乙", "note": "a\\u0000 is text here"},
+        "geometry": {"type": "Point", "coordinates": [111.5, 40.8]},
+    }
+    path = tmp_path / "v.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    refused(InputError, "error.tables.nul_character", lambda: read_villages(path), tmp_path,
+            "v.geojson", "\\u0000")  # fmt: skip
+    feature["properties"]["name"] = "甲村"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    villages = read_villages(path)  # an escaped backslash before "u0000" is no NUL
+    assert villages["village_name"].tolist() == ["甲村"]
+
+
+def test_a_nul_in_a_csv_is_refused(tmp_path):
+    path = tmp_path / "v.csv"
+    path.write_bytes("name,lon,lat\n甲\x00村,111.5,40.8\n".encode())
+    refused(FileFormatError, "error.tables.not_readable", lambda: read_villages(path), tmp_path,
+            "v.csv")  # fmt: skip
+
+
+def test_a_one_megabyte_cell_in_a_csv_is_read(tmp_path):
+    name = "{{7*7}}</script>\u202e" * 60_000
+    path = tmp_path / "v.csv"
+    path.write_text(f"name,lon,lat\n{name},111.5,40.8\n", encoding="utf-8")
+    assert read_villages(path)["village_name"].tolist() == [name]
+
+
+@pytest.mark.parametrize("ensure_ascii", [True, False], ids=["escaped", "utf-8"])
+def test_rare_chinese_characters_escaped_in_geojson_are_read_exactly(tmp_path, ensure_ascii):
+    # U+2D800 (CJK Extension F) and U+2DEF1: GDAL turns their \\ud8xx\\udcxx escapes into U+FFFD
+    names = ["\U0002d800村", "甲\U0002def1", "𠀀😀"]
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"name": name},
+            "geometry": {"type": "Point", "coordinates": [111.5 + i / 100, 40.8]},
+        }
+        for i, name in enumerate(names)
+    ]
+    path = tmp_path / "v.geojson"
+    doc = {"type": "FeatureCollection", "features": features}
+    path.write_text(json.dumps(doc, ensure_ascii=ensure_ascii), encoding="utf-8")
+    before = snapshot(tmp_path)
+    assert read_villages(path)["village_name"].tolist() == names
+    assert snapshot(tmp_path) == before

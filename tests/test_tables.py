@@ -260,8 +260,10 @@ def test_undecodable_csv(tmp_path):
     raises(InputError, "error.tables.encoding", path, "h.csv", "UTF-8")
 
 
-def test_huge_csv_field_is_a_csv_error(tmp_path):
+def test_huge_csv_field_is_read_and_an_unclosed_quote_is_a_csv_error(tmp_path):
     path = write(tmp_path / "h.csv", "lon,lat,note\n111.5,40.8," + "x" * 200_000 + "\n")
+    assert read_table(path)["note"].tolist() == ["x" * 200_000]
+    path = write(tmp_path / "h.csv", 'lon,lat,note\n111.5,40.8,"' + "x" * 200_000 + "\n")
     raises(InputError, "error.tables.bad_csv", path, "h.csv", "row 2")
 
 
