@@ -25,7 +25,9 @@ name the condition. A village whose own road is closed snaps to the nearest open
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import numpy as np
@@ -34,8 +36,8 @@ import shapely
 
 from layers import i18n
 from layers.errors import SettingsError
-from layers.schema import WGS84, Note
-from layers.tracks import validate_closures
+from layers.schema import WGS84, Note, check_columns
+from layers.tracks import CLOSURE_DTYPES
 from mapping.access import REASON_NOT_CONNECTED
 from mapping.analysis import Analysis
 from mapping.community import JOIN_M
@@ -104,8 +106,13 @@ class ConditionNetwork:
     conditions: tuple[str, ...]
     closed: np.ndarray
     slowed: np.ndarray
-    segments: gpd.GeoDataFrame
     notes: tuple[Note, ...] = ()
+    _draw: Callable[[], gpd.GeoDataFrame] | None = field(default=None, repr=False)
+
+    @functools.cached_property
+    def segments(self) -> gpd.GeoDataFrame:
+        """The affected segments for maps (made when first asked for)."""
+        return self._draw()
 
 
 def condition_names(closures: gpd.GeoDataFrame) -> list[str]:
@@ -230,7 +237,7 @@ def apply_conditions(
     -------
     ConditionNetwork
     """
-    closures = validate_closures(closures)
+    check_columns(closures, CLOSURE_DTYPES, "closures")  # the contract, without a copy
     chosen = select_conditions(closures, condition)
     names = tuple(condition_names(chosen))
     feat, seg = match_closures(net, chosen, join_m)
@@ -269,15 +276,14 @@ def apply_conditions(
     new_net, change = patch_network(
         net, remove=closed, retime_s=(slowed_segs, secs), keep_components=True
     )
-    segments = _affected_segments(net, chosen, feat, seg, closing)
     return ConditionNetwork(
         network=new_net,
         change=change,
         conditions=names,
         closed=closed,
         slowed=slowed_segs,
-        segments=segments,
         notes=tuple(notes),
+        _draw=lambda: _affected_segments(net, chosen, feat, seg, closing),
     )
 
 

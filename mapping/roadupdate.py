@@ -534,11 +534,12 @@ def _update_points(
     sub = (points if points is not None else frame).iloc[idx]
     sub_snap = snap.take(idx)
     tables = [(acc.kind, access_table(net, acc, sub, sub_snap)) for acc in access.values()]
+    differs: dict[str, np.ndarray] = {}  # per column: which of the redone rows changed
     for kind, table in tables:
         for col in access_columns(kind):
-            if col not in table.columns:
-                continue
-            changed[idx] |= ~_same(frame[col].array[idx], table[col].array)
+            if col in table.columns:
+                differs[col] = ~_same(frame[col].array[idx], table[col].array)
+                changed[idx] |= differs[col]
     if not changed.any():
         return frame, changed
     out = frame.copy(deep=False)
@@ -546,8 +547,8 @@ def _update_points(
     rows = idx[pos]
     for kind, table in tables:
         for col in access_columns(kind):
-            if col not in table.columns:
-                continue
+            if col not in differs or not differs[col].any():
+                continue  # only the columns that changed are written again
             values = frame[col].array.copy()
             new = table[col].array[pos]
             if values.dtype != new.dtype:
