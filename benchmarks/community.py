@@ -288,7 +288,7 @@ def row_many_tracks(syn, sc, n_tracks: int, n_points: int, repeats: int) -> list
 def run(quick: bool, out=print) -> list[Row]:
     n_nodes, n_hh, n_vil = (20_000, 5_000, 500) if quick else (100_000, 20_000, 2_000)
     n_tracks, n_points = (200, 20_000) if quick else (1_000, 100_000)
-    repeats = 3
+    repeats = 5
     out(HEADER)
     rows = []
     syn, sc, base = county(n_nodes, n_hh, n_vil)

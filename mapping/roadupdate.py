@@ -217,6 +217,20 @@ def patch_network(
         main_component=int(main),
         walk_speed_kmh=net.walk_speed_kmh,
     )
+    # the segments' boxes (for resnapping points whose road went): the kept ones' from the
+    # old network, the new ones' computed
+    old_boxes = _segment_boxes(net)
+    n_kept = int(keep.sum())
+    ax, ay = new.x[seg_u[n_kept:]], new.y[seg_u[n_kept:]]
+    bx, by = new.x[seg_v[n_kept:]], new.y[seg_v[n_kept:]]
+    new._cache[("segment_boxes",)] = tuple(
+        np.concatenate([old_b[keep], extra])
+        for old_b, extra in zip(
+            old_boxes,
+            (np.minimum(ax, bx), np.maximum(ax, bx), np.minimum(ay, by), np.maximum(ay, by)),
+            strict=True,
+        )
+    )
     if pieces_of is not None and n_add:
         pieces_of = np.asarray(pieces_of, np.int64)
         is_piece = pieces_of >= 0
@@ -673,17 +687,8 @@ def _nearest_candidates(net, cand, x, y):
         s = snap_points(net, x, y, snap_to=cand.snap_to)
         return s.seg, s.t, s.offroad_m, s.x, s.y
     ends = net.segment_ends()
-    key = ("candidate_boxes", cand.snap_to)
-    if key not in net._cache:  # the network's own cache: built once per network
-        ax, ay, bx, by = ends
-        c = cand.cand
-        net._cache[key] = (
-            np.minimum(ax[c], bx[c]),
-            np.maximum(ax[c], bx[c]),
-            np.minimum(ay[c], by[c]),
-            np.maximum(ay[c], by[c]),
-        )
-    lo_x, hi_x, lo_y, hi_y = net._cache[key]
+    boxes = _segment_boxes(net)
+    lo_x, hi_x, lo_y, hi_y = (b[cand.cand] for b in boxes)
     out = [np.empty(len(x), dtype=np.int64)] + [np.empty(len(x)) for _ in range(4)]
     todo = np.arange(len(x))
     r = 500.0
@@ -704,6 +709,21 @@ def _nearest_candidates(net, cand, x, y):
         todo = todo[~done]
         r *= 4.0
     return tuple(out)
+
+
+def _segment_boxes(net: RoadNetwork) -> tuple[np.ndarray, ...]:
+    """``(min x, max x, min y, max y)`` of every segment (m), kept in the network's cache
+    (a patched network inherits its parent's, see :func:`patch_network`)."""
+    key = ("segment_boxes",)
+    if key not in net._cache:
+        ax, ay, bx, by = net.segment_ends()
+        net._cache[key] = (
+            np.minimum(ax, bx),
+            np.maximum(ax, bx),
+            np.minimum(ay, by),
+            np.maximum(ay, by),
+        )
+    return net._cache[key]
 
 
 def _update_search(
