@@ -948,6 +948,29 @@ def make_closures(
     return validate_closures(gdf)
 
 
+def concat_community_roads(*layers: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Several community roads layers as one (``--roads`` given twice, drawn + read), with
+    ``road_id`` renumbered ``R1``... in order; notes kept."""
+    return _concat(layers, ROAD_DTYPES, "road_id", "R", validate_community_roads)
+
+
+def concat_closures(*layers: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Several closures layers as one, ``closure_id`` renumbered ``C1``...; notes kept."""
+    return _concat(layers, CLOSURE_DTYPES, "closure_id", "C", validate_closures)
+
+
+def _concat(layers, dtypes, id_col, prefix, validate) -> gpd.GeoDataFrame:
+    parts = [layer for layer in layers if len(layer)]
+    if not parts:
+        return empty_frame(dtypes, id_col)
+    out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=WGS84)
+    ids = [f"{prefix}{i}" for i in range(1, len(out) + 1)]
+    out[id_col] = ids
+    out.index = pd.Index(ids, dtype="str", name=id_col)
+    out = validate(out)
+    return add_notes(out, [n for layer in layers for n in notes_of(layer)])
+
+
 # --------------------------------------------------------------------------------------------
 # writing
 

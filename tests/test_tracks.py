@@ -471,3 +471,18 @@ def test_every_message_has_both_languages():
         if key.startswith(("error.tracks", "error.closures", "warning.tracks", "note.tracks")):
             texts = i18n.texts_for(key)
             assert i18n.placeholders(texts["zh"]) == i18n.placeholders(texts["en"]), key
+
+
+def test_several_files_make_one_layer_with_fresh_ids(tmp_path):
+    first = read_community_roads(gpx(tmp_path / "a.gpx", trk([A, B]), trk([C])))
+    second = make_community_roads([shapely.LineString([B, C])], name="画的")
+    both = tracks.concat_community_roads(first, second, make_community_roads([]))
+    assert both.index.tolist() == ["R1", "R2"]
+    assert both["source"].tolist() == ["a.gpx", "drawn"]
+    assert [n.key for n in notes_of(both)] == ["warning.tracks.one_point_skipped"]
+    assert len(tracks.concat_community_roads()) == 0
+    cl = tracks.concat_closures(
+        make_closures([shapely.box(*A, *B)], condition="冬季积雪"),
+        make_closures([shapely.box(*A, *B)], condition="雨季"),
+    )
+    assert cl.index.tolist() == ["C1", "C2"] and cl["condition"].tolist() == ["冬季积雪", "雨季"]
