@@ -555,7 +555,8 @@ def draw_print_model(
     fig = Figure(figsize=(page.w / 25.4, page.h / 25.4))
     fig.set_label(model.title)
     canvas = FigureCanvasAgg(fig)  # text sizes are measured to place the labels
-    draw = _Drawer(fig, page, families, lang)
+    deco = _Decorations(fig, page, families, lang)
+    ink = _MapInk(fig, page, families, lang)
 
     subtitle = i18n.t(
         "print.subtitle",
@@ -564,11 +565,11 @@ def draw_print_model(
         limit=model.limit_text,
         mode=i18n.t(f"mode.{analysis.settings.mode}", lang),
     )
-    draw.header(
+    deco.header(
         model.title, subtitle, i18n.t("print.made_on", lang, date=model.made_on.isoformat())
     )
     if model.banner:
-        draw.banner(model.banner)
+        deco.banner(model.banner)
 
     crs = pyproj.CRS.from_user_input(analysis.network.crs)
     layers = _MapLayers.build(model, crs)
@@ -582,21 +583,23 @@ def draw_print_model(
         spine.set_linewidth(0.8)
         spine.set_color("#333333")
 
-    draw.service_areas(ax, layers.areas)
-    draw.roads(ax, layers.roads)
-    draw.study_area(ax, layers.study_area)
-    draw.boundaries(ax, layers.boundaries, layers.boundary_status)
-    draw.households(ax, layers.hh_xy, layers.hh_class)  # none in committee mode
-    draw.services(ax, layers.services, kind)
-    draw.proposed(ax, layers.proposed, kind)
-    draw.villages(ax, layers.vil_xy, layers.vil_status)
+    ink.service_areas(ax, layers.areas)
+    ink.roads(ax, layers.roads)
+    ink.study_area(ax, layers.study_area)
+    ink.boundaries(ax, layers.boundaries, layers.boundary_status)
+    ink.households(ax, layers.hh_xy, layers.hh_class)  # none in committee mode
+    ink.services(ax, layers.services, kind)
+    ink.proposed(ax, layers.proposed, kind)
+    ink.villages(ax, layers.vil_xy, layers.vil_status)
     fixed = [
-        draw.scalebar(ax, canvas.get_renderer(), denominator, lang),
-        draw.north_arrow(ax, crs, i18n.t("print.north", lang)),
-        draw.attribution(ax),
+        deco.scalebar(ax, canvas.get_renderer(), denominator, lang),
+        deco.north_arrow(ax, crs, i18n.t("print.north", lang)),
+        deco.attribution(ax),
     ]
-    draw.village_labels(ax, canvas, analysis.villages, layers, kind, lang, fixed, model.limit_m)
-    draw.panel(canvas, _Panel(model), crs)
+    _LabelPlacer(fig, page, families, lang).village_labels(
+        ax, canvas, analysis.villages, layers, kind, lang, fixed, model.limit_m
+    )
+    _PanelInk(fig, page, families, lang).panel(canvas, _Panel(model), crs)
     return fig
 
 
@@ -801,8 +804,9 @@ def _distance_text(dist_m: float, lang: str, limit_m: float | None = None) -> st
     return i18n.t("map.popup.km", lang, km=km_text(float(dist_m), limit_m))
 
 
-class _Drawer:
-    """Draws the parts of one page (one instance per figure: it holds no global state)."""
+class _Ink:
+    """What every part of a page draws with: the figure, the page, its fonts and the
+    white halo behind map text (one instance per figure: nothing global)."""
 
     def __init__(self, fig: Figure, page: _Page, families: list[str], lang: str) -> None:
         self.fig = fig
@@ -817,7 +821,9 @@ class _Drawer:
             x, y, s, fontsize=self.page.fs(size), fontfamily=self.families, parse_math=False, **kw
         )
 
-    # ---- page furniture -----------------------------------------------------------------
+
+class _Decorations(_Ink):
+    """The page around the map: title, banner, scale bar, north arrow, attribution."""
 
     def header(self, title: str, subtitle: str, made_on: str) -> None:
         p = self.page
@@ -850,105 +856,6 @@ class _Drawer:
             self.fig, left + width / 2, bottom + height / 2, text, 10, color="white",
             weight="bold", ha="center", va="center", gid=GID_FULL_BANNER,
         )  # fmt: skip
-
-    # ---- map layers ---------------------------------------------------------------------
-
-    def roads(self, ax, roads: dict[str, np.ndarray]) -> None:
-        # minor roads first, so that main roads are drawn over them at crossings
-        for group in sorted(roads, key=lambda g: _ROAD_WIDTH_PT[g]):
-            color, _, dash = ROAD_GROUPS[group]
-            style = "solid" if dash is None else (0, tuple(float(d) for d in dash.split()))
-            ax.add_collection(
-                LineCollection(
-                    roads[group], colors=color, linewidths=self.page.fs(_ROAD_WIDTH_PT[group]),
-                    linestyles=style, capstyle="round", zorder=1, gid=f"roads-{group}",
-                ),
-                autolim=False,
-            )  # fmt: skip
-
-    def study_area(self, ax, path: MplPath | None) -> None:
-        if path is not None:
-            ax.add_patch(
-                PathPatch(
-                    path, fill=False, edgecolor=_STUDY_AREA_COLOR, linewidth=self.page.fs(1.3),
-                    linestyle=(0, (6, 3)), zorder=2, gid="study-area",
-                )
-            )  # fmt: skip
-
-    def boundaries(self, ax, paths: list[MplPath], status: list[str]) -> None:
-        for path, s in zip(paths, status, strict=True):
-            color = STATUS_COLORS[s]
-            ax.add_patch(
-                PathPatch(
-                    # the fill's own alpha: alpha on the patch would fade its edge too
-                    path, facecolor=(*_rgb(color), 0.14 if s == "flag" else 0.05),
-                    edgecolor=color, linewidth=self.page.fs(1.3 if s == "flag" else 0.6),
-                    zorder=2, gid=f"boundary-{s}",
-                )
-            )  # fmt: skip
-
-    def households(self, ax, xy: np.ndarray, classes: list[str]) -> None:
-        if not len(xy):
-            return
-        colors = dict((key, color) for key, color, _ in _household_bins(self.lang))
-        ax.scatter(
-            xy[:, 0], xy[:, 1], s=self.page.fs(11), c=[colors[c] for c in classes],
-            edgecolors="#333333", linewidths=0.3, zorder=6.8, gid=GID_HOUSEHOLDS,
-        )  # fmt: skip
-
-    def services(self, ax, services: dict[str, np.ndarray], focus: str) -> None:
-        # the focus kind on top: kindergartens often share a town centre with a school
-        for k in sorted(services, key=lambda k: k == focus):
-            xy = services[k]
-            ax.scatter(
-                xy[:, 0], xy[:, 1], marker=SERVICE_MARKERS[k],
-                s=self.page.fs(70 if k == focus else 42), c=SERVICE_COLORS[k],
-                edgecolors="white", linewidths=0.8, zorder=6 if k == focus else 5,
-                gid=f"services-{k}",
-            )  # fmt: skip
-
-    def proposed(self, ax, proposed: dict[str, np.ndarray], focus: str) -> None:
-        """Proposals over the existing services: pale symbol, dashed edge, a gold star."""
-        for k in sorted(proposed, key=lambda k: k == focus):
-            xy = proposed[k]
-            # larger than an existing service's symbol: the dashes and the star must show
-            size = self.page.fs(1.6 * (70 if k == focus else 42))
-            ax.scatter(
-                xy[:, 0], xy[:, 1], marker=SERVICE_MARKERS[k], s=size,
-                facecolors=[(*_rgb(SERVICE_COLORS[k]), 0.35)], edgecolors=SERVICE_COLORS[k],
-                linewidths=self.page.fs(1.2), linestyles=(0, (2.5, 1.2)), zorder=6.2,
-                gid=f"proposed-{k}",
-            )  # fmt: skip
-            ax.scatter(
-                xy[:, 0], xy[:, 1], marker=_PROPOSED_STAR, s=size, c=_STAR_COLOR,
-                edgecolors=_STAR_EDGE, linewidths=0.5, zorder=6.3, gid="proposed-star",
-            )  # fmt: skip
-
-    def service_areas(self, ax, areas: list[tuple[MplPath, int]]) -> None:
-        """Service areas under everything else (farthest band first, so nearer ones show)."""
-        for path, rank in areas:
-            color = _area_color(rank)
-            ax.add_patch(
-                PathPatch(
-                    path, facecolor=(*_rgb(color), 0.2), edgecolor=(*_rgb(color), 0.6),
-                    linewidth=self.page.fs(0.4), zorder=0.5, gid="service-area",
-                )
-            )  # fmt: skip
-
-    def villages(self, ax, xy: np.ndarray, status: list[str]) -> None:
-        arr = np.array(status, dtype=object)
-        for s in ("ok", "warn", "flag"):
-            sel = arr == s
-            if not sel.any():
-                continue
-            ax.scatter(
-                xy[sel, 0], xy[sel, 1], s=self.page.fs(_VILLAGE_SIZE[s]),
-                c=STATUS_COLORS[s], edgecolors="#222222",
-                linewidths=self.page.fs(1.2 if s == "flag" else 0.6),
-                zorder=7 if s == "flag" else 6.5, gid=f"villages-{s}",
-            )  # fmt: skip
-
-    # ---- scale bar, north arrow, attribution --------------------------------------------
 
     def scalebar(self, ax, renderer, denominator: int, lang: str):
         """Draw the scale bar at the lower left; return its background box (an obstacle).
@@ -1049,7 +956,108 @@ class _Drawer:
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5},
         )  # fmt: skip
 
-    # ---- village labels -----------------------------------------------------------------
+
+class _MapInk(_Ink):
+    """The map's layers, from the :class:`_MapLayers` in metres."""
+
+    def roads(self, ax, roads: dict[str, np.ndarray]) -> None:
+        # minor roads first, so that main roads are drawn over them at crossings
+        for group in sorted(roads, key=lambda g: _ROAD_WIDTH_PT[g]):
+            color, _, dash = ROAD_GROUPS[group]
+            style = "solid" if dash is None else (0, tuple(float(d) for d in dash.split()))
+            ax.add_collection(
+                LineCollection(
+                    roads[group], colors=color, linewidths=self.page.fs(_ROAD_WIDTH_PT[group]),
+                    linestyles=style, capstyle="round", zorder=1, gid=f"roads-{group}",
+                ),
+                autolim=False,
+            )  # fmt: skip
+
+    def study_area(self, ax, path: MplPath | None) -> None:
+        if path is not None:
+            ax.add_patch(
+                PathPatch(
+                    path, fill=False, edgecolor=_STUDY_AREA_COLOR, linewidth=self.page.fs(1.3),
+                    linestyle=(0, (6, 3)), zorder=2, gid="study-area",
+                )
+            )  # fmt: skip
+
+    def boundaries(self, ax, paths: list[MplPath], status: list[str]) -> None:
+        for path, s in zip(paths, status, strict=True):
+            color = STATUS_COLORS[s]
+            ax.add_patch(
+                PathPatch(
+                    # the fill's own alpha: alpha on the patch would fade its edge too
+                    path, facecolor=(*_rgb(color), 0.14 if s == "flag" else 0.05),
+                    edgecolor=color, linewidth=self.page.fs(1.3 if s == "flag" else 0.6),
+                    zorder=2, gid=f"boundary-{s}",
+                )
+            )  # fmt: skip
+
+    def households(self, ax, xy: np.ndarray, classes: list[str]) -> None:
+        if not len(xy):
+            return
+        colors = dict((key, color) for key, color, _ in _household_bins(self.lang))
+        ax.scatter(
+            xy[:, 0], xy[:, 1], s=self.page.fs(11), c=[colors[c] for c in classes],
+            edgecolors="#333333", linewidths=0.3, zorder=6.8, gid=GID_HOUSEHOLDS,
+        )  # fmt: skip
+
+    def services(self, ax, services: dict[str, np.ndarray], focus: str) -> None:
+        # the focus kind on top: kindergartens often share a town centre with a school
+        for k in sorted(services, key=lambda k: k == focus):
+            xy = services[k]
+            ax.scatter(
+                xy[:, 0], xy[:, 1], marker=SERVICE_MARKERS[k],
+                s=self.page.fs(70 if k == focus else 42), c=SERVICE_COLORS[k],
+                edgecolors="white", linewidths=0.8, zorder=6 if k == focus else 5,
+                gid=f"services-{k}",
+            )  # fmt: skip
+
+    def proposed(self, ax, proposed: dict[str, np.ndarray], focus: str) -> None:
+        """Proposals over the existing services: pale symbol, dashed edge, a gold star."""
+        for k in sorted(proposed, key=lambda k: k == focus):
+            xy = proposed[k]
+            # larger than an existing service's symbol: the dashes and the star must show
+            size = self.page.fs(1.6 * (70 if k == focus else 42))
+            ax.scatter(
+                xy[:, 0], xy[:, 1], marker=SERVICE_MARKERS[k], s=size,
+                facecolors=[(*_rgb(SERVICE_COLORS[k]), 0.35)], edgecolors=SERVICE_COLORS[k],
+                linewidths=self.page.fs(1.2), linestyles=(0, (2.5, 1.2)), zorder=6.2,
+                gid=f"proposed-{k}",
+            )  # fmt: skip
+            ax.scatter(
+                xy[:, 0], xy[:, 1], marker=_PROPOSED_STAR, s=size, c=_STAR_COLOR,
+                edgecolors=_STAR_EDGE, linewidths=0.5, zorder=6.3, gid="proposed-star",
+            )  # fmt: skip
+
+    def service_areas(self, ax, areas: list[tuple[MplPath, int]]) -> None:
+        """Service areas under everything else (farthest band first, so nearer ones show)."""
+        for path, rank in areas:
+            color = _area_color(rank)
+            ax.add_patch(
+                PathPatch(
+                    path, facecolor=(*_rgb(color), 0.2), edgecolor=(*_rgb(color), 0.6),
+                    linewidth=self.page.fs(0.4), zorder=0.5, gid="service-area",
+                )
+            )  # fmt: skip
+
+    def villages(self, ax, xy: np.ndarray, status: list[str]) -> None:
+        arr = np.array(status, dtype=object)
+        for s in ("ok", "warn", "flag"):
+            sel = arr == s
+            if not sel.any():
+                continue
+            ax.scatter(
+                xy[sel, 0], xy[sel, 1], s=self.page.fs(_VILLAGE_SIZE[s]),
+                c=STATUS_COLORS[s], edgecolors="#222222",
+                linewidths=self.page.fs(1.2 if s == "flag" else 0.6),
+                zorder=7 if s == "flag" else 6.5, gid=f"villages-{s}",
+            )  # fmt: skip
+
+
+class _LabelPlacer(_Ink):
+    """Village names where they fit (see :meth:`village_labels`)."""
 
     def village_labels(
         self, ax, canvas, villages: pd.DataFrame, layers: _MapLayers, kind: str, lang: str,
@@ -1180,7 +1188,9 @@ class _Drawer:
                 placed[0].set_gid(f"label-{'flag' if flag else 'village'}")
                 taken = np.vstack([taken, [placed[1].extents]])
 
-    # ---- side panel ---------------------------------------------------------------------
+
+class _PanelInk(_Ink):
+    """The side panel: notes, the list of villages with a gap, the legend."""
 
     def panel(self, canvas, panel: _Panel, crs: pyproj.CRS) -> None:
         p, lang = self.page, panel.lang
