@@ -285,7 +285,7 @@ def _area_of(net, node_cost: np.ndarray, snap, j: int, band: float, allowance: f
     segs = np.arange(net.n_segments)
     for toward_v, d, sx, sy, sgn in ((False, du, ux, uy, 1.0), (True, dv, vx, vy, -1.0)):
         reach_m = net.along_reach_m(segs, np.full(len(segs), toward_v))
-        ok = (reach_m > 0) & (d <= band)
+        ok = d <= band
         starts_x.append(sx[ok])
         starts_y.append(sy[ok])
         dir_x.append(sgn * ex[ok])

@@ -157,6 +157,18 @@ class RoadNetwork:
         """Whether segment ``seg`` may be travelled towards its ``v`` end (else its ``u``)."""
         return np.where(toward_v, self.seg_fwd[seg], self.seg_bwd[seg])
 
+    def _leg_cost(
+        self, length_m: np.ndarray, with_direction: np.ndarray, road_cost, metric: str
+    ) -> np.ndarray:
+        """The rule itself, on legs already measured: ``road_cost`` (their share of the
+        segment's cost) where they go with the segment's direction, else walked when at most
+        :data:`END_TOLERANCE_M` long, else ``inf``."""
+        walkable = length_m <= END_TOLERANCE_M
+        if metric == "len":  # road_cost is length_m
+            return np.where(with_direction | walkable, length_m, np.inf)
+        walked = np.where(walkable, self.offroad_cost(length_m, metric), np.inf)
+        return np.where(with_direction, road_cost, walked)
+
     def along_cost(self, seg: np.ndarray, t_from, t_to, metric: str) -> np.ndarray:
         """Cost of the leg along segment ``seg`` from position ``t_from`` to ``t_to``.
 
@@ -181,13 +193,34 @@ class RoadNetwork:
         """
         dt = np.subtract(t_to, t_from)
         frac = np.abs(dt)
-        ok = self._with_direction(seg, dt > 0)
         length_m = frac * self.seg_len_m[seg]
-        walkable = length_m <= END_TOLERANCE_M
+        road = length_m if metric == "len" else frac * self.seg_cost(metric)[seg]
+        return self._leg_cost(length_m, self._with_direction(seg, dt > 0), road, metric)
+
+    def end_leg_costs(
+        self, seg: np.ndarray, t: np.ndarray, metric: str, *, leaving: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Costs of the legs between positions ``t`` of segments ``seg`` and the segments'
+        ``u`` and ``v`` ends: ``(u leg, v leg)``, from the points to the ends when
+        ``leaving``, else from the ends to the points.
+
+        The same numbers as :meth:`along_cost` to or from ``t = 0`` and ``t = 1``, with each
+        segment's arrays read once (every household's search answer reads these).
+        """
+        seg_len = self.seg_len_m[seg]
+        len_u, len_v = t * seg_len, (1.0 - t) * seg_len
+        # leaving towards u travels v->u (bwd); entering from u travels u->v (fwd)
+        fwd, bwd = self.seg_fwd[seg], self.seg_bwd[seg]
+        dir_u, dir_v = (bwd, fwd) if leaving else (fwd, bwd)
         if metric == "len":
-            return np.where(ok | walkable, length_m, np.inf)
-        walked = np.where(walkable, self.offroad_cost(length_m, metric), np.inf)
-        return np.where(ok, frac * self.seg_cost(metric)[seg], walked)
+            road_u, road_v = len_u, len_v
+        else:
+            cost = self.seg_cost(metric)[seg]
+            road_u, road_v = t * cost, (1.0 - t) * cost
+        return (
+            self._leg_cost(len_u, dir_u, road_u, metric),
+            self._leg_cost(len_v, dir_v, road_v, metric),
+        )
 
     def along_reach_m(self, seg: np.ndarray, toward_v: np.ndarray) -> np.ndarray:
         """The longest leg (m) along segment ``seg`` towards its ``v`` end (``toward_v``) or
@@ -425,18 +458,12 @@ class Snap:
     def exit_costs(self, net: RoadNetwork, metric: str) -> tuple[np.ndarray, np.ndarray]:
         """Cost of each point's leg along its segment to the segment's ``u`` end and to its
         ``v`` end (``inf`` where the rule of :meth:`RoadNetwork.along_cost` forbids it)."""
-        return (
-            net.along_cost(self.seg, self.t, 0.0, metric),
-            net.along_cost(self.seg, self.t, 1.0, metric),
-        )
+        return net.end_leg_costs(self.seg, self.t, metric, leaving=True)
 
     def entry_costs(self, net: RoadNetwork, metric: str) -> tuple[np.ndarray, np.ndarray]:
         """Cost of the leg along each point's segment from its ``u`` end and from its ``v``
         end to the point (``inf`` where :meth:`RoadNetwork.along_cost` forbids it)."""
-        return (
-            net.along_cost(self.seg, 0.0, self.t, metric),
-            net.along_cost(self.seg, 1.0, self.t, metric),
-        )
+        return net.end_leg_costs(self.seg, self.t, metric, leaving=False)
 
     def take(self, idx: np.ndarray) -> Snap:
         """The snaps of some points."""

@@ -515,6 +515,20 @@ def test_along_cost_is_the_one_rule_for_legs_on_a_segment():
     from_u, from_v = snap.entry_costs(net, "len")
     np.testing.assert_allclose([to_u[0], to_v[0], from_u[0]], [0.4, 999.6, 0.4], atol=1e-9)
     assert np.isinf(from_v[0])
+    # the legs to and from the ends are along_cost's, read for many points at once
+    rng = np.random.default_rng(0)
+    big = net_of(junction_with_oneway(towards_j=False), "car")
+    segs = rng.integers(0, big.n_segments, 500)
+    t = np.concatenate([rng.random(494), [0.0, 1.0, 1e-6, 1 - 1e-6, 1e-3, 1 - 1e-3]])
+    many = Snap(segs, t, np.zeros(500), np.zeros(500), np.zeros(500))
+    for metric in ("len", "time"):
+        to_u, to_v = many.exit_costs(big, metric)
+        from_u, from_v = many.entry_costs(big, metric)
+        np.testing.assert_array_equal(to_u, big.along_cost(segs, t, 0.0, metric))
+        np.testing.assert_array_equal(to_v, big.along_cost(segs, t, 1.0, metric))
+        np.testing.assert_array_equal(from_u, big.along_cost(segs, 0.0, t, metric))
+        np.testing.assert_array_equal(from_v, big.along_cost(segs, 1.0, t, metric))
+        assert np.isinf(to_u).any() and np.isinf(from_v).any()
     # walkers use every leg both ways
     walk = net_of(r, "walk")
     np.testing.assert_allclose(
