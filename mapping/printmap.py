@@ -59,6 +59,7 @@ from mapping.mapmodel import (
     OSM_ATTRIBUTION,
     ROAD_GROUP_OF,
     ROAD_GROUPS,
+    SERVICE_COLORS,
     STATUS_COLORS,
     MapModel,
     build_map_model,
@@ -114,8 +115,6 @@ _CJK_FILE = re.compile(
 _CJK_CHAR = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
 _LATIN_FONT = "DejaVu Sans"  # matplotlib's own font: always there
 
-#: Service symbols on paper: colours as in :mod:`mapping.maps` (its inline SVG icons).
-SERVICE_COLORS = {"kindergarten": "#7b3294", "school": "#2166ac", "childcare": "#01665e"}
 # A house for kindergartens (as on the interactive map), a square for schools, a diamond for
 # childcare centres: told apart in black-and-white copies too.
 _HOUSE = MplPath(
