@@ -1,6 +1,6 @@
 """Reading users' geodata files and tables into a raw GeoDataFrame, before any layer schema.
 
-:func:`read_table` reads CSV, XLSX, GeoJSON, GeoPackage, zipped Shapefile and KML into a
+:func:`read_table` reads CSV, XLSX, GeoJSON, GeoPackage, zipped Shapefile and KML/KMZ into a
 :class:`geopandas.GeoDataFrame` in EPSG:4326 (lon/lat degrees, WGS84) with:
 
 - the file's own attribute columns, as read (from CSV/XLSX: text, ``NA`` for empty cells);
@@ -522,7 +522,7 @@ def read_table(
     ----------
     path
         The file: ``.csv``/``.txt``, ``.xlsx``, ``.geojson``/``.json``, ``.gpkg``, ``.zip``
-        (a zipped Shapefile), ``.shp`` (with its sibling files) or ``.kml``.
+        (a zipped Shapefile), ``.shp`` (with its sibling files), ``.kml`` or ``.kmz``.
     coords
         The coordinate system the positions are in, one of
         :data:`layers.coords.COORD_SYSTEMS` (``wgs84``, ``gcj02`` for Amap/Tencent exports,
@@ -539,8 +539,15 @@ def read_table(
     -------
     geopandas.GeoDataFrame
         The file's columns, plus ``source_row`` (Int64, spreadsheet row number or feature
-        number) and, for KML, ``folder``; geometry in EPSG:4326 (lon/lat degrees, 2-D).
-        Index: a fresh ``RangeIndex``.
+        number) and, for KML/KMZ, ``folder`` and ``kml_id``; geometry in EPSG:4326 (lon/lat
+        degrees, 2-D). Index: a fresh ``RangeIndex``. ``attrs["notes"]``: what the user
+        should be told about how the file was read (:func:`layers.schema.notes_of`), e.g.
+        which sheet of a workbook was read; the layer readers pass these notes on.
+
+    Limits, checked before the work they guard: :data:`MAX_TABLE_BYTES` on disk,
+    :data:`MAX_UNZIPPED_BYTES` / :data:`MAX_ZIP_RATIO` / :data:`MAX_ZIP_MEMBERS` for zips
+    (zipped Shapefile, XLSX, KMZ), :data:`MAX_TABLE_ROWS` / :data:`MAX_TABLE_CELLS` for
+    CSV/XLSX tables; each refusal says the largest that fits.
 
     Raises
     ------

@@ -34,6 +34,7 @@ from layers.villages import read_villages
 from tests.conftest import ROOT
 from tests.fixtures.hostile import (
     GIB,
+    lie_about_sizes,
     write_ghost_row_xlsx,
     write_xlsx,
     write_zip_bomb_shapefile,
@@ -799,3 +800,18 @@ def test_rare_chinese_characters_escaped_in_geojson_are_read_exactly(tmp_path, e
     before = snapshot(tmp_path)
     assert read_villages(path)["village_name"].tolist() == names
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("cpg", [False, True], ids=["encoding guessed", "cpg given"])
+def test_a_zip_that_lies_about_its_sizes_is_read_only_as_far_as_it_declares(tmp_path, cpg):
+    path = write_zip_bomb_shapefile(tmp_path / "h.zip", 300 * 1024**2)
+    lie_about_sizes(path, "h.dbf", 1000)
+    if cpg:
+        with zipfile.ZipFile(path, "a") as archive:
+            archive.writestr("h.cpg", "GBK")
+    got = measure("layers.tables.read_table", path)
+    assert got["peak_mb"] < 1024, got
+    if cpg:  # GDAL stops at the declared 1000 bytes: the one record is there
+        assert got == {**got, "rows": 1}
+    else:  # zipfile stops there too, and the CRC of what it read does not match
+        assert got["key"] == "error.tables.not_readable"
