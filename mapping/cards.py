@@ -114,7 +114,7 @@ i18n.register(
             "en": "by road to the nearest {kind}",
         },
         "card.time": {"zh": "约 {min} 分钟", "en": "about {min} min"},
-        "card.time_label": {"zh": "{mode}", "en": "by {mode}"},
+        "card.time_label": {"zh": "{mode}出行", "en": "by {mode}"},
         "card.households": {"zh": "{n} 户", "en": "{n} households"},
         "card.households_label": {
             "zh": "超过 {limit} 公里的农户",
