@@ -37,7 +37,7 @@ MAX_CHUNK_CELLS = 20_000_000
 
 #: Side (m) of the square tiles sources are grouped in for the local searches of
 #: :func:`compute_cost_pairs`: smaller tiles search less of the network per source but pay
-#: more per-tile overhead; 4.5 km measured best on a synthetic county (benchmarks/planning.py).
+#: more per-tile overhead (``benchmarks/planning.py`` times it on a synthetic county).
 TILE_M = 4500.0
 
 #: Integer type of the point and source indices of :class:`CostPairs`: a county's pairs run
