@@ -62,6 +62,11 @@ i18n.register(
             "zh": "新增选址数量应为正整数，收到的是 {k}。",
             "en": "The number of new sites must be a positive whole number; got {k}.",
         },
+        "error.planning.k_too_many": {
+            "zh": "一次最多建议 {most} 个新增选址，收到的是 {k}。请减少数量，或分区域做选址。",
+            "en": "At most {most} new sites can be suggested at once; got {k}. Ask for fewer, "
+            "or plan part of the study area at a time.",
+        },
         "error.planning.choice": {
             "zh": "参数 {name} 的取值“{value}”无效，可选：{choices}。",
             "en": "'{value}' is not a valid {name}; choose one of: {choices}.",
@@ -125,6 +130,10 @@ EXACT_MAX_CELLS = 150_000
 #: (issue 10).
 MAX_CANDIDATES = 20_000
 
+#: Most new sites one suggestion adds: each greedy round passes over all the pairs (a county
+#: holds millions), so a thousand sites would take many minutes; a workshop asks for a few.
+MAX_NEW_SITES = 100
+
 #: Cost (m) of a household that no existing service can reach, in the p-median: far beyond
 #: any trip in a county, so that connecting such households comes first.
 UNREACHED_PENALTY_M = 1_000_000.0
@@ -175,6 +184,14 @@ def build_candidates(
     Candidates
         Village candidates keep the village id and stand at the village point (its off-road
         leg counts, as for a service there); grid candidates are ``G1``, ``G2``... on the road.
+
+    Raises
+    ------
+    InputError
+        Before any work, when the spacing is not a finite positive number, when the villages
+        and the grid over the study area's bounding box would exceed :data:`MAX_CANDIDATES`
+        (the message gives the smallest whole-metre spacing that fits), or when the villages
+        alone exceed it (or leave no room for a grid).
     """
     net = analysis.network
     vil = analysis.scenario.villages
@@ -614,8 +631,10 @@ def suggest_sites(
     Raises
     ------
     InputError
-        For a kind not in the analysis, ``k`` < 1, an unknown option, a missing grid spacing,
-        or children weights without children data.
+        For a kind not in the analysis, ``k`` < 1 or above :data:`MAX_NEW_SITES`, an unknown
+        option, a missing or non-finite grid spacing, a grid finer or more candidates than
+        :data:`MAX_CANDIDATES` allows (see :func:`build_candidates`), or children weights
+        without children data.
     NoDataError
         When there is no candidate at all.
     """
@@ -624,6 +643,8 @@ def suggest_sites(
         raise InputError("error.planning.kind", kind=kind, kinds=", ".join(analysis.access))
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise InputError("error.planning.k", k=k)
+    if k > MAX_NEW_SITES:
+        raise InputError("error.planning.k_too_many", k=f"{k:,}", most=MAX_NEW_SITES)
     _check_choice("objective", objective, OBJECTIVES)
     _check_choice("candidates", candidates, CANDIDATE_SETS)
     _check_choice("weight", weight, WEIGHTS)

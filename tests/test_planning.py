@@ -674,3 +674,16 @@ def test_cli_plan_with_a_1m_grid_stops_with_a_message(tmp_path, capsys):
     assert "A grid of 1 m is too fine" in err and "Use a grid spacing of at least" in err
     assert "Traceback" not in err
     assert not out.exists()
+
+
+def test_too_many_new_sites_are_refused():
+    import mapping.planning as planning
+
+    a = line_case()
+    with pytest.raises(InputError) as err:
+        suggest_sites(a, "kindergarten", planning.MAX_NEW_SITES + 1)
+    assert err.value.key == "error.planning.k_too_many"
+    assert f"At most {planning.MAX_NEW_SITES} new sites" in err.value.message("en")
+    assert f"最多建议 {planning.MAX_NEW_SITES} 个" in err.value.message("zh")
+    # up to the limit it runs (fewer rows when more sites add nothing)
+    assert len(suggest_sites(a, "kindergarten", planning.MAX_NEW_SITES)) == 2
