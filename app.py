@@ -32,6 +32,7 @@ from mapping.app_state import (
     HOW,
     History,
     Work,
+    digest_settings,
     origins_from_extra,
     step_edit,
     step_files,
@@ -462,6 +463,25 @@ def cached_distances(layers_key: str, settings_key: tuple, _scenario, _settings,
     return run_analysis(_scenario, _settings, network=_network)
 
 
+@st.cache_resource(show_spinner=False, max_entries=32)
+def cached_gaps(layers_key: str, settings_key: str, _distances: Analysis, _settings):
+    """The gaps under the session's thresholds (shared by the sessions holding the same
+    layers and settings: a new laptop's first page reuses them)."""
+    return rethreshold(_distances, _settings)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def cached_after(layers_key: str, settings_key: str, proposals_key: str, _base, _proposals):
+    """The analysis with the proposals (shared like :func:`cached_gaps`)."""
+    return apply_proposals(_base, _proposals)
+
+
+@st.cache_resource(show_spinner=False)
+def cached_demo_work() -> Work:
+    """The untouched demo as a session's first work (its content digests made once)."""
+    return Work.start(cached_demo(), DEMO)
+
+
 def t(key: str, **params) -> str:
     """Translate into the session's language."""
     return i18n.t(key, lang(), **params)
@@ -700,7 +720,7 @@ def render_data_source() -> None:
     if source == "demo":
         if not work().is_pure_demo() and sb.button(t("app.load_demo"), key="load_demo"):
             with guarded("load_demo"):
-                change(Work.start(cached_demo(), DEMO, work().settings), step_load_demo())
+                change(cached_demo_work().with_settings(work().settings), step_load_demo())
                 st.rerun()
     elif source == "osm":
         up = file_picker(sb, t("app.osm_upload"), ["osm", "pbf", "gz", "bz2"], "up_osm")
@@ -904,16 +924,11 @@ def current_analysis(settings: AnalysisSettings) -> tuple[Analysis, Analysis]:
     dist_key = (settings.mode, speeds, settings.walk_speed_kmh, settings.kinds, settings.snap_to)
     dist_settings = settings.with_(thresholds_m=AnalysisSettings().thresholds_m)
     distances = cached_distances(w.layers_key, dist_key, scenario, dist_settings, net)
-    base = session_memo(
-        "rethreshold", distances, settings, lambda: rethreshold(distances, settings)
-    )
-    proposals = w.proposals
-    if not len(proposals):
+    settings_key = digest_settings(settings)
+    base = cached_gaps(w.layers_key, settings_key, distances, settings)
+    if not len(w.proposals):
         return base, base
-    after = session_memo(
-        "proposals", base, w.proposals_key, lambda: apply_proposals(base, proposals)
-    )
-    return base, after
+    return base, cached_after(w.layers_key, settings_key, w.proposals_key, base, w.proposals)
 
 
 def session_memo(name: str, source, key, make):
@@ -1152,7 +1167,10 @@ def render_editing() -> None:
 
     scenario = work().scenario
     click = st.session_state.get(KEY_CLICK)
-    with st.expander(t("app.edit"), key="exp_edit", on_change="rerun"):
+    section = st.expander(t("app.edit"), key="exp_edit", on_change="rerun")
+    with section:
+        if not section.open:  # a closed section is not worked out (its widgets neither)
+            return
         layer = st.radio(
             t("app.edit.layer"),
             ("households", "services"),
@@ -1305,7 +1323,10 @@ def render_planning(base: Analysis, after: Analysis, kind: str) -> None:
     from mapping.coverage import coverage_table
     from mapping.planning import OBJECTIVES, WEIGHTS, suggest_sites
 
-    with st.expander(t("app.plan"), key="exp_plan", on_change="rerun"):
+    section = st.expander(t("app.plan"), key="exp_plan", on_change="rerun")
+    with section:
+        if not section.open:  # a closed section is not worked out (its tables neither)
+            return
         c1, c2, c3 = st.columns(3)
         k = c1.number_input(t("app.plan.k"), 1, 20, 1, key="plan_k")
         objective = c2.radio(
@@ -1412,18 +1433,22 @@ def distance_km(dist_m: pd.Series, limit_m: float) -> pd.Series:
 def render_table(analysis: Analysis, kind: str) -> pd.DataFrame:
     """The village table; the table as shown (the chart draws from it)."""
     st.subheader(t("app.table"))
-    table = village_table(analysis, lang())
-    limit_m = analysis.settings.threshold_m(kind)
-    shown = pd.DataFrame(
-        {
-            t("app.col.village"): table["village_name"],
-            t("app.col.dist"): distance_km(table[f"dist_{kind}_m"], limit_m),
-            t("app.col.time"): table[f"time_{kind}_min"].round(0),
-            t("app.col.flag"): table[f"flag_{kind}"],
-            t("app.col.households"): table["n_households"],
-            t("app.col.reason"): table[f"reason_{kind}"],
-        }
-    )
+
+    def make() -> pd.DataFrame:
+        table = village_table(analysis, lang())
+        limit_m = analysis.settings.threshold_m(kind)
+        return pd.DataFrame(
+            {
+                t("app.col.village"): table["village_name"],
+                t("app.col.dist"): distance_km(table[f"dist_{kind}_m"], limit_m),
+                t("app.col.time"): table[f"time_{kind}_min"].round(0),
+                t("app.col.flag"): table[f"flag_{kind}"],
+                t("app.col.households"): table["n_households"],
+                t("app.col.reason"): table[f"reason_{kind}"],
+            }
+        )
+
+    shown = session_memo("village_table", analysis, (lang(), kind), make)
     st.dataframe(
         shown,
         hide_index=True,
@@ -1442,28 +1467,45 @@ def render_table(analysis: Analysis, kind: str) -> pd.DataFrame:
 
 
 def render_chart(shown: pd.DataFrame, limit_km: float, kind: str) -> None:
-    """The farthest villages as horizontal bars, with the threshold as a line."""
-    import altair as alt
+    """The farthest villages as horizontal bars, with the threshold as a line.
 
+    A Vega-Lite spec written out (Altair would validate the same spec against its schema on
+    every run, a tenth of a second of each).
+    """
     st.caption(t("app.chart", kind=t(f"kind.{kind}")))
     name, dist, flag = t("app.col.village"), t("app.col.dist"), t("app.col.flag")
-    top = shown.dropna(subset=[dist]).nlargest(15, dist)[[name, dist, flag]]
-    bars = (
-        alt.Chart(top)
-        .mark_bar()
-        .encode(
-            x=alt.X(f"{dist}:Q", title=dist),
-            y=alt.Y(f"{name}:N", sort="-x", title=None),
-            color=alt.Color(
-                f"{flag}:N",
-                scale=alt.Scale(domain=[True, False], range=["#d7191c", "#1a9641"]),
-                legend=None,
-            ),
-            tooltip=[name, dist],
-        )
-    )
-    rule = alt.Chart(pd.DataFrame({"x": [limit_km]})).mark_rule(strokeDash=[4, 3]).encode(x="x:Q")
-    st.altair_chart(bars + rule, width="stretch")
+    top = shown.dropna(subset=[dist]).nlargest(15, dist)
+    rows = [
+        {"v": str(v), "d": float(d), "f": bool(f), "x": limit_km}
+        for v, d, f in zip(top[name], top[dist], top[flag], strict=True)
+    ]
+    spec = {
+        "data": {"values": rows},
+        "layer": [
+            {
+                "mark": "bar",
+                "encoding": {
+                    "x": {"field": "d", "type": "quantitative", "title": dist},
+                    "y": {"field": "v", "type": "nominal", "sort": "-x", "title": None},
+                    "color": {
+                        "field": "f",
+                        "type": "nominal",
+                        "scale": {"domain": [True, False], "range": ["#d7191c", "#1a9641"]},
+                        "legend": None,
+                    },
+                    "tooltip": [
+                        {"field": "v", "type": "nominal", "title": name},
+                        {"field": "d", "type": "quantitative", "title": dist},
+                    ],
+                },
+            },
+            {
+                "mark": {"type": "rule", "strokeDash": [4, 3]},
+                "encoding": {"x": {"aggregate": "min", "field": "x", "type": "quantitative"}},
+            },
+        ],
+    }
+    st.vega_lite_chart(spec, width="stretch")
 
 
 def export_analysis(base: Analysis, after: Analysis, which: str) -> Analysis:
@@ -1480,7 +1522,10 @@ def export_analysis(base: Analysis, after: Analysis, which: str) -> Analysis:
 
 def render_exports(base: Analysis, after: Analysis, kind: str) -> None:
     lg = lang()
-    with st.expander(t("app.export"), key="exp_export", on_change="rerun"):
+    section = st.expander(t("app.export"), key="exp_export", on_change="rerun")
+    with section:
+        if not section.open:  # a closed section is not worked out (its downloads neither)
+            return
         n = len(work().proposals)
         which = "now"
         if n:
@@ -1692,7 +1737,7 @@ def start_session() -> None:
     """A new session: the demo, the choices this tab remembers, and the autosave offer."""
     if KEY_HISTORY in st.session_state:
         return
-    st.session_state[KEY_HISTORY] = History(Work.start(cached_demo(), DEMO))
+    st.session_state[KEY_HISTORY] = History(cached_demo_work())
     mirror()
     sync_widgets()
     for layer in FILE_LAYERS:
@@ -1759,8 +1804,10 @@ def render_page() -> None:
         render_editing()
         render_planning(base, after, kind)
     with col_side:
-        with st.expander(t("app.summary"), key="exp_summary", on_change="rerun"):
-            st.text(summarize(after, lang()))
+        section = st.expander(t("app.summary"), key="exp_summary", on_change="rerun")
+        with section:
+            if section.open:
+                st.text(summarize(after, lang()))
     shown = render_table(after, kind)
     render_chart(shown, after.settings.threshold_m(kind) / 1000, kind)
     render_exports(base, after, kind)

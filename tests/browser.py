@@ -21,10 +21,14 @@ import inspect
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -567,7 +571,12 @@ class StreamlitPage:
         return self.chromium.evaluate("window.__gmRuns || {started: 0, finished: 0}")
 
     def wait_idle(
-        self, since: dict | None = None, timeout_s: float = 60.0, *, settle_s: float = 1.0
+        self,
+        since: dict | None = None,
+        timeout_s: float = 60.0,
+        *,
+        settle_s: float = 1.0,
+        ready: str | None = None,
     ) -> float:
         """Wait until a script run that started after ``since`` (a :meth:`runs` value) has
         finished and the page stays idle for ``settle_s``; return the time at which it
@@ -575,7 +584,8 @@ class StreamlitPage:
 
         The settling wait is long enough for the run that follows: ``st.rerun()`` ends a
         run and the next starts a few hundred milliseconds later, and a map that was drawn
-        anew sends its first answer about as late.
+        anew sends its first answer about as late. ``ready``, a JavaScript expression, must
+        be true too (for example: the map in its frame has drawn its markers).
         """
         deadline = time.monotonic() + timeout_s
         idle_since = None
@@ -585,7 +595,11 @@ class StreamlitPage:
                 raise TimeoutError(f"the app did not settle in {timeout_s:g} s: {self.runs()}")
             counts = self.runs()
             ran = since is None or counts["finished"] > since["finished"]
-            if ran and self.chromium.evaluate(_IDLE):
+            if (
+                ran
+                and self.chromium.evaluate(_IDLE)
+                and (ready is None or self.chromium.evaluate(ready))
+            ):
                 idle_since = idle_since or now
                 if now - idle_since >= settle_s:
                     return idle_since
@@ -593,13 +607,15 @@ class StreamlitPage:
                 idle_since = None
             self.chromium.pump(0.03)
 
-    def act(self, action: Callable[[], object], timeout_s: float = 60.0) -> float:
-        """Do ``action`` (a click, a key press) and wait for the app to settle; seconds taken
-        from the action to the idle page."""
+    def act(
+        self, action: Callable[[], object], timeout_s: float = 60.0, *, ready: str | None = None
+    ) -> float:
+        """Do ``action`` (a click, a key press) and wait for the app to settle (and ``ready``
+        to hold, see :meth:`wait_idle`); seconds taken from the action to the idle page."""
         before = self.runs()
         t0 = time.monotonic()
         action()
-        return self.wait_idle(before, timeout_s) - t0
+        return self.wait_idle(before, timeout_s, ready=ready) - t0
 
     # -- reading
 
@@ -696,15 +712,21 @@ class StreamlitPage:
         self.chromium.send("Input.insertText", {"text": text})
         self.press("Enter")
 
-    def open_expander(self, label: str) -> None:
-        """Open the expander whose title holds ``label`` (if it is closed)."""
+    def open_expander(self, label: str, *, reruns: bool = True) -> None:
+        """Open the expander whose title holds ``label`` (if it is closed); with ``reruns``
+        (an expander that keeps its state: opening it runs the app) wait for that run."""
         find = f"""Array.from(document.querySelectorAll('[data-testid=stExpander] details'))
           .findIndex(d => d.querySelector('summary').innerText.includes({_js(label)}))"""
         index = self.chromium.evaluate(find)
         if index is None or index < 0:
             raise LookupError(f"no expander {label!r} on the page")
-        if not self.expander_open(label):
-            self.click("[data-testid=stExpander] details > summary", index)
+        if self.expander_open(label):
+            return
+        summary = "[data-testid=stExpander] details > summary"
+        if reruns:
+            self.act(lambda: self.click(summary, index))
+        else:
+            self.click(summary, index)
             self.chromium.pump(0.3)
 
     def expander_open(self, label: str) -> bool | None:
@@ -772,3 +794,115 @@ def _key(key: str) -> str:
 def _js(value: object) -> str:
     """``value`` as a JavaScript literal."""
     return json.dumps(value, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------------------------
+# The app served on this machine (tests and the app-in-Chromium benchmark)
+
+
+class ServerError(RuntimeError):
+    """``streamlit run`` exited or did not answer in time (the message holds its output)."""
+
+
+@dataclass(frozen=True)
+class AppServer:
+    """A running ``streamlit run app.py``: its URL, process, combined stdout/stderr, and the
+    folders it autosaves and logs in."""
+
+    url: str
+    proc: subprocess.Popen
+    log_path: Path
+    autosave_dir: Path
+    error_log_dir: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def is_healthy(url: str) -> bool:
+    # no proxy: an HTTP(S)_PROXY from the environment must not see a loopback request
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url + "_stcore/health", timeout=2) as answer:
+            return answer.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop the server and whatever it started (its whole process group)."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def serve_app(root: Path, folder: Path, startup_s: float = 60.0) -> Iterator[AppServer]:
+    """Run ``python -m streamlit run app.py`` from ``root`` (so its ``.streamlit/config.toml``
+    applies) on a free loopback port, offline, with its autosave, cache and error log in
+    ``folder``; stop it (and everything it started) at the end.
+
+    Raises
+    ------
+    ServerError
+        When the server exits, or does not answer its health check in ``startup_s``.
+    """
+    port = free_port()
+    log_path = folder / "streamlit.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        # no module reloading when a source file changes on disk mid-run: objects cached
+        # before the change would be of the old classes
+        "--server.fileWatcherType",
+        "none",
+    ]
+    # the server's own autosave, cache and log folders, never the user's home
+    env = dict(
+        os.environ,
+        GAPMAPPER_OFFLINE="1",
+        GAPMAPPER_AUTOSAVE_DIR=str(folder / "autosave"),
+        GAPMAPPER_CACHE_DIR=str(folder / "cache"),
+        GAPMAPPER_LOG_DIR=str(folder / "log"),
+    )
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    server = AppServer(
+        url=f"http://127.0.0.1:{port}/",
+        proc=proc,
+        log_path=log_path,
+        autosave_dir=folder / "autosave",
+        error_log_dir=folder / "log",
+    )
+    try:
+        deadline = time.monotonic() + startup_s
+        while not is_healthy(server.url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                state = "exited" if proc.poll() is not None else f"silent for {startup_s:g} s"
+                raise ServerError(f"streamlit {state}; its output:\n{server.log()[-4000:]}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        stop(proc)

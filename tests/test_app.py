@@ -21,6 +21,13 @@ def app():
     return at
 
 
+def open_sections(at, *keys: str) -> None:
+    """Open the page's sections (expanders) ``keys``, as a user does before using them."""
+    for key in keys:
+        at.session_state[key] = True
+    at.run()
+
+
 def metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -121,7 +128,7 @@ def test_a_proposal_can_be_moved_to_another_village(app):
 def test_adding_and_moving_a_household_on_the_map(app):
     n = len(app.session_state["scenario"].households)
     app.session_state["last_click"] = (113.25, 41.45)  # what a click on the map stores
-    app.run()
+    open_sections(app, "exp_edit")
     app.radio(key="edit_layer").set_value("households").run()
     app.text_input(key="edit_new_id").input("新户1").run()
     app.button(key="edit_add").click().run()
@@ -141,7 +148,7 @@ def test_adding_a_kindergarten_as_an_existing_service_reduces_the_gap(app):
     scenario = app.session_state["scenario"]
     far = scenario.villages[scenario.villages["village_name"] == FAR].iloc[0]
     app.session_state["last_click"] = (far.geometry.x, far.geometry.y)
-    app.run()
+    open_sections(app, "exp_edit")
     app.radio(key="edit_layer").set_value("services").run()
     app.text_input(key="edit_name").input("希乐图村幼儿园").run()
     app.button(key="edit_add").click().run()
@@ -150,6 +157,7 @@ def test_adding_a_kindergarten_as_an_existing_service_reduces_the_gap(app):
 
 
 def test_exports_a_committee_map_a_printable_map_and_a_project(app):
+    open_sections(app, "exp_export")
     app.button(key="make_export").click().run()
     assert not app.exception, [e.value for e in app.exception]
     privacy, html = app.session_state["export_html"]
@@ -226,6 +234,7 @@ def test_a_setting_change_saves_only_the_settings_and_is_restored(app, private_f
 
 def test_planning_suggests_a_site_that_can_be_accepted(app):
     before = int(metrics(app)["超标农户"])
+    open_sections(app, "exp_plan")
     app.button(key="plan_run").click().run()
     assert not app.exception, [e.value for e in app.exception]
     sites = app.session_state["suggested_sites"][1]
@@ -266,6 +275,7 @@ def test_displaced_exports_move_households_the_same_way_in_every_session(app):
         return re.sub(r"_[0-9a-f]{32}", "_", html)
 
     def export(at) -> str:
+        open_sections(at, "exp_export")
         at.radio(key="export_privacy").set_value("displaced").run()
         at.button(key="make_export").click().run()
         assert not at.exception, [e.value for e in at.exception]

@@ -17,13 +17,8 @@ Set ``GAPMAPPER_SCREENSHOTS=<folder>`` to keep the screenshots (``app.png``: the
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import tomllib
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests import browser
+from tests.browser import AppServer
 from tests.conftest import ROOT
 
 #: Real-time limits, seconds: the server answering its health check, and the first page render
@@ -86,20 +82,6 @@ RENDERED = f"""
 
 
 @dataclass(frozen=True)
-class AppServer:
-    """A running ``streamlit run app.py``: its URL, process, combined stdout/stderr, and the
-    folder it autosaves in."""
-
-    url: str
-    proc: subprocess.Popen
-    log_path: Path
-    autosave_dir: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-
-@dataclass(frozen=True)
 class AppRun:
     """What one visit of the app (at ``url``) produced in the browser."""
 
@@ -113,84 +95,14 @@ class AppRun:
     expected_villages: int
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def is_healthy(url: str) -> bool:
-    # no proxy: an HTTP(S)_PROXY from the environment must not see a loopback request
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url + "_stcore/health", timeout=2) as answer:
-            return answer.read().strip() == b"ok"
-    except OSError:
-        return False
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """Stop the server and whatever it started (its whole process group)."""
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory) -> Iterator[AppServer]:
     browser.require_chromium()  # skip (or fail, in CI) before starting anything
-    port = free_port()
-    folder = tmp_path_factory.mktemp("app-server")
-    log_path = folder / "streamlit.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        # no module reloading when a source file changes on disk mid-run: objects cached
-        # before the change would be of the old classes
-        "--server.fileWatcherType",
-        "none",
-    ]
-    # the server's own autosave and cache folders, never the user's home
-    env = dict(
-        os.environ,
-        GAPMAPPER_OFFLINE="1",
-        GAPMAPPER_AUTOSAVE_DIR=str(folder / "autosave"),
-        GAPMAPPER_CACHE_DIR=str(folder / "cache"),
-    )
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    server = AppServer(
-        url=f"http://127.0.0.1:{port}/",
-        proc=proc,
-        log_path=log_path,
-        autosave_dir=folder / "autosave",
-    )
     try:
-        deadline = time.monotonic() + STARTUP_S
-        while not is_healthy(server.url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                state = "exited" if proc.poll() is not None else f"silent for {STARTUP_S:g} s"
-                pytest.fail(f"streamlit {state}; its output:\n{server.log()[-4000:]}")
-            time.sleep(0.2)
-        yield server
-    finally:
-        stop(proc)
+        with browser.serve_app(ROOT, tmp_path_factory.mktemp("app-server"), STARTUP_S) as server:
+            yield server
+    except browser.ServerError as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture(scope="module")
@@ -500,9 +412,16 @@ def test_a_language_switch_changes_labels_never_choices_or_data(page, tmp_path):
     load_own_layer(page, "households", households_csv(tmp_path / "户.csv", lon, lat))
     assert beyond(page) == 3
     page.act(lambda: page.select("mode", "步行"))
+    for section in (EDIT, "规划", "导出与保存"):
+        page.open_expander(section)
+    page.act(lambda: page.choose("export_privacy", 1))
     page.act(lambda: page.choose("lang", 1))
     assert page.chromium.evaluate("document.querySelector('h1').innerText")
-    for key in ("source", "coords", "map_kind", "edit_layer", "export_privacy"):
+    for section in ("Edit households", "Planning", "Export and save"):  # still open
+        assert page.expander_open(section), section
+    assert [label for label, on in page.radio("export_privacy") if on][0].startswith("Shareable")
+    keys = ("source", "coords", "map_kind", "edit_layer", "plan_objective", "plan_weight")
+    for key in (*keys, "export_privacy"):
         chosen = [label for label, on in page.radio(key) if on]
         assert len(chosen) == 1, (key, page.radio(key))
     assert [label for label, on in page.radio("coords") if on] == ["GCJ-02 (Amap, Tencent)"]
