@@ -73,6 +73,15 @@ i18n.register(
             "zh": "已中断，没有改动任何已有文件。",
             "en": "Interrupted; no earlier file was changed.",
         },
+        "error.cli.join_m": {
+            "zh": "--join-m“{value}”不对：请给出 0 到 1000 之间的米数，例如 20。",
+            "en": "--join-m '{value}' is not usable: give metres between 0 and 1000, e.g. 20.",
+        },
+        "error.cli.condition_without_closures": {
+            "zh": "给出了 --condition {names}，但没有 --closures 文件：请用 --closures 给出封路文件。",
+            "en": "--condition {names} was given without a --closures file: give the closures "
+            "file with --closures.",
+        },
         "cli.written": {"zh": "已写入：{files}", "en": "Written: {files}"},
         "cli.report": {
             "zh": "报告：{villages} 个村中有 {flagged} 个到最近的{kind}超过 {limit} 公里。",
@@ -269,6 +278,38 @@ def _add_data_options(a: argparse.ArgumentParser) -> None:
     a.add_argument("--households", type=path_argument, help="households file")
     a.add_argument("--services", type=path_argument, help="services file (replaces OSM services)")
     a.add_argument(
+        "--roads",
+        action="append",
+        default=[],
+        type=path_argument,
+        metavar="FILE",
+        help="community roads: recorded GPS tracks (GPX) or lines (KML/KMZ, GeoJSON, GPKG, "
+        "zipped Shapefile) joined into the roads (repeatable)",
+    )
+    a.add_argument(
+        "--closures",
+        action="append",
+        default=[],
+        type=path_argument,
+        metavar="FILE",
+        help="road conditions: areas or lines that close roads (or slow them, with a "
+        "speed_kmh attribute), grouped by a condition attribute (repeatable)",
+    )
+    a.add_argument(
+        "--condition",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="apply only this condition of --closures, e.g. 冬季积雪 (repeatable; default all)",
+    )
+    a.add_argument(
+        "--join-m",
+        type=float,
+        default=None,
+        metavar="M",
+        help="a community road's vertex this near a road (m) joins it (default 20)",
+    )
+    a.add_argument(
         "--coords",
         choices=COORD_SYSTEMS,
         default="wgs84",
@@ -394,11 +435,80 @@ def _load(args: argparse.Namespace, kinds, progress):
     warning = scenario.outside_warning(args.lang)
     if warning:
         print(warning, file=sys.stderr)
+    from layers.schema import notes_of
+
+    for layer in (scenario.villages, scenario.households, scenario.services):
+        _print_notes(notes_of(layer), args.lang)
     return scenario
 
 
+def _print_notes(notes, lang: str) -> None:
+    """What the readers want the user to know (which sheet was read, data left out)."""
+    for note in notes:
+        print(note.message(lang), file=sys.stderr)
+
+
+def _run(args: argparse.Namespace, scenario, settings, progress):
+    """The analysis on the roads as corrected by ``--roads``, ``--closures`` and
+    ``--condition`` (:func:`mapping.corrections.run_corrected`)."""
+    from layers.tracks import (
+        concat_closures,
+        concat_community_roads,
+        read_closures,
+        read_community_roads,
+    )
+    from mapping.community import JOIN_M
+    from mapping.corrections import run_corrected
+
+    join_m = JOIN_M if args.join_m is None else args.join_m
+    if not (join_m > 0 and join_m < 1000):
+        raise InputError("error.cli.join_m", value=args.join_m)
+    community = (
+        concat_community_roads(*(read_community_roads(p, coords=args.coords) for p in args.roads))
+        if args.roads
+        else None
+    )
+    closures = (
+        concat_closures(*(read_closures(p, coords=args.coords) for p in args.closures))
+        if args.closures
+        else None
+    )
+    if args.condition and closures is None:
+        raise InputError("error.cli.condition_without_closures", names=", ".join(args.condition))
+    run = run_corrected(
+        scenario,
+        settings,
+        community=community,
+        closures=closures,
+        condition=args.condition or None,
+        join_m=join_m,
+        progress=progress,
+    )
+    _print_notes(run.notes, args.lang)
+    return run
+
+
+def _write_corrections(run, out, lang: str, privacy: str) -> None:
+    """health.csv always; with community roads what they changed and the roads themselves
+    (GeoJSON and GPX, to reuse); with closures the conditions side by side."""
+    from layers.tracks import write_community_roads
+    from mapping.export import write_csv
+    from mapping.health import compute_health
+
+    health = compute_health(run.analysis, households=privacy == "full")
+    table = pd.DataFrame(health.drop(columns="geometry"))
+    table["lon"] = health.geometry.x
+    table["lat"] = health.geometry.y
+    write_csv(table, out.path("health.csv"))
+    if run.join is not None:
+        write_csv(run.community_changes(), out.path("community_changes.csv"))
+        write_community_roads(run.community, out.path("community_roads.geojson"))
+        write_community_roads(run.community, out.path("community_roads.gpx"))
+    if run.closures is not None and len(run.closures):
+        write_csv(run.conditions_side_by_side(), out.path("conditions.csv"))
+
+
 def _analyze(args: argparse.Namespace, progress) -> int:
-    from mapping.analysis import run_analysis
     from mapping.export import (
         household_table,
         summarize,
@@ -411,9 +521,11 @@ def _analyze(args: argparse.Namespace, progress) -> int:
     kinds = _kinds(args.kinds)
     settings = _settings(args, _thresholds(args.threshold), kinds)
     scenario = _load(args, kinds, progress)
-    analysis = run_analysis(scenario, settings, progress=progress)
+    run = _run(args, scenario, settings, progress)
+    analysis = run.analysis
     progress("writing results")
     with output_folder(args.out) as out:
+        _write_corrections(run, out, args.lang, args.privacy)
         write_csv(village_table(analysis, args.lang), out.path("villages.csv"))
         write_csv(household_table(analysis), out.path("households.csv"))
         write_geopackage(analysis, out.path("layers.gpkg"), privacy=args.privacy)
@@ -426,6 +538,7 @@ def _analyze(args: argparse.Namespace, progress) -> int:
                 kind=kinds[0],
                 privacy=args.privacy,
                 key=displacement_key_for(args.privacy),
+                corrections=run,
             )
             write_map_html(m, out.path("map.html"))
         if args.paper:
@@ -439,6 +552,7 @@ def _analyze(args: argparse.Namespace, progress) -> int:
                 paper=args.paper,
                 privacy=args.privacy,
                 key=displacement_key_for(args.privacy),
+                corrections=run,
             )
             try:
                 for suffix in (".pdf", ".png"):
@@ -459,7 +573,6 @@ def _report(args: argparse.Namespace, progress) -> int:
 
     import matplotlib.pyplot as plt
 
-    from mapping.analysis import run_analysis
     from mapping.cards import card_file_name, cards_for, draw_village_card, write_card
     from mapping.mapmodel import build_map_model
     from mapping.privacy import displacement_key_for
@@ -469,10 +582,11 @@ def _report(args: argparse.Namespace, progress) -> int:
     thresholds = _thresholds(args.threshold)
     settings = _settings(args, thresholds, (kind,))
     scenario = _load(args, (kind,), progress)
-    analysis = run_analysis(scenario, settings, progress=progress)
+    run = _run(args, scenario, settings, progress)
+    analysis = run.analysis
     model = build_map_model(
         analysis, lang=args.lang, kind=kind, privacy=args.privacy,
-        key=displacement_key_for(args.privacy),
+        key=displacement_key_for(args.privacy), corrections=run,
     )  # fmt: skip
     with output_folder(args.out) as out:
         progress("drawing the report")
@@ -521,7 +635,7 @@ def summarize_report(analysis, kind: str, lang: str) -> str:
 
 
 def _plan(args: argparse.Namespace, progress) -> int:
-    from mapping.analysis import apply_proposals, run_analysis
+    from mapping.analysis import apply_proposals
     from mapping.coverage import coverage_table
     from mapping.planning import sites_to_proposals, suggest_sites
     from mapping.privacy import displacement_key_for
@@ -535,7 +649,8 @@ def _plan(args: argparse.Namespace, progress) -> int:
     grid_m = parse_distance_m(args.grid, "grid") if args.grid is not None else None
     settings = _settings(args, thresholds, (kind,))
     scenario = _load(args, (kind,), progress)
-    before = run_analysis(scenario, settings, progress=progress)
+    run = _run(args, scenario, settings, progress)
+    before = run.analysis
     sites = suggest_sites(
         before,
         kind,
@@ -573,6 +688,7 @@ def _plan(args: argparse.Namespace, progress) -> int:
                 kind=kind,
                 privacy=args.privacy,
                 service_areas=areas,
+                corrections=run,
                 key=displacement_key_for(args.privacy),
             )
             write_map_html(m, out.path("map.html"))

@@ -65,6 +65,12 @@ SERVICE_COLORS = {"kindergarten": "#7b3294", "school": "#2166ac", "childcare": "
 #: the red-to-green gap colours); bands beyond the fifth take the last colour.
 SERVICE_AREA_COLORS = ("#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef")
 
+#: Community roads (recorded tracks, drawn lines): orange, which no road style uses; closed
+#: roads dark red and dashed, slowed ones amber and dotted.
+COMMUNITY_COLOR = "#e66101"
+CLOSED_COLOR = "#b2182b"
+SLOWED_COLOR = "#f1a340"
+
 #: Ring around households a proposal would newly bring within the threshold (``full`` only):
 #: cyan, which no distance class, gap status or service uses.
 HIGHLIGHT_COLOR = "#00bcd4"
@@ -194,6 +200,21 @@ i18n.register(
         "map.popup.village": {"zh": "所属村", "en": "Village"},
         "map.popup.distance": {"zh": "到{kind}的道路距离", "en": "Road distance to {kind}"},
         "map.popup.nearest": {"zh": "最近的{kind}", "en": "Nearest {kind}"},
+        "map.layer.community": {"zh": "社区补充的道路", "en": "Roads added by the community"},
+        "map.legend.community": {"zh": "社区补充的道路", "en": "Road added by the community"},
+        "map.layer.closed": {"zh": "封路（{names}）", "en": "Closed roads ({names})"},
+        "map.legend.closed": {"zh": "封路（{names}）", "en": "Closed ({names})"},
+        "map.legend.slowed": {"zh": "限速（{names}）", "en": "Slowed ({names})"},
+        "map.popup.community": {
+            "zh": "社区补充的道路：{name}（{cls}，{km} 公里）",
+            "en": "Road added by the community: {name} ({cls}, {km} km)",
+        },
+        "map.popup.community_by": {"zh": "记录/绘制：{who}", "en": "Added by {who}"},
+        "map.popup.closed": {"zh": "封路：{condition}", "en": "Closed: {condition}"},
+        "map.popup.slowed": {
+            "zh": "限速 {speed} 公里/小时：{condition}",
+            "en": "Slowed to {speed} km/h: {condition}",
+        },
         "map.popup.route": {
             "zh": "沿道路 {km} 公里到{name}（路线已画在图上）",
             "en": "{km} km by road to {name} (the route is drawn on the map)",
@@ -407,6 +428,13 @@ class MapModel:
         Household ids to ring (``full`` mode only; empty otherwise).
     service_areas, area_bands
         Service areas in EPSG:4326 (or None) and their distinct bands, metres, nearest first.
+    community
+        The community roads as joined (:attr:`mapping.community.CommunityJoin.lines`), or
+        None.
+    conditions, condition_names
+        The road segments closed or slowed under the conditions applied
+        (:attr:`mapping.conditions.ConditionNetwork.segments`: ``effect``, ``condition``,
+        ``speed_kmh``), or None; and the conditions' names.
     """
 
     analysis: Analysis
@@ -427,6 +455,9 @@ class MapModel:
     highlight: tuple[str, ...]
     service_areas: gpd.GeoDataFrame | None
     area_bands: tuple[float, ...]
+    community: gpd.GeoDataFrame | None = None
+    conditions: gpd.GeoDataFrame | None = None
+    condition_names: tuple[str, ...] = ()
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def village_routes(self) -> gpd.GeoDataFrame:
@@ -469,10 +500,13 @@ def build_map_model(
     highlight_households: Sequence[str] | None = None,
     rng: np.random.Generator | None = None,
     key: bytes | None = None,
+    corrections=None,
 ) -> MapModel:
     """Check a map's options and work out what it shows (see :class:`MapModel`).
 
     Parameters are those of :func:`mapping.maps.draw_map` (which documents them).
+    ``corrections`` (:class:`mapping.corrections.CorrectedRun`) adds the community roads and
+    the road conditions of the run.
 
     Raises
     ------
@@ -538,4 +572,23 @@ def build_map_model(
         highlight=tuple(highlight),
         service_areas=areas,
         area_bands=tuple(area_bands(areas)) if areas is not None else (),
+        community=(
+            corrections.join.lines
+            if corrections is not None
+            and corrections.join is not None
+            and len(corrections.join.lines)
+            else None
+        ),
+        conditions=(
+            corrections.conditions.segments
+            if corrections is not None
+            and corrections.conditions is not None
+            and len(corrections.conditions.segments)
+            else None
+        ),
+        condition_names=(
+            tuple(corrections.conditions.conditions)
+            if corrections is not None and corrections.conditions is not None
+            else ()
+        ),
     )

@@ -55,8 +55,11 @@ from layers.errors import InputError
 from layers.files import write_text
 from layers.roads import HIGHWAY_CLASSES
 from layers.services import SERVICE_KINDS
+from layers.tracks import road_class_label
 from mapping.gaps import km_text
 from mapping.mapmodel import (  # noqa: F401 (names other modules import from here)
+    CLOSED_COLOR,
+    COMMUNITY_COLOR,
     HIGHLIGHT_COLOR,
     HOUSEHOLD_BINS_M,
     HOUSEHOLD_COLORS,
@@ -65,6 +68,7 @@ from mapping.mapmodel import (  # noqa: F401 (names other modules import from he
     PROPOSED_SOURCE,
     SERVICE_AREA_COLORS,
     SERVICE_COLORS,
+    SLOWED_COLOR,
     STATUS_COLORS,
     UNREACHABLE_COLOR,
     MapModel,
@@ -1005,6 +1009,78 @@ def _add_highlight(m: folium.Map, households: pd.DataFrame, ids: list[str], lang
     ).add_to(m)
 
 
+def _add_corrections(m: folium.Map, model: MapModel) -> None:
+    """The community roads and the closed or slowed roads, each a layer with popups."""
+    lang = model.lang
+    if model.community is not None:
+        features = []
+        for i, row in enumerate(model.community.itertuples()):
+            name = row.name if isinstance(row.name, str) and row.name else row.road_id
+            text = i18n.t(
+                "map.popup.community", lang, name=name,
+                cls=road_class_label(row.road_class, lang), km=f"{row.length_m / 1000:.1f}",
+            )  # fmt: skip
+            popup = f'<div class="gm-popup">{_esc(text)}'
+            who = getattr(row, "added_by", None)
+            if isinstance(who, str) and who:
+                popup += f"<br>{_esc(i18n.t('map.popup.community_by', lang, who=who))}"
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": i,
+                    "properties": {"s": "c", "popup": popup + "</div>", "tip": _esc(text)},
+                    "geometry": _round_geometry(row.geometry),
+                }
+            )
+        PreparedGeoJson(
+            _feature_collection(features),
+            {"c": {"color": COMMUNITY_COLOR, "weight": 4.5, "opacity": 0.95}},
+            None,
+            name=i18n.t("map.layer.community", lang),
+            on_each_feature=_BIND_JS,
+            class_name="gm-community",
+        ).add_to(m)
+    if model.conditions is not None:
+        features = []
+        for i, row in enumerate(model.conditions.itertuples()):
+            closed = row.effect == "closed"
+            text = (
+                i18n.t("map.popup.closed", lang, condition=row.condition)
+                if closed
+                else i18n.t(
+                    "map.popup.slowed", lang, condition=row.condition, speed=f"{row.speed_kmh:g}"
+                )
+            )
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": i,
+                    "properties": {
+                        "s": "x" if closed else "w",
+                        "popup": f'<div class="gm-popup">{_esc(text)}</div>',
+                        "tip": _esc(text),
+                    },
+                    "geometry": _round_geometry(row.geometry),
+                }
+            )
+        names = _condition_names(model)
+        PreparedGeoJson(
+            _feature_collection(features),
+            {
+                "x": {"color": CLOSED_COLOR, "weight": 6, "opacity": 0.95, "dashArray": "6 5"},
+                "w": {"color": SLOWED_COLOR, "weight": 6, "opacity": 0.95, "dashArray": "1 7"},
+            },
+            None,
+            name=i18n.t("map.layer.closed", lang, names=names),
+            on_each_feature=_BIND_JS,
+            class_name="gm-closed",
+        ).add_to(m)
+
+
+def _condition_names(model: MapModel) -> str:
+    return ("、" if model.lang == "zh" else ", ").join(model.condition_names)
+
+
 def _add_study_area(
     m: folium.Map, outline: shapely.Geometry | None, lang: str
 ) -> list[float] | None:
@@ -1171,6 +1247,23 @@ def _legend_html(model: MapModel) -> str:
             f'<div class="gm-row"><span class="gm-line" style="border-top:{weight:g}px {style} '
             f'{color}"></span>{_esc(i18n.t(key, lang))}</div>'
         )
+    extra = []
+    if model.community is not None:
+        extra.append(("solid", 4, COMMUNITY_COLOR, i18n.t("map.legend.community", lang), "c"))
+    if model.conditions is not None:
+        names = _condition_names(model)
+        effects = set(model.conditions["effect"])
+        if "closed" in effects:
+            extra.append(("dashed", 4, CLOSED_COLOR,
+                          i18n.t("map.legend.closed", lang, names=names), "x"))  # fmt: skip
+        if "slowed" in effects:
+            extra.append(("dotted", 4, SLOWED_COLOR,
+                          i18n.t("map.legend.slowed", lang, names=names), "w"))  # fmt: skip
+    for style, weight, color, label, tag in extra:
+        parts.append(
+            f'<div class="gm-row gm-legend-{tag}"><span class="gm-line" style="border-top:'
+            f'{weight}px {style} {color}"></span>{_esc(label)}</div>'
+        )
     if privacy == "committee":
         parts.append(f'<div class="gm-note">{_esc(i18n.t("map.legend.committee", lang))}</div>')
     elif privacy == "displaced":
@@ -1227,6 +1320,7 @@ def draw_map(
     rng: np.random.Generator | None = None,
     key: bytes | None = None,
     routes: bool | None = None,
+    corrections=None,
 ) -> folium.Map:
     """Draw an analysis on a folium map that needs no internet.
 
@@ -1276,6 +1370,10 @@ def draw_map(
         The secret of the ``displaced`` mode (:func:`mapping.privacy.displacement_key`):
         each household then moves the same way on every map made with it, so several maps
         cannot be averaged back to the true positions. The app and the command line pass it.
+    corrections
+        The :class:`mapping.corrections.CorrectedRun` the analysis came from: its community
+        roads (orange) and closed or slowed roads (dark red dashed, amber dotted) are drawn,
+        each in a layer of its own and in the legend.
     routes
         Opening a village's popup draws its road route to the nearest service of ``kind``
         (:mod:`mapping.routes`), and the popup names it. Default: on for a file, off for the
@@ -1310,6 +1408,7 @@ def draw_map(
         highlight_households=highlight_households,
         rng=rng,
         key=key,
+        corrections=corrections,
     )
     return draw_map_model(model, tiles=tiles, compact=compact, routes=routes)
 
@@ -1336,6 +1435,7 @@ def draw_map_model(
     if model.service_areas is not None:
         _add_service_areas(m, model.service_areas, lang)
     bounds = [_add_roads(m, analysis.network, lang)]
+    _add_corrections(m, model)
     bounds.append(_add_study_area(m, analysis.scenario.study_area, lang))
     routes = model.village_routes() if with_routes else None
     bounds.append(

@@ -56,10 +56,13 @@ from layers.services import SERVICE_KINDS
 from mapping.export import road_lines
 from mapping.gaps import km_text
 from mapping.mapmodel import (
+    CLOSED_COLOR,
+    COMMUNITY_COLOR,
     OSM_ATTRIBUTION,
     ROAD_GROUP_OF,
     ROAD_GROUPS,
     SERVICE_COLORS,
+    SLOWED_COLOR,
     STATUS_COLORS,
     MapModel,
     build_map_model,
@@ -416,6 +419,12 @@ def _polygon_path(geom: shapely.Geometry) -> MplPath | None:
     return MplPath(np.concatenate(verts), codes)
 
 
+def _line_parts(lines: gpd.GeoSeries) -> list[np.ndarray]:
+    """The vertices (x, y) of every part of (multi)lines."""
+    parts = shapely.get_parts(lines.values)
+    return [np.asarray(p.coords) for p in parts if not p.is_empty]
+
+
 def _project(geoms: gpd.GeoSeries | list, crs: pyproj.CRS) -> gpd.GeoSeries:
     """WGS84 geometries in ``crs`` (missing ones stay missing)."""
     series = geoms if isinstance(geoms, gpd.GeoSeries) else gpd.GeoSeries(geoms, crs="EPSG:4326")
@@ -464,6 +473,7 @@ def draw_print_map(
     service_areas: gpd.GeoDataFrame | None = None,
     rng: np.random.Generator | None = None,
     key: bytes | None = None,
+    corrections=None,
 ) -> Figure:
     """Draw an analysis as a printable map of exact paper size.
 
@@ -498,6 +508,9 @@ def draw_print_map(
         seeded from the operating system (see :func:`mapping.maps.draw_map`).
     key
         The secret of the ``displaced`` mode (see :func:`mapping.maps.draw_map`).
+    corrections
+        The :class:`mapping.corrections.CorrectedRun` of the analysis: community roads and
+        closed or slowed roads are drawn and in the legend (see :func:`mapping.maps.draw_map`).
 
     Returns
     -------
@@ -537,6 +550,7 @@ def draw_print_map(
         service_areas=service_areas,
         rng=rng,
         key=key,
+        corrections=corrections,
     )
     return draw_print_model(model, paper=paper_key, orientation=orientation)
 
@@ -585,6 +599,7 @@ def draw_print_model(
     ink.service_areas(ax, layers.areas)
     ink.roads(ax, layers.roads)
     ink.study_area(ax, layers.study_area)
+    ink.corrections(ax, layers)
     ink.boundaries(ax, layers.boundaries, layers.boundary_status)
     ink.households(ax, layers.hh_xy, layers.hh_class)  # none in committee mode
     ink.services(ax, layers.services, kind)
@@ -636,6 +651,11 @@ class _MapLayers:
         self.hh_xy = np.empty((0, 2))
         self.hh_class: list[str] = []
         self.road_bounds: tuple[float, float, float, float] | None = None
+        # community roads and the segments a condition closes or slows: (N, 2) arrays of
+        # line vertices (metres), one per line part
+        self.community: list[np.ndarray] = []
+        self.closed: list[np.ndarray] = []
+        self.slowed: list[np.ndarray] = []
 
     @classmethod
     def build(cls, model: MapModel, crs: pyproj.CRS) -> _MapLayers:
@@ -709,6 +729,13 @@ class _MapLayers:
                 if path is not None:
                     out.areas.append((path, rank[band]))
 
+        if model.community is not None:
+            out.community = _line_parts(_project(model.community.geometry, crs))
+        if model.conditions is not None:
+            segs = model.conditions
+            closed = (segs["effect"] == "closed").to_numpy()
+            out.closed = _line_parts(_project(segs.geometry[closed], crs))
+            out.slowed = _line_parts(_project(segs.geometry[~closed], crs))
         hh = model.households
         if model.full and len(hh):
             x, y = net.project_points(hh)
@@ -785,6 +812,11 @@ class _Panel:
             for i in order.sort_values(["u", "d"]).index
         ]
         self.fictional = analysis.scenario.fictional
+        self.community = model.community is not None
+        self.conditions = (
+            ("、" if lang == "zh" else ", ").join(model.condition_names),
+            set(model.conditions["effect"]) if model.conditions is not None else set(),
+        )
 
 
 def _without_name(reason: str, name: object) -> str:
@@ -1040,6 +1072,23 @@ class _MapInk(_Ink):
                     linewidth=self.page.fs(0.4), zorder=0.5, gid="service-area",
                 )
             )  # fmt: skip
+
+    def corrections(self, ax, layers: _MapLayers) -> None:
+        """Community roads (orange), closed roads (dark red dashes), slowed (amber dots)."""
+        from matplotlib.collections import LineCollection
+
+        for parts, color, width, style, gid in (
+            (layers.community, COMMUNITY_COLOR, 1.6, "solid", "community-roads"),
+            (layers.closed, CLOSED_COLOR, 2.0, (0, (3, 2)), "closed-roads"),
+            (layers.slowed, SLOWED_COLOR, 2.0, (0, (1, 2)), "slowed-roads"),
+        ):
+            if parts:
+                ax.add_collection(
+                    LineCollection(
+                        parts, colors=color, linewidths=width * self.page.s, linestyles=style,
+                        zorder=3.5, gid=gid,
+                    )
+                )  # fmt: skip
 
     def villages(self, ax, xy: np.ndarray, status: list[str]) -> None:
         arr = np.array(status, dtype=object)
@@ -1411,6 +1460,16 @@ class _PanelInk(_Ink):
                 Line2D([], [], color=color, linewidth=_ROAD_WIDTH_PT[group] * s, linestyle=style)
             )
             labels.append(i18n.t(key, lang))
+
+        names, effects = panel.conditions
+        for show, color, width, style, key in (
+            (panel.community, COMMUNITY_COLOR, 1.6, "solid", "map.legend.community"),
+            ("closed" in effects, CLOSED_COLOR, 2.0, (0, (3, 2)), "map.legend.closed"),
+            ("slowed" in effects, SLOWED_COLOR, 2.0, (0, (1, 2)), "map.legend.slowed"),
+        ):
+            if show:
+                handles.append(Line2D([], [], color=color, linewidth=width * s, linestyle=style))
+                labels.append(i18n.t(key, lang, names=names))
 
         width_pt = self._width_pt(ax)
         col_pt = width_pt / (2 if two_columns else 1) - 40
