@@ -456,6 +456,7 @@ class MapModel:
     service_areas: gpd.GeoDataFrame | None
     area_bands: tuple[float, ...]
     community: gpd.GeoDataFrame | None = None
+    community_join_m: float = 20.0
     conditions: gpd.GeoDataFrame | None = None
     condition_names: tuple[str, ...] = ()
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
@@ -578,6 +579,11 @@ def build_map_model(
             and corrections.join is not None
             and len(corrections.join.lines)
             else None
+        ),
+        community_join_m=(
+            corrections.join.join_m
+            if corrections is not None and corrections.join is not None
+            else 20.0
         ),
         conditions=(
             corrections.conditions.segments

@@ -139,6 +139,24 @@ i18n.register(
             "en": "Community additions: this analysis has no roads or closures added by the "
             "community.",
         },
+        "report.class.primary": {"zh": "一级道路", "en": "primary"},
+        "report.class.secondary": {"zh": "二级道路", "en": "secondary"},
+        "report.class.tertiary": {"zh": "三级道路", "en": "tertiary"},
+        "report.class.unclassified": {"zh": "乡村道路", "en": "unclassified"},
+        "report.class.residential": {"zh": "村内道路", "en": "residential"},
+        "report.class.track": {"zh": "土路", "en": "track"},
+        "report.method.community_roads": {
+            "zh": "社区补充的道路：{n} 条，共 {km} 公里（用手机记录的轨迹或在地图上画的线），"
+            "在与已有道路相交或相距 {join} 米以内处连入路网；沿已有道路重复的部分不计。",
+            "en": "Roads added by the community: {n}, {km} km in all (tracks recorded with a "
+            "phone or lines drawn on the map), joined to the roads where they meet them or "
+            "come within {join} m; stretches along existing roads are left out.",
+        },
+        "report.method.conditions": {
+            "zh": "路况：按“{names}”计算，{closed} 段道路封闭，{slowed} 段限速。",
+            "en": "Road conditions: computed for '{names}': {closed} road segments closed, "
+            "{slowed} slowed.",
+        },
         "report.table": {
             "zh": "超过标准的村庄（{n} 个）",
             "en": "Villages beyond the threshold ({n})",
@@ -488,8 +506,8 @@ def _method(pages: _Pages, model: MapModel) -> None:
         "report.method.roads_source_demo" if model.fictional else "report.method.roads_source_osm"
     )
     speeds = s.class_speeds_kmh()
-    shown = ", ".join(
-        f"{cls} {speeds[cls]:g}"
+    shown = ("，" if model.lang == "zh" else ", ").join(
+        f"{model.t(f'report.class.{cls}')} {speeds[cls]:g}"
         for cls in ("primary", "secondary", "tertiary", "unclassified", "residential", "track")
         if cls in speeds
     )
@@ -502,9 +520,32 @@ def _method(pages: _Pages, model: MapModel) -> None:
         model.t("report.method.route", kind=model.kind_name),
         model.t("report.method.threshold", kind=model.kind_name, limit=model.limit_text),
         model.t("report.method.mode", mode=mode, speeds=shown),
-        model.t("report.method.community"),
+        *_community_method(model),
     ):  # fmt: skip
         pages.paragraph(text, 10.5, after=4)
+
+
+def _community_method(model: MapModel) -> list[str]:
+    """What the community added, in words (or that it added nothing)."""
+    out = []
+    if model.community is not None:
+        out.append(
+            model.t(
+                "report.method.community_roads", n=len(model.community),
+                km=f"{float(model.community['length_m'].sum()) / 1000:.1f}",
+                join=f"{model.community_join_m:g}",
+            )
+        )  # fmt: skip
+    if model.conditions is not None:
+        effect = model.conditions["effect"]
+        out.append(
+            model.t(
+                "report.method.conditions",
+                names=("、" if model.lang == "zh" else ", ").join(model.condition_names),
+                closed=int((effect == "closed").sum()), slowed=int((effect == "slowed").sum()),
+            )
+        )  # fmt: skip
+    return out or [model.t("report.method.community")]
 
 
 def _overview(pages: _Pages, model: MapModel) -> Iterator[None]:
