@@ -103,3 +103,15 @@ def test_a_gpx_of_waypoints_only_is_explained(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "points.gpx" in err and "waypoint" in err.lower()
+
+
+def test_the_report_says_what_the_community_added(tmp_path):
+    import pypdf
+
+    code = main(["report", "--demo", "--roads", str(TRACK), "--closures", str(WINTER),
+                 "--cards", "none", "--out", str(tmp_path / "r")])  # fmt: skip
+    assert code == 0
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(tmp_path / "r" / "report.pdf").pages)
+    text = "".join(text.split())
+    assert "社区补充的道路：1条" in text
+    assert "按“冬季积雪”计算" in text
