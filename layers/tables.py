@@ -779,14 +779,22 @@ def _read_xlsx(path: Path, label: str, system: str) -> gpd.GeoDataFrame:
 
 def _sheet_rows(sheet) -> Iterator[tuple[int, list[str]]]:
     """``(row number, cell texts)`` of a read-only sheet, up to the last non-empty row before
-    :data:`MAX_EMPTY_ROWS_RUN` empty ones, trailing empty cells dropped."""
+    :data:`MAX_EMPTY_ROWS_RUN` empty ones, trailing empty cells dropped.
+
+    The sheet's own dimension is ignored (``reset_dimensions``): some programs write one
+    that is too small (columns would be lost) or a ghost range down to row 1 048 576 (rows
+    would be padded); rows come as the file has them, cut at :data:`MAX_XLSX_COLUMNS`.
+    """
+    sheet.reset_dimensions()
     empty_run = 0
-    width = min(sheet.max_column or MAX_XLSX_COLUMNS, MAX_XLSX_COLUMNS)
-    rows = sheet.iter_rows(min_row=1, max_col=max(width, 1), values_only=True)
-    for row, values in enumerate(rows, start=1):
-        cells = [_cell_text(v) for v in values]
-        while cells and not cells[-1].strip():
-            cells.pop()
+    for row, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
+        values = values[:MAX_XLSX_COLUMNS]
+        if values.count(None) == len(values):  # counted in C: ghost rows are many
+            cells = []
+        else:
+            cells = [_cell_text(v) for v in values]
+            while cells and not cells[-1].strip():
+                cells.pop()
         if not cells:
             empty_run += 1
             if empty_run >= MAX_EMPTY_ROWS_RUN:

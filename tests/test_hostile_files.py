@@ -815,3 +815,32 @@ def test_a_zip_that_lies_about_its_sizes_is_read_only_as_far_as_it_declares(tmp_
         assert got == {**got, "rows": 1}
     else:  # zipfile stops there too, and the CRC of what it read does not match
         assert got["key"] == "error.tables.not_readable"
+
+
+def test_a_workbook_whose_dimension_is_too_small_is_read_whole(tmp_path):
+    path = write_xlsx(tmp_path / "h.xlsx", {"Sheet": TABLE})
+    with zipfile.ZipFile(path) as src:
+        parts = {info.filename: src.read(info.filename) for info in src.infolist()}
+    sheet = parts["xl/worksheets/sheet1.xml"]
+    assert b'<dimension ref="A1:C3"' in sheet
+    parts["xl/worksheets/sheet1.xml"] = sheet.replace(b'ref="A1:C3"', b'ref="A1"')
+    with zipfile.ZipFile(path, "w") as dst:
+        for name, data in parts.items():
+            dst.writestr(name, data)
+    gdf = read_table(path)
+    assert gdf["户号"].tolist() == ["A1", "A2"]
+    assert gdf.geometry.x.tolist() == [111.652, 111.7031]
+
+
+def test_a_formatted_last_column_does_not_widen_every_row(tmp_path):
+    import openpyxl
+    from openpyxl.styles import Font
+
+    path = write_xlsx(tmp_path / "h.xlsx", {"Sheet": TABLE})
+    workbook = openpyxl.load_workbook(path)
+    for row in range(1, 2000):
+        workbook.active.cell(row=row, column=16_384).font = Font(bold=True)
+    workbook.save(path)
+    gdf = read_table(path)
+    assert gdf["户号"].tolist() == ["A1", "A2"]
+    assert [c for c in gdf.columns if c.startswith("column_")] == []
