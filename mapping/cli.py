@@ -164,13 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     a = sub.add_parser("analyze", help="distances, village gaps, tables and a map")
     _add_data_options(a)
-    a.add_argument(
-        "--threshold",
-        action="append",
-        default=[],
-        metavar="KIND=DIST",
-        help="e.g. kindergarten=10km (repeatable)",
-    )
+    _add_thresholds_option(a)
     a.add_argument(
         "--kinds",
         default="kindergarten,school",
@@ -189,13 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="the report PDF for the township and a phone card per village"
     )
     _add_data_options(r)
-    r.add_argument(
-        "--threshold",
-        action="append",
-        default=[],
-        metavar="KIND=DIST",
-        help="e.g. kindergarten=10km (repeatable)",
-    )
+    _add_thresholds_option(r)
     r.add_argument(
         "--service",
         choices=SERVICE_KINDS,
@@ -248,6 +236,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--weight", choices=WEIGHTS, default="households", help="what to count")
     return parser
+
+
+def _add_thresholds_option(a: argparse.ArgumentParser) -> None:
+    a.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="KIND=DIST",
+        help="e.g. kindergarten=10km (repeatable)",
+    )
 
 
 def _add_map_options(a: argparse.ArgumentParser) -> None:
