@@ -33,6 +33,7 @@ from mapping.app_state import (
     History,
     Work,
     digest_settings,
+    distance_km_shown,
     origins_from_extra,
     step_edit,
     step_files,
@@ -160,6 +161,11 @@ i18n.register(
         "app.coords.gcj02": {"zh": "GCJ-02（高德、腾讯）", "en": "GCJ-02 (Amap, Tencent)"},
         "app.coords.bd09": {"zh": "BD-09（百度）", "en": "BD-09 (Baidu)"},
         "app.apply_layers": {"zh": "读入图层", "en": "Read layers"},
+        "app.uploader.button": {"zh": "选择文件", "en": "Choose a file"},
+        "app.uploader.limit": {
+            "zh": "每个文件最大 200MB · {types}",
+            "en": "200MB per file at most · {types}",
+        },
         "app.uploader.help": {
             "zh": "拖放文件到这里，或点“选择文件”（每个文件最大 200MB）",
             "en": "Drop a file here, or press 'Choose a file' (200MB per file at most)",
@@ -491,6 +497,13 @@ def lang() -> str:
     return st.session_state.get(KEY_LANG, "zh")
 
 
+def labels(prefix: str, **params):
+    """A widget's ``format_func``: the code's label (``{prefix}.{code}``) in the language of
+    the run that draws the widget (the function may be called later, outside the run)."""
+    lg = lang()
+    return lambda code: i18n.t(f"{prefix}.{code}", lg, **params)
+
+
 def history() -> History:
     return st.session_state[KEY_HISTORY]
 
@@ -622,7 +635,7 @@ def undo_or_redo(redo: bool) -> None:
 
 def render_undo() -> None:
     h = history()
-    c1, c2 = st.sidebar.columns(2)
+    c1, c2 = st.columns(2)
     step = h.undo_step
     c1.button(
         t("app.undo", step=step.label(lang())) if step else t("app.undo.none"),
@@ -683,6 +696,47 @@ def file_picker(container, label: str, types: list[str], key: str):
     )
 
 
+#: The file types each file picker takes (keys without their round).
+PICKER_TYPES = {
+    "up_osm": ["osm", "pbf", "gz", "bz2"],
+    "up_project": ["gpkg"],
+    **{
+        f"up_{layer}": ["csv", "xlsx", "geojson", "json", "gpkg", "zip", "kml"]
+        for layer in FILE_LAYERS
+    },
+}
+
+
+def css_text(text: str) -> str:
+    """``text`` as a CSS string literal."""
+    return (
+        '"'
+        + "".join(c if c.isalnum() or c in " .,:;·、（）()/-" else f"\\{ord(c):x} " for c in text)
+        + '"'
+    )
+
+
+def render_picker_texts() -> None:
+    """The file pickers' own texts ("Upload", "200MB per file • CSV, ...") in the page's
+    language. Streamlit offers no way to set them, so a style sheet of ours hides its words
+    and shows ours in their place (our own translations: no user text reaches it)."""
+    rules = [
+        '[class*="st-key-up_"] [data-testid=stFileUploaderDropzone] button p '
+        "{font-size: 0 !important;}",
+        '[class*="st-key-up_"] [data-testid=stFileUploaderDropzone] button p::after '
+        f"{{content: {css_text(t('app.uploader.button'))}; font-size: 0.875rem;}}",
+        '[class*="st-key-up_"] [data-testid=stFileUploaderDropzoneInstructions] span '
+        "{font-size: 0 !important;}",
+    ]
+    for key, types in PICKER_TYPES.items():
+        limit = t("app.uploader.limit", types=", ".join(x.upper() for x in types))
+        rules.append(
+            f'[class*="st-key-{key}"] [data-testid=stFileUploaderDropzoneInstructions] span::after '
+            f"{{content: {css_text(limit)}; font-size: 0.75rem;}}"
+        )
+    st.html("<style>" + "\n".join(rules) + "</style>")
+
+
 # --------------------------------------------------------------------------------------------
 # Sidebar
 
@@ -714,16 +768,14 @@ def render_language() -> str:
 def render_data_source() -> None:
     sb = st.sidebar
     sb.header(t("app.data"))
-    source = sb.radio(
-        t("app.source"), SOURCES, format_func=lambda s: t(f"app.source.{s}"), key=KEY_SOURCE
-    )
+    source = sb.radio(t("app.source"), SOURCES, format_func=labels("app.source"), key=KEY_SOURCE)
     if source == "demo":
         if not work().is_pure_demo() and sb.button(t("app.load_demo"), key="load_demo"):
             with guarded("load_demo"):
                 change(cached_demo_work().with_settings(work().settings), step_load_demo())
                 st.rerun()
     elif source == "osm":
-        up = file_picker(sb, t("app.osm_upload"), ["osm", "pbf", "gz", "bz2"], "up_osm")
+        up = file_picker(sb, t("app.osm_upload"), PICKER_TYPES["up_osm"], "up_osm")
         typed = sb.text_input(t("app.osm_path"), key=KEY_OSM_PATH)
         if sb.button(t("app.load"), key="load_osm", disabled=up is None and not typed.strip()):
             load_osm(up, typed.strip())
@@ -741,7 +793,7 @@ def render_data_source() -> None:
                 change(Work.start(sc, name, work().settings), step_load_source(name))
                 st.rerun()
     elif source == "project":
-        up = file_picker(sb, t("app.project_upload"), ["gpkg"], "up_project")
+        up = file_picker(sb, t("app.project_upload"), PICKER_TYPES["up_project"], "up_project")
         if up is not None and sb.button(t("app.load"), key="load_project"):
             load_project(up)
 
@@ -749,7 +801,7 @@ def render_data_source() -> None:
         st.radio(
             t("app.coords"),
             COORD_SYSTEMS,
-            format_func=lambda c: t(f"app.coords.{c}"),
+            format_func=labels("app.coords"),
             key=KEY_COORDS,
             horizontal=False,
             on_change=remember_coords,
@@ -757,9 +809,7 @@ def render_data_source() -> None:
         chosen = {}
         for layer in FILE_LAYERS:
             name = t(f"app.layer.{layer}")
-            up = file_picker(
-                st, name, ["csv", "xlsx", "geojson", "json", "gpkg", "zip", "kml"], f"up_{layer}"
-            )
+            up = file_picker(st, name, PICKER_TYPES[f"up_{layer}"], f"up_{layer}")
             typed = st.text_input(
                 t("app.layer_path", layer=name), key=KEY_LAYER_PATH.format(layer=layer)
             )
@@ -767,7 +817,7 @@ def render_data_source() -> None:
             how = st.radio(
                 t("app.how", layer=name),
                 HOW,
-                format_func=lambda h: t(f"app.how.{h}"),
+                format_func=labels("app.how"),
                 key=how_key,
                 horizontal=True,
             )
@@ -850,7 +900,7 @@ def render_settings() -> AnalysisSettings:
     sb = st.sidebar
     current = work().settings
     sb.header(t("app.travel"))
-    mode = sb.selectbox(t("app.mode"), MODES, format_func=lambda m: t(f"mode.{m}"), key=KEY_MODE)
+    mode = sb.selectbox(t("app.mode"), MODES, format_func=labels("mode"), key=KEY_MODE)
     # the values come from the work (sync_widgets): no defaults here
     walk = sb.number_input(
         t("app.walk_speed"), min_value=1.0, max_value=10.0, step=0.5, key=KEY_WALK_SPEED
@@ -1099,15 +1149,14 @@ def render_whatif(analysis: Analysis, kind: str) -> None:
     st.caption(t("app.whatif.help"))
     st.write(chosen_text())
     villages = analysis.villages
+    none = t("app.whatif.no_village")
     options = ["", *village_order(analysis, kind)]
     if st.session_state.get(KEY_PROPOSAL_VILLAGE) not in options:
         st.session_state[KEY_PROPOSAL_VILLAGE] = ""
     st.selectbox(
         t("app.whatif.village"),
         options,
-        format_func=lambda v: (
-            t("app.whatif.no_village") if v == "" else str(villages.loc[v, "village_name"])
-        ),
+        format_func=lambda v: none if v == "" else str(villages.loc[v, "village_name"]),
         key=KEY_PROPOSAL_VILLAGE,
         on_change=pick_village,
     )
@@ -1174,7 +1223,7 @@ def render_editing() -> None:
         layer = st.radio(
             t("app.edit.layer"),
             ("households", "services"),
-            format_func=lambda x: t(f"app.layer.{x}"),
+            format_func=labels("app.layer"),
             key="edit_layer",
             horizontal=True,
         )
@@ -1187,9 +1236,7 @@ def render_editing() -> None:
             columns = ["village_name", "children"]
         else:
             c1, c2, c3 = st.columns(3)
-            c1.selectbox(
-                t("app.kind"), KINDS, format_func=lambda k: t(f"kind.{k}"), key="edit_kind"
-            )
+            c1.selectbox(t("app.kind"), KINDS, format_func=labels("kind"), key="edit_kind")
             c2.text_input(t("app.edit.name"), key="edit_name")
             c3.number_input(t("app.edit.capacity"), 0, 5000, 0, key="edit_capacity")
             columns = ["name", "kind", "capacity"]
@@ -1332,13 +1379,13 @@ def render_planning(base: Analysis, after: Analysis, kind: str) -> None:
         objective = c2.radio(
             t("app.plan.objective"),
             OBJECTIVES,
-            format_func=lambda o: t(f"app.plan.obj.{o}"),
+            format_func=labels("app.plan.obj"),
             key="plan_objective",
         )
         weight = c3.radio(
             t("app.plan.weight"),
             WEIGHTS,
-            format_func=lambda w: t(f"app.plan.w.{w}"),
+            format_func=labels("app.plan.w"),
             key="plan_weight",
         )
         grid_km = st.number_input(t("app.plan.grid"), 0.0, 20.0, 0.0, 0.5, key="plan_grid")
@@ -1416,20 +1463,6 @@ def accept_sites(kind: str) -> None:
         say("success", "app.plan.accepted", n=len(sites))
 
 
-def distance_km(dist_m: pd.Series, limit_m: float) -> pd.Series:
-    """Distances in km with one decimal, or as many more as it takes near the threshold for
-    the number and the flag to agree (3.004 km is beyond 3 km; "3.0" would not say so)."""
-    out = (dist_m / 1000).round(1)
-    beyond = dist_m.round(3) > limit_m
-    for decimals in (2, 3):
-        unclear = (out * 1000 > limit_m) != beyond
-        unclear |= (out * 1000 == limit_m) & beyond
-        if not unclear.any():
-            break
-        out = out.where(~unclear, (dist_m / 1000).round(decimals))
-    return out
-
-
 def render_table(analysis: Analysis, kind: str) -> pd.DataFrame:
     """The village table; the table as shown (the chart draws from it)."""
     st.subheader(t("app.table"))
@@ -1440,7 +1473,7 @@ def render_table(analysis: Analysis, kind: str) -> pd.DataFrame:
         return pd.DataFrame(
             {
                 t("app.col.village"): table["village_name"],
-                t("app.col.dist"): distance_km(table[f"dist_{kind}_m"], limit_m),
+                t("app.col.dist"): distance_km_shown(table[f"dist_{kind}_m"], limit_m),
                 t("app.col.time"): table[f"time_{kind}_min"].round(0),
                 t("app.col.flag"): table[f"flag_{kind}"],
                 t("app.col.households"): table["n_households"],
@@ -1532,7 +1565,7 @@ def render_exports(base: Analysis, after: Analysis, kind: str) -> None:
             which = st.radio(
                 t("app.export.which"),
                 ("now", "after"),
-                format_func=lambda w: t(f"app.export.which.{w}", n=n),
+                format_func=labels("app.export.which", n=n),
                 key=KEY_EXPORT_WHICH,
                 horizontal=True,
             )
@@ -1544,7 +1577,7 @@ def render_exports(base: Analysis, after: Analysis, kind: str) -> None:
         privacy = st.radio(
             t("app.export.mode"),
             ("committee", "displaced", "full"),
-            format_func=lambda p: t(f"app.export.{p}"),
+            format_func=labels("app.export"),
             key="export_privacy",
         )
         if st.button(t("app.export.make"), key="make_export"):
@@ -1767,13 +1800,14 @@ def render_page() -> None:
     start_session()
     start_run()
     render_language()
-    render_undo()
+    render_picker_texts()
+    undo_place = st.sidebar.container()  # filled last: it names the run's own change
     render_data_source()
     settings = render_settings()
     kind = st.sidebar.radio(
         t("app.map_kind"),
         KINDS,
-        format_func=lambda k: t(f"kind.{k}"),
+        format_func=labels("kind"),
         key=KEY_MAP_KIND,
         horizontal=True,
     )
@@ -1811,6 +1845,8 @@ def render_page() -> None:
     shown = render_table(after, kind)
     render_chart(shown, after.settings.threshold_m(kind) / 1000, kind)
     render_exports(base, after, kind)
+    with undo_place:
+        render_undo()
     autosave(settings)
 
 

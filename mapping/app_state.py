@@ -417,6 +417,22 @@ def demo_area_name(lang: str) -> str:
     return str(banner.get(f"name_{lang}") or "")
 
 
+def distance_km_shown(dist_m: pd.Series, limit_m: float) -> pd.Series:
+    """Distances for a table, in km with one decimal, or with as many more (up to three) as
+    it takes near the threshold for the number and the flag to agree: 3004 m against a 3 km
+    threshold is beyond it and shows as 3.004, not "3.0". The flags compare at the
+    millimetre (:mod:`mapping.gaps`), so three decimals always suffice."""
+    beyond = dist_m.round(3) > limit_m
+    out = (dist_m / 1000).round(1)
+    for decimals in (2, 3):
+        shown_beyond = out * 1000 > limit_m
+        unclear = shown_beyond != beyond
+        if not unclear.any():
+            break
+        out = out.where(~unclear, (dist_m / 1000).round(decimals))
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Undo and redo
 

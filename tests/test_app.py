@@ -289,3 +289,279 @@ def test_displaced_exports_move_households_the_same_way_in_every_session(app):
     assert "gm-displaced" in first
     for hid in app.session_state["scenario"].households.index:
         assert hid not in first
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 11: nothing a participant does is lost, mixed up or misplaced
+
+OWN = "户编号,经度,纬度,儿童数\nA1,113.0047,41.9373,2\nA2,113.0050,41.9370,1\n"
+
+
+def upload(at, key: str, name: str, data: bytes) -> None:
+    """Choose a file in the picker ``key`` (the app empties a picker after reading its file:
+    the picker of the latest round)."""
+    pickers = [u for u in at.file_uploader if u.key == key or u.key.startswith(f"{key}_")]
+    pickers[-1].set_value((name, data, "application/octet-stream")).run()
+
+
+def test_every_change_can_be_undone_and_redone(app):
+    start = metrics(app)
+    app.number_input(key="threshold_km_kindergarten").set_value(12.0).run()
+    wider = metrics(app)
+    assert wider != start
+    app.button(key="undo").click().run()
+    assert app.number_input(key="threshold_km_kindergarten").value == 5.0
+    assert metrics(app) == start
+    assert any("已撤销：修改设置" in i.value for i in app.info)
+    app.button(key="redo").click().run()
+    assert app.number_input(key="threshold_km_kindergarten").value == 12.0
+    assert metrics(app) == wider
+    app.button(key="undo").click().run()
+    # a proposal, then undo
+    picker = app.selectbox(key="proposal_village")
+    picker.select_index(picker.options.index(FAR)).run()
+    app.button(key="add_kindergarten").click().run()
+    assert len(app.session_state["proposals"]) == 1
+    assert "撤销：修改拟建点" in app.button(key="undo").label
+    app.button(key="undo").click().run()
+    assert len(app.session_state["proposals"]) == 0 and metrics(app) == start
+
+
+def test_a_services_file_adds_by_default_and_replaces_when_asked(app, tmp_path):
+    """Item 5: the demo's 19 services stay unless 'replace' is chosen; undo brings them
+    back either way."""
+    lon, lat = 113.0047, 41.9373
+    data = f"名称,类型,经度,纬度\n新园,幼儿园,{lon},{lat}\n".encode()
+    upload(app, "up_services", "新园.csv", data)
+    app.button(key="apply_layers").click().run()
+    assert not app.exception
+    assert len(app.session_state["scenario"].services) == 20
+    assert "已载入：新园.csv" in app.success[0].value
+    app.button(key="undo").click().run()
+    assert len(app.session_state["scenario"].services) == 19
+    app.radio(key="how_services").set_value("replace").run()
+    upload(app, "up_services", "新园.csv", data)  # a new, empty picker after the first read
+    app.button(key="apply_layers").click().run()
+    assert app.session_state["scenario"].services["name"].tolist() == ["新园"]
+    app.button(key="undo").click().run()
+    assert len(app.session_state["scenario"].services) == 19
+
+
+def test_reading_a_file_twice_is_refused_and_nothing_changes(app, tmp_path):
+    csv = tmp_path / "新园.csv"
+    csv.write_text("名称,类型,经度,纬度\n新园,幼儿园,113.0,41.9\n", encoding="utf-8")
+    app.text_input(key="layer_path_services").input(str(csv)).run()
+    app.button(key="apply_layers").click().run()
+    services = app.session_state["scenario"].services
+    assert len(services) == 20
+    assert app.text_input(key="layer_path_services").value == ""  # emptied after reading
+    app.text_input(key="layer_path_services").input(str(csv)).run()
+    app.button(key="apply_layers").click().run()
+    assert "已经存在" in app.error[0].value and "之前的数据和设置保持不变" in app.error[0].value
+    assert app.session_state["scenario"].services is services
+
+
+def test_the_users_own_households_are_named_as_such(app):
+    """Item 6 in the app: title, note under it, summary and every export."""
+    upload(app, "up_households", "我们的农户.csv", OWN.encode())
+    app.button(key="apply_layers").click().run()
+    title = app.title[0].value
+    assert title.startswith("察哈尔右翼后旗：农户是你的数据（我们的农户.csv）")
+    assert not any("农户、幼儿园和学校均为虚构" in i.value for i in app.info)
+    assert any(i.value.startswith("你的数据：农户（我们的农户.csv）") for i in app.info)
+    open_sections(app, "exp_summary", "exp_export")
+    summary = next(t.value for t in app.text if "村庄" in t.value)
+    assert "我们的农户.csv" in summary and "示例数据是虚构的" not in summary
+    app.button(key="make_export").click().run()
+    html = app.session_state["export_html"][1]
+    assert "我们的农户.csv" in html and "示例数据是虚构的" not in html
+
+
+def test_an_opened_project_keeps_the_page_language_and_its_layers_origins(tmp_path):
+    """Item 17, and item 3's project: layers, proposals, origins; the page stays English."""
+    from mapping.app_state import DEMO, Work
+    from mapping.project import save_project
+    from mapping.scenario import load_demo
+    from mapping.settings import AnalysisSettings
+    from mapping.whatif import make_proposal
+
+    demo = load_demo()
+    work = Work.start(demo, DEMO).with_file("households", demo.households.iloc[:4], "hh.csv",
+                                            "replace")  # fmt: skip
+    path = save_project(
+        tmp_path / "p.gpkg",
+        work.scenario,
+        AnalysisSettings(thresholds_m={"kindergarten": 7000.0}),
+        make_proposal(None, "school", 113.0, 41.9),
+        extra={"lang": "zh", **work.project_extra()},
+    )
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.session_state["lang"] = "en"
+    at.run()
+    at.radio(key="source").set_value("project").run()
+    upload(at, "up_project", "我们的项目.gpkg", path.read_bytes())
+    at.button(key="load_project").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.radio(key="lang").value == "en"
+    assert at.title[0].value.startswith(
+        "Chahar Right Rear Banner: households are your data (hh.csv)"
+    )
+    assert len(at.session_state["scenario"].households) == 4
+    assert len(at.session_state["proposals"]) == 1
+    assert at.number_input(key="threshold_km_kindergarten").value == 7.0
+    assert "Undo opening the project 我们的项目.gpkg" in at.button(key="undo").label
+
+
+def test_the_coordinate_system_is_remembered_across_a_reload(app):
+    """Item 8: the choice lives in the page's address, so a reload keeps it."""
+    app.radio(key="coords").set_value("gcj02").run()
+    assert app.query_params["coords"] == "gcj02"
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    again.query_params["coords"] = "gcj02"
+    again.run()
+    assert again.radio(key="coords").value == "gcj02"
+
+
+def test_an_added_service_is_confirmed_and_the_village_list_starts_with_the_flagged(app):
+    """Item 12."""
+    picker = app.selectbox(key="proposal_village")
+    options = picker.options[1:]
+    table = village_rows(app)
+    flagged = set(table.loc[table["超标"], "村庄"])
+    assert set(options[: len(flagged)]) == flagged and options[0] == FAR  # most households
+    rest = options[len(flagged) :]
+    assert rest == sorted(rest)
+    app.session_state["last_click"] = (113.0047, 41.9373)
+    open_sections(app, "exp_edit")
+    app.radio(key="edit_layer").set_value("services").run()
+    app.text_input(key="edit_name").input("希乐图幼儿园").run()
+    app.button(key="edit_add").click().run()
+    assert any("已添加幼儿园 / 学校“希乐图幼儿园”" in s.value for s in app.success)
+    # the feature list shows names, not OSM ids
+    labels = app.selectbox(key="edit_pick").options
+    assert any(label.startswith("希乐图幼儿园（E") for label in labels)
+    assert not any(label.startswith("osm-") for label in labels)
+
+
+def test_exports_say_whether_they_show_today_or_after_the_proposals(app):
+    """Item 13: with a proposal, an export shows today unless 'after' is chosen, and says
+    which in its title and file name."""
+    picker = app.selectbox(key="proposal_village")
+    picker.select_index(picker.options.index(FAR)).run()
+    app.button(key="add_kindergarten").click().run()
+    open_sections(app, "exp_export")
+    assert app.radio(key="export_which").value == "now"
+    app.button(key="make_export").click().run()
+    html = app.session_state["export_html"][1]
+    assert "现状" in html and "拟建后" not in html
+    assert app.session_state["export_name"] == "map-committee-now-zh.html"
+    app.radio(key="export_which").set_value("after").run()
+    app.button(key="make_export").click().run()
+    html = app.session_state["export_html"][1]
+    assert "拟建后（含 1 个拟建点）" in html
+    assert app.session_state["export_name"] == "map-committee-after-zh.html"
+
+
+def test_tables_speak_the_pages_language(app):
+    """Item 7: the coverage and edit tables, the download CSVs (headers in the language,
+    metres to the decimetre), and the English page's village placeholder."""
+    import io
+    import json
+
+    import pandas as pd
+
+    open_sections(app, "exp_plan", "exp_edit", "exp_export")
+    frames = [d.value for d in app.dataframe]
+    coverage = next(f for f in frames if "道路距离以内（公里）" in f.columns)
+    assert not {"scope", "band_m", "hh_within", "overall"} & set(coverage.columns)
+    edit = next(d for d in app.dataframe if d.key == "edit_table_households")
+    config = json.loads(edit.proto.columns)
+    assert {c["label"] for c in config.values()} == {"村庄", "儿童数", "编号"}
+    # the CSV the download button hands out
+    table = pd.read_csv(io.BytesIO(app.session_state["memo_csv_villages"][2]))
+    assert "村庄" in table.columns and "到幼儿园道路距离（米）" in table.columns
+    dist = table["到幼儿园道路距离（米）"].dropna()
+    assert (dist == dist.round(1)).all()
+    assert set(table["超标（幼儿园）"]) <= {"是", "否"}
+    app.radio(key="lang").set_value("en").run()
+    assert app.selectbox(key="proposal_village").format_func("") == "(none: use the clicked place)"
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 10 in the app: uploads are deleted once read, named as the user named them; a bad or
+# hostile file is a message; a bug is a short message and the log, never a traceback
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """The app's temporary folders go here (to see what it leaves behind)."""
+    import tempfile
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_uploaded_households_are_deleted_as_soon_as_they_are_read(app, private_tmp):
+    upload(app, "up_households", "我们的农户.csv", OWN.encode())
+    app.button(key="apply_layers").click().run()
+    assert len(app.session_state["scenario"].households) == 2
+    assert list(private_tmp.iterdir()) == []  # names and phones of families: gone
+
+
+def test_a_bad_upload_is_named_as_the_user_named_it_and_deleted(app, private_tmp):
+    bad = "户编号,经度,纬度\nA1,113.2,41.45\nA2,113.2,211.4\n".encode()
+    scenario = app.session_state["scenario"]
+    upload(app, "up_households", "村里的农户.csv", bad)
+    app.button(key="apply_layers").click().run()
+    assert not app.exception
+    message = app.error[0].value
+    assert "村里的农户.csv" in message and "之前的数据和设置保持不变" in message
+    assert str(private_tmp) not in message and "gapmapper-" not in message
+    assert app.session_state["scenario"] is scenario
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_a_tampered_project_is_a_message_in_the_users_language(app, private_tmp, tmp_path):
+    import sqlite3
+
+    from mapping.project import save_project
+    from mapping.scenario import load_demo
+    from mapping.settings import AnalysisSettings
+
+    path = save_project(tmp_path / "p.gpkg", load_demo(), AnalysisSettings())
+    with sqlite3.connect(path) as con:
+        con.execute("update project_meta set settings = '{not json'")
+    before = metrics(app)
+    app.radio(key="source").set_value("project").run()
+    upload(app, "up_project", "别人的项目.gpkg", path.read_bytes())
+    app.button(key="load_project").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    message = app.error[0].value
+    assert message.startswith("无法完成：") and "别人的项目.gpkg" in message
+    assert "Traceback" not in message and str(private_tmp) not in message
+    assert metrics(app) == before
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_a_bug_is_a_short_message_and_the_log_never_a_traceback(app, tmp_path, monkeypatch):
+    import layers.households
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in a reader")
+
+    monkeypatch.setenv("GAPMAPPER_LOG_DIR", str(tmp_path / "log"))
+    monkeypatch.setattr(layers.households, "read_households", broken)
+    scenario = app.session_state["scenario"]
+    upload(app, "up_households", "hh.csv", OWN.encode())
+    app.button(key="apply_layers").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    message = app.error[0].value
+    log = tmp_path / "log" / "gapmapper.log"
+    assert "RuntimeError" in message and str(log) in message
+    assert "Traceback" not in message and "a bug in a reader" not in message
+    assert "Traceback" in log.read_text(encoding="utf-8")
+    assert "a bug in a reader" in log.read_text(encoding="utf-8")
+    assert app.session_state["scenario"] is scenario

@@ -257,3 +257,21 @@ def test_a_layer_from_a_geodataframe_of_the_wrong_shape_is_refused(work):
     empty = gpd.GeoDataFrame({"x": [1]}, geometry=[shapely.Point(0, 0)], crs="EPSG:4326")
     with pytest.raises((TypeError, ValueError, KeyError)):
         work.with_file("services", empty.set_index(pd.Index(["S9"])), "x.csv", "add")
+
+
+# --------------------------------------------------------------------------------------------
+# Numbers near a threshold (item 15)
+
+
+def test_distances_near_the_threshold_show_enough_decimals_to_agree_with_the_flag():
+    from mapping.app_state import distance_km_shown
+
+    dist = pd.Series([3004.0, 3040.0, 2996.0, 3000.0, 10449.0, 2400.0, float("nan"), 3000.0004])
+    shown = distance_km_shown(dist, 3000.0)
+    # pencil: beyond 3 km at the millimetre -> the number shown is above 3
+    assert shown.tolist()[:6] == [3.004, 3.04, 3.0, 3.0, 10.4, 2.4]
+    assert pd.isna(shown.iloc[6])
+    assert shown.iloc[7] == 3.0  # 0.4 mm over: within at the millimetre, as the flag says
+    beyond = dist.round(3) > 3000.0
+    agree = (shown * 1000 > 3000.0) == beyond
+    assert agree[dist.notna()].all()
