@@ -198,7 +198,11 @@ def rethreshold(analysis: Analysis, settings: AnalysisSettings) -> Analysis:
     ValueError
         When anything but the thresholds changed (then run :func:`run_analysis`).
     """
-    if settings.with_(thresholds_m=analysis.settings.thresholds_m) != analysis.settings:
+    same = settings.with_(
+        thresholds_m=analysis.settings.thresholds_m,
+        time_thresholds_min=analysis.settings.time_thresholds_min,
+    )
+    if same != analysis.settings:
         raise ValueError("rethreshold() can only change thresholds")
     return replace(analysis, settings=settings, villages=_regap(analysis, settings))
 

@@ -41,6 +41,18 @@ i18n.register(
             "en": "{village}: the nearest {kind} ({service}) is {km} km away by road, "
             "within the {limit} km threshold.",
         },
+        "gap.flag_min": {
+            "zh": "{village}：最近的{kind}（{service}）沿道路 {km} 公里，约 {minutes} 分钟，"
+            "超过 {limit} 分钟的标准。",
+            "en": "{village}: the nearest {kind} ({service}) is {km} km away by road, "
+            "{minutes} min, beyond the {limit} min threshold.",
+        },
+        "gap.ok_min": {
+            "zh": "{village}：最近的{kind}（{service}）沿道路 {km} 公里，约 {minutes} 分钟，"
+            "在 {limit} 分钟标准以内。",
+            "en": "{village}: the nearest {kind} ({service}) is {km} km away by road, "
+            "{minutes} min, within the {limit} min threshold.",
+        },
         "gap.unreachable": {
             "zh": "{village}：沿道路无法到达任何{kind}；直线距离最近的{kind}在 {km} 公里外。"
             "请检查道路数据是否连通。",
@@ -145,6 +157,18 @@ def km_text(metres: float, limit_m: float | None = None) -> str:
     return f"{metres / 1000:.4f}"
 
 
+def minutes_text(minutes: float, limit_min: float) -> str:
+    """Minutes as people read them: whole, or with as many decimals as it takes for the
+    number to agree with the flag against ``limit_min`` (the flag's rule: compared at a
+    thousandth of a minute)."""
+    beyond = round(minutes, 3) > limit_min
+    for decimals in (0, 1, 2, 3):
+        shown = round(minutes, decimals)
+        if (round(shown, 6) > limit_min) == beyond:
+            return f"{shown:.{decimals}f}"
+    return f"{minutes:.3f}"
+
+
 def compute_village_gaps(
     villages: gpd.GeoDataFrame,
     village_access: pd.DataFrame,
@@ -176,7 +200,9 @@ def compute_village_gaps(
         ``share_hh_beyond_<kind>``, ``n_children_beyond_<kind>``, ``flag_<kind>``,
         ``warn_<kind>``, ``reason_<kind>_zh`` and ``reason_<kind>_en``.
         ``flag_<kind>`` is true when the village point is beyond the threshold, or when no
-        service of the kind can be reached.
+        service of the kind can be reached. A kind with a travel-time threshold
+        (``settings.threshold_min``) is flagged, and its households counted beyond, by
+        travel time instead of distance.
     """
     out = villages[["village_id", "village_name", "geometry", "boundary"]].copy()
     hh = households
@@ -192,6 +218,7 @@ def compute_village_gaps(
 
     for kind in settings.kinds:
         limit = settings.threshold_m(kind)
+        limit_min = settings.threshold_min(kind)
         va = village_access
         dist = va[f"dist_{kind}_m"].reindex(out.index)
         out[f"dist_{kind}_m"] = dist
@@ -205,7 +232,11 @@ def compute_village_gaps(
 
         hd = hh[f"dist_{kind}_m"]
         # an unreachable household counts as beyond: it cannot get there by road at all
-        beyond = hd.isna() | (hd.round(3) > limit)
+        if limit_min is None:
+            beyond = hd.isna() | (hd.round(3) > limit)
+        else:
+            ht = hh[f"time_{kind}_min"]
+            beyond = hd.isna() | ht.isna() | (ht.round(3) > limit_min)
         g = hh.assign(_d=hd, _beyond=beyond).groupby("village_id", sort=False)
         out[f"median_hh_dist_{kind}_m"] = g["_d"].median().reindex(out.index)
         out[f"max_hh_dist_{kind}_m"] = g["_d"].max().reindex(out.index)
@@ -225,23 +256,31 @@ def compute_village_gaps(
         else:
             out[f"n_children_beyond_{kind}"] = pd.array([pd.NA] * len(out), dtype="Int64")
 
-        # compared at the millimetre: projection round-off must not tip a village at exactly
-        # the threshold over it
-        flag = ~reachable | (dist.round(3) > limit)
+        # compared at the millimetre (a thousandth of a minute): projection round-off must not
+        # tip a village at exactly the threshold over it
+        if limit_min is None:
+            flag = ~reachable | (dist.round(3) > limit)
+        else:
+            flag = ~reachable | (out[f"time_{kind}_min"].round(3) > limit_min)
         out[f"flag_{kind}"] = flag.astype(bool)
         out[f"warn_{kind}"] = (~flag) & (n_beyond > 0)
         # plain dicts: iterrows builds a Series per row, most of a threshold change's time
         # on a county's villages
         rows = out.to_dict("records")
         for lang in ("zh", "en"):
-            out[f"reason_{kind}_{lang}"] = [explain_gap(row, kind, limit, lang) for row in rows]
+            out[f"reason_{kind}_{lang}"] = [
+                explain_gap(row, kind, limit, lang, limit_min=limit_min) for row in rows
+            ]
     return gpd.GeoDataFrame(out, geometry="geometry", crs=villages.crs)
 
 
-def explain_gap(row: pd.Series | dict, kind: str, limit_m: float, lang: str) -> str:
+def explain_gap(
+    row: pd.Series | dict, kind: str, limit_m: float, lang: str, *, limit_min: float | None = None
+) -> str:
     """The sentence that says why a village is (or is not) flagged for ``kind``.
 
-    ``row`` is one village of :func:`compute_village_gaps` (a row, or the same as a dict).
+    ``row`` is one village of :func:`compute_village_gaps` (a row, or the same as a dict);
+    with ``limit_min`` the threshold is that travel time, in minutes.
     """
     kind_name = i18n.t(f"kind.{kind}", lang)
     village = row["village_name"]
@@ -257,16 +296,30 @@ def explain_gap(row: pd.Series | dict, kind: str, limit_m: float, lang: str) -> 
             kind=kind_name,
             km=km_text(row[f"straight_{kind}_m"]),
         )
-    key = "gap.flag" if round(dist, 3) > limit_m else "gap.ok"
-    text = i18n.t(
-        key,
-        lang,
-        village=village,
-        kind=kind_name,
-        service=service,
-        km=km_text(dist, limit_m),
-        limit=f"{limit_m / 1000:g}",
-    )
+    if limit_min is None:
+        key = "gap.flag" if round(dist, 3) > limit_m else "gap.ok"
+        text = i18n.t(
+            key,
+            lang,
+            village=village,
+            kind=kind_name,
+            service=service,
+            km=km_text(dist, limit_m),
+            limit=f"{limit_m / 1000:g}",
+        )
+    else:
+        minutes = row[f"time_{kind}_min"]
+        key = "gap.flag_min" if round(minutes, 3) > limit_min else "gap.ok_min"
+        text = i18n.t(
+            key,
+            lang,
+            village=village,
+            kind=kind_name,
+            service=service,
+            km=km_text(dist),
+            minutes=minutes_text(minutes, limit_min),
+            limit=f"{limit_min:g}",
+        )
     n = int(row["n_households"])
     beyond = int(row[f"n_hh_beyond_{kind}"])
     if n:

@@ -113,6 +113,9 @@ class AnalysisSettings:
         ``largest``: points snap to the largest connected road piece (as osmnx keeps only the
         largest component), so a village on a stray road fragment still gets a distance, with a
         longer off-road leg; ``any``: the nearest road of any piece, which may be unreachable.
+    time_thresholds_min
+        Travel-time threshold per service kind, minutes (by the mode's speeds). A kind with
+        one is flagged by travel time instead of its distance threshold.
     """
 
     mode: str = "motorbike"
@@ -121,6 +124,7 @@ class AnalysisSettings:
     walk_speed_kmh: float = WALK_SPEED_KMH
     speeds_kmh: dict[str, float] | None = None
     snap_to: str = "largest"
+    time_thresholds_min: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -137,6 +141,13 @@ class AnalysisSettings:
                 )
             if not _finite_positive(value):
                 raise SettingsError("error.settings.threshold", kind=kind, value=value)
+        for kind, value in self.time_thresholds_min.items():
+            if kind not in SERVICE_KINDS:
+                raise SettingsError(
+                    "error.settings.kind", kind=kind, choices=", ".join(SERVICE_KINDS)
+                )
+            if not _finite_positive(value):
+                raise SettingsError("error.settings.threshold", kind=kind, value=f"{value}min")
         if not _finite_positive(self.walk_speed_kmh):
             raise SettingsError("error.settings.speed", what="walk", value=self.walk_speed_kmh)
         for what, value in (self.speeds_kmh or {}).items():
@@ -152,6 +163,11 @@ class AnalysisSettings:
     def threshold_m(self, kind: str) -> float:
         """The threshold for ``kind`` (the documented default when not set)."""
         return float(self.thresholds_m.get(kind, DEFAULT_THRESHOLDS_M[kind]))
+
+    def threshold_min(self, kind: str) -> float | None:
+        """The travel-time threshold for ``kind`` in minutes, or None (flagged by distance)."""
+        value = self.time_thresholds_min.get(kind)
+        return None if value is None else float(value)
 
     def class_speeds_kmh(self) -> dict[str, float]:
         """Speed per highway class for this mode (walking: the walking speed everywhere)."""
@@ -174,6 +190,29 @@ def _finite_positive(value: object) -> bool:
         and math.isfinite(value)
         and value > 0
     )
+
+
+#: Suffixes of a threshold given in minutes (``30min``, ``30 分钟``).
+MINUTE_SUFFIXES = ("minutes", "minute", "mins", "min", "分钟", "分")
+
+
+def parse_threshold(text: str, kind: str = "") -> tuple[str, float]:
+    """Parse a threshold given as a distance or a travel time.
+
+    Returns ``("m", metres)`` for ``"10km"``, ``"800m"``, ``"2.5 公里"`` (see
+    :func:`parse_distance_m`), or ``("min", minutes)`` for ``"30min"``, ``"30 分钟"``.
+    """
+    s = str(text).strip().lower().replace(" ", "")
+    for suffix in MINUTE_SUFFIXES:
+        if s.endswith(suffix):
+            try:
+                value = float(s[: -len(suffix)])
+            except ValueError:
+                raise SettingsError("error.settings.threshold", kind=kind, value=text) from None
+            if not _finite_positive(value):
+                raise SettingsError("error.settings.threshold", kind=kind, value=text)
+            return "min", value
+    return "m", parse_distance_m(text, kind)
 
 
 def parse_distance_m(text: str, kind: str = "") -> float:
