@@ -72,6 +72,11 @@ KEY_MODE = "mode"
 KEY_WALK_SPEED = "walk_speed_kmh"
 KEY_SPEEDS = "vehicle_speeds"
 KEY_THRESHOLD = "threshold_km_{kind}"
+KEY_THRESHOLD_MIN = "threshold_min_{kind}"
+KEY_THRESHOLD_UNIT = "threshold_unit_{kind}"
+#: A travel-time threshold to start from when a kind is switched to minutes (workshop
+#: starting points, like the distance defaults in mapping.settings: set your own).
+MINUTES_START = {"kindergarten": 30.0, "school": 45.0}
 KEY_MAP_KIND = "map_kind"
 KEY_CLICK = "last_click"  # the chosen place (lon, lat): a map click, a drawn point or a village
 KEY_MAP_NEW = "map_answered"  # the map sent a new answer since the last run
@@ -113,6 +118,7 @@ CHOICE_KEYS = (
     "plan_weight",
     "export_privacy",
     *(KEY_LAYER_HOW.format(layer=layer) for layer in FILE_LAYERS),
+    *(KEY_THRESHOLD_UNIT.format(kind=kind) for kind in KINDS),
 )
 #: Expanders whose open state the page keeps (Streamlit forgets it when their title changes
 #: with the language, unless it is stored again, as the choices are).
@@ -193,10 +199,16 @@ i18n.register(
             "en": "Median household distance (km)",
         },
         "app.before_after": {
-            "zh": "拟建前 → 拟建后：超过 {limit} 公里的农户 {before} → {after} 户，村庄 {vb} → {va} 个。",
-            "en": "Before → after the proposals: households beyond {limit} km {before} → {after}, "
+            "zh": "拟建前 → 拟建后：超过 {limit} 的农户 {before} → {after} 户，村庄 {vb} → {va} 个。",
+            "en": "Before → after the proposals: households beyond {limit} {before} → {after}, "
             "villages {vb} → {va}.",
         },
+        "app.limit.km": {"zh": "{n} 公里", "en": "{n} km"},
+        "app.limit.min": {"zh": "{n} 分钟", "en": "{n} min"},
+        "app.threshold.unit": {"zh": "{kind}的标准按", "en": "{kind}: threshold by"},
+        "app.threshold.by.km": {"zh": "距离（公里）", "en": "distance (km)"},
+        "app.threshold.by.min": {"zh": "时间（分钟）", "en": "travel time (min)"},
+        "app.threshold.min": {"zh": "{kind}（分钟）", "en": "{kind} (minutes)"},
         "app.table": {"zh": "村庄一览（超标的在前）", "en": "Villages (flagged first)"},
         "app.chart": {
             "zh": "各村到最近{kind}的道路距离（公里）",
@@ -621,6 +633,9 @@ def apply_pending_settings() -> None:
     st.session_state[KEY_WALK_SPEED] = settings.walk_speed_kmh
     for kind in KINDS:
         st.session_state[KEY_THRESHOLD.format(kind=kind)] = settings.threshold_m(kind) / 1000
+        minutes = settings.threshold_min(kind)
+        st.session_state[KEY_THRESHOLD_UNIT.format(kind=kind)] = "km" if minutes is None else "min"
+        st.session_state[KEY_THRESHOLD_MIN.format(kind=kind)] = minutes or MINUTES_START[kind]
 
 
 def undo_or_redo(redo: bool) -> None:
@@ -926,18 +941,43 @@ def render_settings() -> AnalysisSettings:
                 if pd.notna(v) and float(v) > 0 and float(v) != base.get(cls)
             } or None
     sb.header(t("app.thresholds"))
-    thresholds = {}
+    thresholds, minutes = {}, {}
     for kind in KINDS:
+        name = t(f"kind.{kind}")
+        unit = sb.radio(
+            t("app.threshold.unit", kind=name),
+            ("km", "min"),
+            format_func=labels("app.threshold.by"),
+            key=KEY_THRESHOLD_UNIT.format(kind=kind),
+            horizontal=True,
+        )
+        # both stay drawn (the one not in use greyed out), so each keeps its value
         km = sb.number_input(
-            t("app.threshold", kind=t(f"kind.{kind}")),
+            t("app.threshold", kind=name),
             min_value=0.5,
             max_value=200.0,
             step=0.5,
             key=KEY_THRESHOLD.format(kind=kind),
+            disabled=unit != "km",
         )
         thresholds[kind] = km * 1000
+        mins = sb.number_input(
+            t("app.threshold.min", kind=name),
+            min_value=1.0,
+            max_value=600.0,
+            step=5.0,
+            key=KEY_THRESHOLD_MIN.format(kind=kind),
+            disabled=unit != "min",
+        )
+        if unit == "min":
+            minutes[kind] = float(mins)
     settings = AnalysisSettings(
-        mode=mode, thresholds_m=thresholds, kinds=KINDS, walk_speed_kmh=walk, speeds_kmh=speeds
+        mode=mode,
+        thresholds_m=thresholds,
+        kinds=KINDS,
+        walk_speed_kmh=walk,
+        speeds_kmh=speeds,
+        time_thresholds_min=minutes,
     )
     if shown_settings(settings) == shown_settings(current):
         return current
@@ -952,6 +992,7 @@ def shown_settings(settings: AnalysisSettings) -> tuple:
         settings.walk_speed_kmh,
         tuple(sorted((settings.speeds_kmh or {}).items())),
         tuple(settings.threshold_m(k) for k in KINDS),
+        tuple(settings.threshold_min(k) for k in KINDS),
         tuple(settings.kinds),
     )
 
@@ -1017,8 +1058,16 @@ def render_metrics(base: Analysis, after: Analysis, kind: str) -> None:
     if after is not base:
         hb, ha = numbers["households_beyond"]
         vb, va = numbers["villages_flagged"]
-        limit = f"{after.settings.threshold_m(kind) / 1000:g}"
+        limit = limit_text(after.settings, kind, lang())
         st.info(t("app.before_after", limit=limit, before=hb, after=ha, vb=vb, va=va))
+
+
+def limit_text(settings: AnalysisSettings, kind: str, lg: str) -> str:
+    """The threshold of ``kind`` in words: "5 公里" or "30 分钟" (whichever flags)."""
+    minutes = settings.threshold_min(kind)
+    if minutes is not None:
+        return i18n.t("app.limit.min", lg, n=f"{minutes:g}")
+    return i18n.t("app.limit.km", lg, n=f"{settings.threshold_m(kind) / 1000:g}")
 
 
 def render_map(base: Analysis, analysis: Analysis, kind: str) -> None:
@@ -1469,7 +1518,8 @@ def render_table(analysis: Analysis, kind: str) -> pd.DataFrame:
 
     def make() -> pd.DataFrame:
         table = village_table(analysis, lang())
-        limit_m = analysis.settings.threshold_m(kind)
+        by_time = analysis.settings.threshold_min(kind) is not None
+        limit_m = float("inf") if by_time else analysis.settings.threshold_m(kind)
         return pd.DataFrame(
             {
                 t("app.col.village"): table["village_name"],
@@ -1499,8 +1549,9 @@ def render_table(analysis: Analysis, kind: str) -> pd.DataFrame:
     return shown
 
 
-def render_chart(shown: pd.DataFrame, limit_km: float, kind: str) -> None:
-    """The farthest villages as horizontal bars, with the threshold as a line.
+def render_chart(shown: pd.DataFrame, limit_km: float | None, kind: str) -> None:
+    """The farthest villages as horizontal bars, with the distance threshold as a line (none
+    when the kind is flagged by travel time).
 
     A Vega-Lite spec written out (Altair would validate the same spec against its schema on
     every run, a tenth of a second of each).
@@ -1536,7 +1587,7 @@ def render_chart(shown: pd.DataFrame, limit_km: float, kind: str) -> None:
                 "mark": {"type": "rule", "strokeDash": [4, 3]},
                 "encoding": {"x": {"aggregate": "min", "field": "x", "type": "quantitative"}},
             },
-        ],
+        ][: 2 if limit_km is not None else 1],
     }
     st.vega_lite_chart(spec, width="stretch")
 
@@ -1843,7 +1894,8 @@ def render_page() -> None:
             if section.open:
                 st.text(summarize(after, lang()))
     shown = render_table(after, kind)
-    render_chart(shown, after.settings.threshold_m(kind) / 1000, kind)
+    by_time = after.settings.threshold_min(kind) is not None
+    render_chart(shown, None if by_time else after.settings.threshold_m(kind) / 1000, kind)
     render_exports(base, after, kind)
     with undo_place:
         render_undo()

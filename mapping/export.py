@@ -37,6 +37,12 @@ i18n.register(
             "en": "{kind} (threshold {limit} km): {flagged} villages beyond it{names}; "
             "{hh_beyond} households and {kids_beyond} children beyond it.",
         },
+        "summary.kind_min": {
+            "zh": "{kind}（标准 {limit} 分钟）：{flagged} 个村超过标准{names}；"
+            "{hh_beyond} 户、{kids_beyond} 名儿童超过标准。",
+            "en": "{kind} (threshold {limit} min): {flagged} villages beyond it{names}; "
+            "{hh_beyond} households and {kids_beyond} children beyond it.",
+        },
         "summary.fictional": {
             "zh": "注意：示例数据是虚构的。",
             "en": "Note: the demo data is fictional.",
@@ -223,15 +229,29 @@ def summarize(analysis: Analysis, lang: str = "zh") -> str:
     ]
     for k in analysis.settings.kinds:
         flagged = v[v[f"flag_{k}"]]
+        # the villages with the most households (then children) beyond first, the farthest
+        # first among equals: an empty village is not news before one with 9 households
+        order = pd.DataFrame(
+            {
+                "hh": -flagged[f"n_hh_beyond_{k}"],
+                "kids": -flagged[f"n_children_beyond_{k}"].fillna(0).astype(float),
+                "d": -flagged[f"dist_{k}_m"].fillna(np.inf),
+            },
+            index=flagged.index,
+        )
+        flagged = flagged.loc[order.sort_values(["hh", "kids", "d"], kind="stable").index]
         names = ", ".join(flagged["village_name"].astype(str).head(8))
         if len(flagged) > 8:
             names += ", …"
+        minutes = analysis.settings.threshold_min(k)
         lines.append(
             i18n.t(
-                "summary.kind",
+                "summary.kind" if minutes is None else "summary.kind_min",
                 lang,
                 kind=i18n.t(f"kind.{k}", lang),
-                limit=f"{analysis.settings.threshold_m(k) / 1000:g}",
+                limit=f"{analysis.settings.threshold_m(k) / 1000:g}"
+                if minutes is None
+                else f"{minutes:g}",
                 flagged=len(flagged),
                 names=f" ({names})" if names else "",
                 hh_beyond=int(v[f"n_hh_beyond_{k}"].sum()),

@@ -12,7 +12,8 @@ FAR = "希乐图村"
 
 
 @pytest.fixture
-def app():
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAPMAPPER_LOG_DIR", str(tmp_path / "log"))  # never the user's log
     st.cache_data.clear()
     st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
@@ -565,3 +566,46 @@ def test_a_bug_is_a_short_message_and_the_log_never_a_traceback(app, tmp_path, m
     assert "Traceback" in log.read_text(encoding="utf-8")
     assert "a bug in a reader" in log.read_text(encoding="utf-8")
     assert app.session_state["scenario"] is scenario
+
+
+def test_a_threshold_in_minutes_flags_by_travel_time(app):
+    """Item 9: travel time in the table; a kind can be judged by minutes instead of km, and
+    the page, the summary and undo follow."""
+    table = village_rows(app)
+    far = table[table["村庄"] == FAR].iloc[0]
+    assert far["时间（分钟）"] > 0
+    app.radio(key="threshold_unit_kindergarten").set_value("min").run()
+    assert app.number_input(key="threshold_min_kindergarten").value == 30.0
+    minutes = float(far["时间（分钟）"])
+    # a limit just above the far village's time: it is no longer flagged
+    app.number_input(key="threshold_min_kindergarten").set_value(round(minutes) + 5).run()
+    table = village_rows(app)
+    assert not bool(table[table["村庄"] == FAR].iloc[0]["超标"])
+    assert f"在 {round(minutes) + 5:g} 分钟标准以内" in table[table["村庄"] == FAR].iloc[0]["说明"]
+    open_sections(app, "exp_summary")
+    summary = next(t.value for t in app.text if "村庄" in t.value)
+    assert f"幼儿园（标准 {round(minutes) + 5:g} 分钟）" in summary
+    app.button(key="undo").click().run()
+    assert app.number_input(key="threshold_min_kindergarten").value == 30.0
+    app.button(key="undo").click().run()
+    assert app.radio(key="threshold_unit_kindergarten").value == "km"
+    assert bool(village_rows(app).set_index("村庄").loc[FAR, "超标"])
+
+
+def test_the_summary_lists_the_villages_with_most_households_beyond_first(app):
+    """Item 10: the issue's case: 9 surveyed households in 光明村, the village list in its
+    own order puts empty villages (and 希乐图村, now without households) before it."""
+    v = app.session_state["scenario"].villages
+    point = v[v["village_name"] == "光明村"].geometry.iloc[0]
+    rows = [f"G{i},{point.x + 0.0005 * i:.6f},{point.y:.6f},1" for i in range(9)]
+    upload(
+        app, "up_households", "光明村.csv", ("户编号,经度,纬度,儿童数\n" + "\n".join(rows)).encode()
+    )
+    app.button(key="apply_layers").click().run()
+    open_sections(app, "exp_summary")
+    summary = next(t.value for t in app.text if "村庄" in t.value)
+    line = next(x for x in summary.splitlines() if x.startswith("幼儿园（标准 5 公里）"))
+    names = line.split(" (", 1)[1].split(")")[0].split(", ")
+    assert names[0] == "光明村" and FAR in names[1:]
+    first_reason = next(x for x in summary.splitlines() if x.startswith("  - "))
+    assert first_reason.startswith("  - 光明村：") and "9 户中有 9 户超过标准" in first_reason
