@@ -32,7 +32,12 @@ from layers.files import output_folder, write_error_log
 from layers.roads import MODES
 from layers.services import SERVICE_KINDS
 from mapping.planning import OBJECTIVES, WEIGHTS
-from mapping.settings import DEFAULT_THRESHOLDS_M, AnalysisSettings, parse_distance_m
+from mapping.settings import (
+    DEFAULT_THRESHOLDS_M,
+    AnalysisSettings,
+    parse_distance_m,
+    parse_threshold,
+)
 
 i18n.register(
     {
@@ -102,14 +107,17 @@ i18n.register(
 )
 
 
-def _thresholds(values: list[str]) -> dict[str, float]:
-    out = dict(DEFAULT_THRESHOLDS_M)
+def _thresholds(values: list[str]) -> tuple[dict[str, float], dict[str, float]]:
+    """The distance thresholds (m) and the travel-time thresholds (min) of ``--threshold``:
+    ``kindergarten=10km`` or ``kindergarten=30min`` (both may be given for one kind)."""
+    metres, minutes = dict(DEFAULT_THRESHOLDS_M), {}
     for value in values:
-        kind, sep, dist = value.partition("=")
+        kind, sep, text = value.partition("=")
         if not sep:
             raise InputError("error.cli.threshold_format", value=value)
-        out[kind.strip()] = parse_distance_m(dist, kind.strip())
-    return out
+        unit, amount = parse_threshold(text, kind.strip())
+        (minutes if unit == "min" else metres)[kind.strip()] = amount
+    return metres, minutes
 
 
 def _speeds(values: list[str]) -> dict[str, float] | None:
@@ -244,7 +252,7 @@ def _add_thresholds_option(a: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KIND=DIST",
-        help="e.g. kindergarten=10km (repeatable)",
+        help="e.g. kindergarten=10km, or kindergarten=30min for travel time (repeatable)",
     )
 
 
@@ -391,10 +399,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _settings(args: argparse.Namespace, thresholds_m: dict[str, float], kinds) -> AnalysisSettings:
+def _settings(
+    args: argparse.Namespace, thresholds: tuple[dict, dict] | dict[str, float], kinds
+) -> AnalysisSettings:
+    metres, minutes = thresholds if isinstance(thresholds, tuple) else (thresholds, {})
     return AnalysisSettings(
         mode=args.mode,
-        thresholds_m=thresholds_m,
+        thresholds_m=metres,
+        time_thresholds_min=minutes,
         kinds=tuple(kinds),
         snap_to=args.snap_to,
         speeds_kmh=_speeds(args.speed),

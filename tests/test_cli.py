@@ -381,3 +381,19 @@ def test_csv_columns_keep_their_own_decimals(tmp_path):
     )
     text = write_csv(table, tmp_path / "t.csv").read_text(encoding="utf-8-sig")
     assert text.splitlines()[1] == "113.1234568,41.9876543,1234.6,12.3,0.667,3"
+
+
+def test_a_threshold_in_minutes_flags_by_travel_time(tmp_path, capsys):
+    """``--threshold kindergarten=20min``: flagged exactly where the time is beyond 20 min
+    (the oracle is the table's own time column), and the sentence says minutes."""
+    assert main(["analyze", "--demo", "--threshold", "kindergarten=20min", "--no-map",
+                 "--out", str(tmp_path), "--lang", "en"]) == 0  # fmt: skip
+    v = pd.read_csv(tmp_path / "villages.csv", encoding="utf-8-sig")
+    reachable = v["time_kindergarten_min"].notna()
+    beyond = v["time_kindergarten_min"] > 20
+    assert (v.loc[reachable, "flag_kindergarten"] == beyond[reachable]).all()
+    assert beyond.any() and (~beyond[reachable]).any()
+    assert "20 min" in " ".join(v.loc[v["flag_kindergarten"], "reason_kindergarten"].dropna())
+    code = main(["analyze", "--demo", "--threshold", "kindergarten=infmin", "--out",
+                 str(tmp_path / "x")])  # fmt: skip
+    assert code == 2 and "Traceback" not in capsys.readouterr().err
