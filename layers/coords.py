@@ -32,6 +32,13 @@ from layers.errors import SettingsError
 #: The coordinate systems a user file may be in.
 COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
 
+#: The choice that asks for the system to be found from the data (:mod:`mapping.coorddetect`:
+#: the one whose points sit closest to the roads). Readers take it as "the file's default".
+AUTO = "auto"
+
+#: What a user may choose: a system, or :data:`AUTO`.
+COORD_CHOICES = (*COORD_SYSTEMS, AUTO)
+
 # Krasovsky 1940 ellipsoid, as used by the published GCJ-02 formula.
 _A = 6378245.0
 _EE = 0.00669342162296594323
@@ -316,6 +323,52 @@ def normalize_system(system: str) -> str:
     return key
 
 
+def normalize_choice(choice: str | None, default: str = "wgs84") -> str:
+    """A coordinate choice as one of :data:`COORD_CHOICES`; ``None`` is ``default``.
+
+    Raises
+    ------
+    SettingsError
+        ``error.coords.unknown_system`` for anything else.
+    """
+    if choice is None:
+        return default
+    if str(choice).strip().lower() in (AUTO, "detect"):
+        return AUTO
+    return normalize_system(choice)
+
+
+def from_wgs84(
+    lon: ArrayLike, lat: ArrayLike, system: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Convert WGS84 degrees into ``system`` (the inverse of :func:`to_wgs84`).
+
+    With :func:`to_wgs84` this re-reads positions in another system: positions read as
+    ``a`` and converted to WGS84 are the file's own numbers again after
+    ``from_wgs84(..., a)`` (to better than a millimetre for GCJ-02, a few centimetres for
+    BD-09; see :func:`gcj02_to_wgs84` and :func:`bd09_to_gcj02`).
+    """
+    name = normalize_system(system)
+    if name == "gcj02":
+        return wgs84_to_gcj02(lon, lat)
+    if name == "bd09":
+        return wgs84_to_bd09(lon, lat)
+    return _result(*_arrays(lon, lat))
+
+
+def convert_system(
+    lon: ArrayLike, lat: ArrayLike, read_as: str, system: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """WGS84 degrees that were read from a file as ``read_as``, re-read as ``system``.
+
+    ``convert_system(lon, lat, "wgs84", "gcj02")`` is the position a GCJ-02 file's numbers
+    stand for when they were first taken as WGS84 (no shift): ``to_wgs84(from_wgs84(...))``.
+    """
+    if normalize_system(read_as) == normalize_system(system):
+        return _result(*_arrays(lon, lat))
+    return to_wgs84(*from_wgs84(lon, lat, read_as), system)
+
+
 def to_wgs84(
     lon: ArrayLike, lat: ArrayLike, system: str
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -332,6 +385,24 @@ def to_wgs84(
     if name == "bd09":
         return bd09_to_wgs84(lon, lat)
     return _result(*_arrays(lon, lat))
+
+
+def convert_geometries(geoms: ArrayLike, read_as: str, system: str) -> NDArray[np.object_]:
+    """Shapely geometries (WGS84 degrees) read as ``read_as``, re-read as ``system``.
+
+    Any geometry type; ``None`` stays ``None``. See :func:`convert_system`.
+    """
+    import shapely
+
+    geoms = np.asarray(geoms, dtype=object)
+    if normalize_system(read_as) == normalize_system(system):
+        return geoms.copy()
+
+    def convert(xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        x, y = convert_system(xy[:, 0], xy[:, 1], read_as, system)
+        return np.column_stack([x, y])
+
+    return shapely.transform(geoms, convert)
 
 
 def utm_crs(lon: float, lat: float) -> pyproj.CRS:

@@ -8,6 +8,14 @@ unknown) says so with a :class:`Note`: a translation key and its parameters, lik
 project's errors. A layer's notes travel with the frame, in ``frame.attrs["notes"]`` (a tuple
 of :class:`Note`); read them with :func:`notes_of`. The CLI prints them, the app shows them
 with ``st.info``/``st.warning``, in the user's language (``note.message(lang)``).
+
+Coordinate system
+-----------------
+A layer read from a user's file remembers which coordinate system its positions were read
+in, and why, as a :class:`ReadAs` in ``frame.attrs["coords"]`` (read it with
+:func:`read_as_of`): the user's choice, or the format's default (WGS84 for tables and phone
+surveys, GCJ-02 for 奥维/Ovital files). :mod:`mapping.coorddetect` uses it to re-read the
+positions in another system when the roads say that one fits better.
 """
 
 from __future__ import annotations
@@ -25,6 +33,9 @@ WGS84 = "EPSG:4326"
 
 #: The key of a frame's notes in ``DataFrame.attrs``.
 NOTES_ATTR = "notes"
+
+#: The key of a layer's :class:`ReadAs` in ``DataFrame.attrs``.
+COORDS_ATTR = "coords"
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,43 @@ class Note:
 
     def __str__(self) -> str:
         return self.message("en")
+
+
+@dataclass(frozen=True)
+class ReadAs:
+    """The coordinate system a layer's positions were read in.
+
+    Attributes
+    ----------
+    system
+        One of :data:`layers.coords.COORD_SYSTEMS`.
+    declared
+        True when the user chose it; False when it is the format's default.
+    reason
+        Why this system: ``"user"`` (chosen), ``"default"`` (tables, geodata),
+        ``"survey"`` (KoboToolbox/ODK exports: phone GPS), ``"gpx"`` (WGS84 by definition),
+        ``"ovital"`` (奥维 exports: GCJ-02).
+    file
+        The file as the user named it.
+    """
+
+    system: str
+    declared: bool
+    reason: str
+    file: str = ""
+
+
+def read_as_of(frame: pd.DataFrame) -> ReadAs | None:
+    """The :class:`ReadAs` a reader attached to ``frame`` (None for layers not read from a
+    user's file: OSM, the demo's own layers, drawn points)."""
+    value = frame.attrs.get(COORDS_ATTR)
+    return value if isinstance(value, ReadAs) else None
+
+
+def set_read_as(frame: pd.DataFrame, read_as: ReadAs) -> pd.DataFrame:
+    """Attach ``read_as`` to ``frame`` (in place); returns ``frame``."""
+    frame.attrs[COORDS_ATTR] = read_as
+    return frame
 
 
 def notes_of(frame: pd.DataFrame) -> tuple[Note, ...]:
@@ -94,6 +142,8 @@ def coerce(gdf: gpd.GeoDataFrame, dtypes: dict[str, str]) -> gpd.GeoDataFrame:
         out[col] = out[col].astype(dtype)
     if notes_of(gdf):
         out.attrs[NOTES_ATTR] = notes_of(gdf)
+    if read_as_of(gdf) is not None:
+        out.attrs[COORDS_ATTR] = read_as_of(gdf)
     return out
 
 

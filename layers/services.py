@@ -18,6 +18,7 @@ index            str          ``service_id``, unique (``osm-n123``/``osm-w45`` f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -25,16 +26,26 @@ import pandas as pd
 
 from layers import i18n
 from layers.errors import InputError, SettingsError
-from layers.schema import WGS84, add_notes, check_columns, coerce, empty_frame, notes_of
+from layers.schema import (
+    WGS84,
+    add_notes,
+    check_columns,
+    coerce,
+    empty_frame,
+    notes_of,
+    read_as_of,
+    set_read_as,
+)
 from layers.tables import (
     KML_ID,
+    ColumnMapping,
     check_unique_ids,
-    find_column,
     format_examples,
     format_rows,
     normalize_header,
     parse_nonnegative_int,
     read_table,
+    role_column,
     text_values,
 )
 
@@ -80,7 +91,7 @@ def empty_services() -> gpd.GeoDataFrame:
 #: Accepted headers (compared ignoring case, spaces, ``_``).
 KIND_NAMES = ("kind", "type", "类型", "类别")
 NAME_NAMES = ("name", "名称", "学校名称", "幼儿园名称")
-CAPACITY_NAMES = ("capacity", "学位", "容量", "学位数", "招生规模")
+CAPACITY_NAMES = ("capacity", "places", "学位", "容量", "学位数", "招生规模")
 ID_NAMES = ("service_id", "id")
 
 #: Values of the kind column (compared lower-case, without spaces) and the kind they mean.
@@ -131,9 +142,10 @@ i18n.register(
 def read_services(
     path: str | Path,
     *,
-    coords: str = "wgs84",
+    coords: str | None = None,
     kind: str | None = None,
     layer_label: str | None = None,
+    columns: Mapping[str, str] | ColumnMapping | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a services file into the services layer (see the module docstring).
 
@@ -143,13 +155,17 @@ def read_services(
         Any format :func:`layers.tables.read_table` reads: points, or areas (a building or
         school yard; the service point is then its ``representative_point()``).
     coords
-        Coordinate system of the positions: ``wgs84``, ``gcj02`` or ``bd09``.
+        Coordinate system of the positions: ``wgs84``, ``gcj02`` or ``bd09``; ``None`` or
+        ``"auto"`` for the format's default (see :func:`~layers.tables.read_table`).
     kind
         One of :data:`SERVICE_KINDS` when the whole file is one kind (this wins over a kind
         column); else each row's kind comes from a column in :data:`KIND_NAMES`, whose values
         are mapped with :data:`KIND_VALUES` (幼儿园 -> kindergarten, 小学 -> school...).
     layer_label
         The file name shown in messages (default: the name of ``path``).
+    columns
+        Which column is which (``{"kind": "学校类型", "capacity": "学位"}``), see
+        :class:`layers.tables.ColumnMapping`.
 
     Names come from :data:`NAME_NAMES` (rows without one are labelled with their id),
     capacity (places, integer) from :data:`CAPACITY_NAMES`, ids from :data:`ID_NAMES` (else
@@ -174,7 +190,7 @@ def read_services(
             "error.services.bad_kind_setting", kind=kind, accepted=", ".join(SERVICE_KINDS)
         )
     label = layer_label or Path(path).name
-    raw = read_table(path, coords=coords, layer_label=label)
+    raw = read_table(path, coords=coords, layer_label=label, columns=columns, layer_kind="services")
     rows = raw["source_row"]
     types = raw.geometry.geom_type
     bad = ~types.isin(("Point", "Polygon", "MultiPolygon"))
@@ -192,7 +208,7 @@ def read_services(
     if kind is not None:
         kinds = pd.Series(kind, index=raw.index, dtype="object")
     else:
-        kind_col = find_column(raw.columns, KIND_NAMES)
+        kind_col = role_column(raw, "kind", KIND_NAMES)
         if kind_col is None:
             raise InputError(
                 "error.services.no_kind",
@@ -219,18 +235,18 @@ def read_services(
                 accepted=", ".join(KIND_VALUES),
             )
 
-    id_col = find_column(raw.columns, (*ID_NAMES, KML_ID))
+    id_col = role_column(raw, "id", (*ID_NAMES, KML_ID))
     generated = pd.Series([f"S{r}" for r in rows], index=raw.index, dtype="object")
     ids = generated
     if id_col is not None:
         ids = text_values(raw[id_col]).where(lambda s: s.notna(), generated)
     check_unique_ids(ids, rows, file=label, column=id_col or "service_id")
 
-    name_col = find_column(raw.columns, NAME_NAMES)
+    name_col = role_column(raw, "name", NAME_NAMES, exclude=[id_col] if id_col else [])
     names = ids.copy()
     if name_col is not None:
         names = text_values(raw[name_col]).where(lambda s: s.notna(), ids)
-    cap_col = find_column(raw.columns, CAPACITY_NAMES)
+    cap_col = role_column(raw, "capacity", CAPACITY_NAMES)
     if cap_col is None:
         capacity = pd.Series(pd.NA, index=raw.index, dtype="Int64")
     else:
@@ -251,4 +267,7 @@ def read_services(
         index=index,
     )
     add_notes(gdf, notes_of(raw))  # e.g. which sheet of a workbook was read
-    return validate_services(gdf)
+    out = validate_services(gdf)
+    if read_as_of(raw) is not None:
+        set_read_as(out, read_as_of(raw))
+    return out

@@ -30,12 +30,14 @@ import io
 import json
 import math
 import re
+import shutil
 import struct
 import tempfile
 import unicodedata
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -44,10 +46,10 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from layers import i18n
-from layers.coords import normalize_system, to_wgs84
-from layers.errors import FileFormatError, GapMapperError, InputError, NoDataError
-from layers.schema import WGS84, Note, add_notes
+from layers import i18n, survey
+from layers.coords import AUTO, normalize_choice, to_wgs84
+from layers.errors import FileFormatError, GapMapperError, InputError, NoDataError, SettingsError
+from layers.schema import WGS84, Note, ReadAs, add_notes, set_read_as
 
 #: File extensions read by :func:`read_table` and the format each stands for.
 FORMATS = {
@@ -61,13 +63,19 @@ FORMATS = {
     ".shp": "shp",
     ".kml": "kml",
     ".kmz": "kmz",
+    ".gpx": "gpx",
+    ".ovkml": "ovkml",
+    ".ovkmz": "ovkmz",
 }
 
 #: Formats that are zip archives: their unzipped sizes are checked before reading.
-_ZIPPED = ("zip", "xlsx", "kmz")
+_ZIPPED = ("zip", "xlsx", "kmz", "ovkmz")
 
 #: Shown in messages: what people can give us.
-SUPPORTED_TEXT = "CSV, XLSX, GeoJSON, GeoPackage (.gpkg), zipped Shapefile (.zip), KML, KMZ"
+SUPPORTED_TEXT = (
+    "CSV, XLSX, GeoJSON, GeoPackage (.gpkg), zipped Shapefile (.zip), KML, KMZ, "
+    "GPX (waypoints), 奥维/Ovital (.ovkml, .ovkmz)"
+)
 
 #: The column a KML placemark's own ``id`` attribute arrives in: GDAL calls it ``id``, which
 #: would beat a ``户号`` column as the id (and is usually empty); the layer readers use it
@@ -117,11 +125,64 @@ MAX_EMPTY_ROWS_RUN = 10_000
 #: wide); cells to the right of this column are not read.
 MAX_XLSX_COLUMNS = 1_000
 
+#: A phone's own accuracy estimate (metres) beyond which a position is reported as not a
+#: household's: GPS outdoors is within 5-20 m and indoors 20-100 m, while a position from
+#: mobile cells or Wi-Fi (GPS off or not yet fixed) is 500 m to several km off.
+MAX_ACCURACY_M = 200.0
+
 #: How many rows below row 1 are searched for the real header when row 1 has no lon/lat
 #: (a title across merged cells above the header, as Chinese registers often have).
 HEADER_SEARCH_ROWS = 10
 
 _ROW_COLUMN = "source_row"
+
+#: Keys in ``DataFrame.attrs`` of a frame from :func:`read_table`: the column of each role as
+#: resolved from the user's mapping (``{"village": "所在村"}``), the survey tool that wrote the
+#: file (``"kobo"``, ``"odk"`` or None) and the columns the positions came from
+#: (``{"lon": ..., "lat": ...}`` or ``{"point": ...}``).
+COLUMNS_ATTR = "columns"
+SURVEY_ATTR = "survey"
+POSITION_ATTR = "position"
+
+#: Roles a column can play, as people name them (``--columns lon=东经,lat=北纬``, the app's
+#: "which column is ..." step). ``point`` is one column holding both numbers ("lat lon [alt
+#: [acc]]" as phones record a geopoint, or "lon,lat" as map pickers copy).
+ROLES = ("lon", "lat", "point", "id", "village", "name", "phone", "children", "kind", "capacity")
+POSITION_ROLES = ("lon", "lat", "point")
+#: The roles each layer reads (a role another layer reads is ignored when a mapping is not
+#: strict, and an error when it is).
+LAYER_ROLES = {
+    "households": ("lon", "lat", "point", "id", "village", "name", "phone", "children"),
+    "villages": ("lon", "lat", "point", "id", "name", "village"),
+    "services": ("lon", "lat", "point", "id", "name", "kind", "capacity"),
+}
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which column of a file plays which role, as the user said.
+
+    Attributes
+    ----------
+    roles
+        ``{role: header}``, roles from :data:`ROLES`; headers as the file writes them
+        (compared exactly, else ignoring case, width and surrounding spaces).
+    strict
+        True: a header the file lacks, or a role the layer does not read, is an error.
+        False: such pairs are skipped (a mapping given once for several files applies to
+        each file that has the header).
+    """
+
+    roles: Mapping[str, str]
+    strict: bool = True
+
+
+def as_column_mapping(columns: Mapping[str, str] | ColumnMapping | None) -> ColumnMapping | None:
+    """``columns`` as a :class:`ColumnMapping` (a plain mapping is strict)."""
+    if columns is None or isinstance(columns, ColumnMapping):
+        return columns
+    return ColumnMapping(dict(columns), strict=True)
+
 
 i18n.register(
     {
@@ -171,10 +232,110 @@ i18n.register(
         },
         "error.tables.no_lon_lat": {
             "zh": "{file} 中找不到经度和纬度列。找到的列：{columns}。经度列的表头可以是："
-            "{lon_names}；纬度列的表头可以是：{lat_names}。请把对应的列改成其中一个名字。",
+            "{lon_names}；纬度列的表头可以是：{lat_names}。请把对应的列改成其中一个名字。"
+            "也可以直接指明哪一列是经度、哪一列是纬度（在软件里选择，或在命令行加上 "
+            "{columns_line}）。",
             "en": "{file} has no longitude and latitude columns. Columns found: {columns}. "
             "Accepted longitude headers: {lon_names}; latitude headers: {lat_names}. Rename "
-            "the columns to one of these.",
+            "the columns to one of these. Or say which column is which (choose them in the "
+            "app, or add {columns_line} on the command line).",
+        },
+        "error.tables.bad_point": {
+            "zh": "{file} 的“{column}”列有 {count} 个值不是一个位置（行号: 值）：{examples}。"
+            "位置应写成“纬度 经度 [海拔 [精度]]”（手机 GPS 的格式，例如 40.8213 111.6521 1200 5）"
+            "或“经度,纬度”（例如 111.6521,40.8213）：请补全这些单元格，或清空它们。",
+            "en": "{file}, column '{column}': {count} value(s) are not a position (row: "
+            "value) {examples}. A position is 'latitude longitude [altitude [accuracy]]' "
+            "(as phones record it, e.g. 40.8213 111.6521 1200 5) or 'longitude,latitude' "
+            "(e.g. 111.6521,40.8213): complete those cells or empty them.",
+        },
+        "error.tables.point_swapped": {
+            "zh": "{file} 的“{column}”列先写了经度、后写了纬度（{count} 行，例如 {examples}）："
+            "手机 GPS 的位置格式是“纬度 经度 [海拔 [精度]]”，纬度在前。请把这些值改成纬度在前，"
+            "或用逗号写成“经度,纬度”。",
+            "en": "{file}, column '{column}' gives the longitude before the latitude ({count} "
+            "row(s), e.g. {examples}): a phone's position is 'latitude longitude [altitude "
+            "[accuracy]]', latitude first. Put the latitude first, or write "
+            "'longitude,latitude' with a comma.",
+        },
+        "error.tables.point_out_of_range": {
+            "zh": "{file} 的“{column}”列有 {count} 个位置超出范围（纬度应在 -90..90，经度应在 "
+            "-180..180；行号: 值）：{examples}。请检查这些单元格。",
+            "en": "{file}, column '{column}': {count} position(s) are out of range (latitude "
+            "must be in -90..90, longitude in -180..180; row: value) {examples}. Check those "
+            "cells.",
+        },
+        "note.tables.survey_export": {
+            "zh": "{file}：识别为 {tool} 导出的表格，位置取自“{question}”，按手机 GPS 的 "
+            "WGS84 坐标读取；{count} 个系统信息列（如提交时间、编号）没有使用。",
+            "en": "{file}: read as a {tool} export, positions from '{question}', as phone GPS "
+            "(WGS84); {count} metadata column(s) (submission time, ids...) were not used.",
+        },
+        "note.tables.geopoint_chosen": {
+            "zh": "{file} 有 {count} 个位置问题（{questions}）：使用的是填写最多的“{chosen}”。"
+            "如果要用另一个，请在软件里选择，或在命令行加上 {columns_line}。",
+            "en": "{file} has {count} position questions ({questions}): the one answered in "
+            "most rows, '{chosen}', was used. To use another one, choose it in the app or add "
+            "{columns_line} on the command line.",
+        },
+        "note.tables.point_lon_lat": {
+            "zh": "{file} 的“{column}”列按“经度,纬度”读取（像地图取点工具复制的那样，经度在前）。",
+            "en": "{file}: column '{column}' was read as 'longitude,latitude' (longitude "
+            "first, as map pickers copy it).",
+        },
+        "warning.tables.poor_accuracy": {
+            "zh": "{file} 中有 {count} 个位置的精度差于 {limit} 米（第 {rows} 行，最差 {worst} 米）："
+            "这通常是手机没有 GPS 信号时用基站或 Wi-Fi 估计的位置，不是住户的真实位置。"
+            "它们仍会参与计算；最好到现场重新定位，或删除这些坐标（只保留所在村）。",
+            "en": "{file}: {count} position(s) have an accuracy worse than {limit} m (rows "
+            "{rows}; the worst {worst} m): usually a phone's guess from mobile cells or Wi-Fi "
+            "without a GPS fix, not where the household lives. They are still used; better "
+            "record them again on site, or delete those coordinates (keeping the village).",
+        },
+        "note.tables.gpx_is_wgs84": {
+            "zh": "{file}：GPX 文件按规定使用 WGS84 坐标，没有按 {coords} 转换。",
+            "en": "{file}: GPX files are WGS84 by definition; the coordinates were not "
+            "converted from {coords}.",
+        },
+        "error.tables.gpx_no_waypoints": {
+            "zh": "{file} 里没有航点（waypoint），只有轨迹或路线。住户、村庄和设施要用航点表示；"
+            "轨迹可以作为社区道路读取（命令行 --roads）。",
+            "en": "{file} holds no waypoints, only tracks or routes. Households, villages and "
+            "services are waypoints; a track can be read as a community road (--roads on "
+            "the command line).",
+        },
+        "note.tables.ovital_gcj02": {
+            "zh": "{file} 是奥维互动地图的文件：按 GCJ-02（火星坐标）读取（奥维 9.3 及以后的版本"
+            "导出 GCJ-02 坐标）。如果位置整体偏了几百米，请改选 WGS84 重新读取。",
+            "en": "{file} is a 奥维 (Ovital) file: read as GCJ-02 (Ovital exports GCJ-02 since "
+            "its version 9.3). If the positions are all a few hundred metres off, load it "
+            "again as WGS84.",
+        },
+        "error.tables.ovital_not_kml": {
+            "zh": "{file} 不是 KML 格式的奥维文件，无法读取。请在奥维互动地图里把这些点导出为 "
+            "KML 或 KMZ 文件后再读取。",
+            "en": "{file} is not a 奥维 (Ovital) file with KML inside and cannot be read. "
+            "Export the points from Ovital as KML or KMZ and load that file.",
+        },
+        "error.columns.unknown_role": {
+            "zh": "不认识的列“{role}”（在“{value}”中）。可以指定的有：{roles}。",
+            "en": "Unknown column role '{role}' (in '{value}'). Roles: {roles}.",
+        },
+        "error.columns.not_found": {
+            "zh": "{file} 中没有“{header}”列（指定的 {role}={header}）。文件中的列：{columns}。"
+            "请照抄文件第一行里的列名。",
+            "en": "{file} has no column '{header}' (given as {role}={header}). Columns in the "
+            "file: {columns}. Copy the header exactly as the file's first row writes it.",
+        },
+        "error.columns.incomplete": {
+            "zh": "{file}：指定了 {given}，还缺少 {missing}。经度和纬度要一起指定，"
+            "或用 point= 指定一个同时写着纬度和经度的列。",
+            "en": "{file}: {given} was given but {missing} is missing. Give the longitude "
+            "and the latitude together, or point= for one column holding both.",
+        },
+        "error.columns.role_not_for_layer": {
+            "zh": "{file}：{layer} 图层没有“{role}”这一项（可以指定的有：{roles}）。",
+            "en": "{file}: the {layer} layer has no '{role}' column (roles: {roles}).",
         },
         "error.tables.missing_coordinate": {
             "zh": "{file} 中有 {count} 行缺少坐标（“{column}”列为空，第 {rows} 行）。"
@@ -356,22 +517,116 @@ def normalize_header(name: object) -> str:
     return "".join(ch for ch in text if not ch.isspace() and ch not in "_-")
 
 
-def find_column(columns: Iterable[object], names: Sequence[str]) -> str | None:
+def find_column(
+    columns: Iterable[object],
+    names: Sequence[str],
+    *,
+    tool: str | None = None,
+    exclude: Iterable[object] = (),
+) -> str | None:
     """The first of ``columns`` whose normalized header is in ``names`` (in ``names`` order).
 
+    Headers are compared whole first; then without their group path (a survey export's
+    ``household/village`` or, with ``tool="odk"``, ``hh-village``: see
+    :func:`layers.survey.question_name`), so a question inside a group is found too.
     Returns ``None`` when there is none. ``source_row``, ``folder`` and ``geometry`` (columns
-    :func:`read_table` adds) are never matched.
+    :func:`read_table` adds) and the ``exclude`` columns are never matched.
     """
-    by_key: dict[str, str] = {}
+    skip = {_ROW_COLUMN, "folder", "geometry", *map(str, exclude)}
+    whole: dict[str, str] = {}
+    stripped: dict[str, str] = {}
     for col in columns:
-        if col in (_ROW_COLUMN, "folder", "geometry"):
+        if str(col) in skip:
             continue
-        by_key.setdefault(normalize_header(col), str(col))
-    for name in names:
-        found = by_key.get(normalize_header(name))
-        if found is not None:
-            return found
+        whole.setdefault(normalize_header(col), str(col))
+        stripped.setdefault(normalize_header(survey.question_name(col, tool)), str(col))
+    for by_key in (whole, stripped):
+        for name in names:
+            found = by_key.get(normalize_header(name))
+            if found is not None:
+                return found
     return None
+
+
+def role_column(
+    raw: pd.DataFrame, role: str, names: Sequence[str], *, exclude: Iterable[object] = ()
+) -> str | None:
+    """The column of ``raw`` (a frame from :func:`read_table`) that plays ``role``.
+
+    The user's mapping wins (``--columns village=所在村``, resolved by :func:`read_table`);
+    else the first header in ``names`` (see :func:`find_column`), skipping the columns the
+    mapping gives to other roles, those the positions came from, and ``exclude``.
+    """
+    mapping = dict(raw.attrs.get(COLUMNS_ATTR) or {})
+    if role in mapping:
+        return mapping[role]
+    taken = {*mapping.values(), *(raw.attrs.get(POSITION_ATTR) or {}).values(), *exclude}
+    return find_column(raw.columns, names, tool=raw.attrs.get(SURVEY_ATTR), exclude=taken)
+
+
+def resolve_mapping(
+    columns: Mapping[str, str] | ColumnMapping | None,
+    headers: Sequence[object],
+    *,
+    file: str,
+    layer: str | None = None,
+) -> dict[str, str]:
+    """``{role: header}`` of a user's mapping, with each header as the file writes it.
+
+    A header is matched exactly, else by :func:`normalize_header` when that is unique.
+
+    Raises
+    ------
+    SettingsError
+        ``error.columns.unknown_role`` for a role not in :data:`ROLES`.
+    InputError
+        For a strict mapping: ``error.columns.not_found`` (naming the file's columns),
+        ``error.columns.role_not_for_layer``.
+    """
+    mapping = as_column_mapping(columns)
+    if mapping is None:
+        return {}
+    names = [str(h) for h in headers if str(h) not in (_ROW_COLUMN, "folder", "geometry")]
+    out: dict[str, str] = {}
+    for role, header in mapping.roles.items():
+        if role not in ROLES:
+            raise SettingsError(
+                "error.columns.unknown_role",
+                role=role,
+                value=f"{role}={header}",
+                roles=", ".join(ROLES),
+            )
+        if layer is not None and role not in LAYER_ROLES.get(layer, ROLES):
+            if mapping.strict:
+                raise InputError(
+                    "error.columns.role_not_for_layer",
+                    file=file,
+                    layer=layer,
+                    role=role,
+                    roles=", ".join(LAYER_ROLES[layer]),
+                )
+            continue
+        found = _match_header(str(header), names)
+        if found is None:
+            if mapping.strict:
+                raise InputError(
+                    "error.columns.not_found",
+                    file=file,
+                    role=role,
+                    header=header,
+                    columns=_short(", ".join(names), 300),
+                )
+            continue
+        out[role] = found
+    return out
+
+
+def _match_header(header: str, names: Sequence[str]) -> str | None:
+    if header in names:
+        return header
+    key = unicodedata.normalize("NFKC", header).strip().lower()
+    found = [n for n in names if unicodedata.normalize("NFKC", n).strip().lower() == key]
+    return found[0] if len(found) == 1 else None
 
 
 def format_rows(rows: Sequence[object]) -> str:
@@ -512,9 +767,12 @@ def _to_number(text: str, *, comma_decimal: bool) -> float | None:
 def read_table(
     path: str | Path,
     *,
-    coords: str = "wgs84",
+    coords: str | None = None,
     layer_label: str | None = None,
     layer: str | None = None,
+    columns: Mapping[str, str] | ColumnMapping | None = None,
+    allow_missing: bool = False,
+    layer_kind: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a user's geodata file or table into a raw GeoDataFrame in EPSG:4326.
 
@@ -522,27 +780,55 @@ def read_table(
     ----------
     path
         The file: ``.csv``/``.txt``, ``.xlsx``, ``.geojson``/``.json``, ``.gpkg``, ``.zip``
-        (a zipped Shapefile), ``.shp`` (with its sibling files), ``.kml`` or ``.kmz``.
+        (a zipped Shapefile), ``.shp`` (with its sibling files), ``.kml``, ``.kmz``,
+        ``.gpx`` (its waypoints) or a 奥维 (Ovital) ``.ovkml``/``.ovkmz`` (KML inside).
     coords
         The coordinate system the positions are in, one of
         :data:`layers.coords.COORD_SYSTEMS` (``wgs84``, ``gcj02`` for Amap/Tencent exports,
         ``bd09`` for Baidu). Positions are converted to WGS84. For geodata files this applies
         after reprojecting from the file's CRS (GCJ-02 data is usually labelled as WGS84).
+        ``None`` or ``"auto"``: the format's default, WGS84 (phone GPS, GPX, GIS files)
+        except for 奥维 files, read as GCJ-02 with a note (``"auto"`` then lets
+        :mod:`mapping.coorddetect` check it against the roads). GPX is always WGS84.
     layer_label
         The file name shown in messages (default: the name of ``path``); the app passes the
         uploaded file's original name, since it reads a temporary copy.
     layer
         The layer to read from a GeoPackage (default: the first layer with geometries).
         For KML every folder is read.
+    columns
+        Which column plays which role (:data:`ROLES`), as the user said: ``{"lon": "东经",
+        "lat": "北纬"}`` or ``{"point": "位置"}`` say where the positions are; the other roles
+        are resolved here (so that a wrong header is reported at once) and read by the layer
+        readers through :func:`role_column`. See :class:`ColumnMapping`.
+    allow_missing
+        Keep rows without any position (both lon and lat empty, an empty geopoint, a
+        feature without geometry) with a ``None`` geometry, for the households reader to
+        place at their village. A row with only one of lon/lat is still an error.
+    layer_kind
+        ``"households"``, ``"villages"`` or ``"services"``: the layer being read, for the
+        roles of a strict mapping (:data:`LAYER_ROLES`).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        The file's columns, plus ``source_row`` (Int64, spreadsheet row number or feature
-        number) and, for KML/KMZ, ``folder`` and ``kml_id``; geometry in EPSG:4326 (lon/lat
-        degrees, 2-D). Index: a fresh ``RangeIndex``. ``attrs["notes"]``: what the user
-        should be told about how the file was read (:func:`layers.schema.notes_of`), e.g.
-        which sheet of a workbook was read; the layer readers pass these notes on.
+        The file's columns (a survey export's metadata columns left out, see
+        :mod:`layers.survey`), plus ``source_row`` (Int64, spreadsheet row number or
+        feature number) and, for KML/KMZ, ``folder`` and ``kml_id``; geometry in EPSG:4326
+        (lon/lat degrees, 2-D; ``None`` for rows kept by ``allow_missing``). Index: a fresh
+        ``RangeIndex``. ``attrs["notes"]``: what the user should be told about how the file
+        was read (:func:`layers.schema.notes_of`), e.g. which sheet of a workbook was read,
+        which geopoint question was used, positions whose accuracy is poor; the layer
+        readers pass these notes on. ``attrs["coords"]``: the :class:`~layers.schema.ReadAs`.
+        ``attrs`` :data:`COLUMNS_ATTR`, :data:`SURVEY_ATTR`, :data:`POSITION_ATTR`: the
+        resolved mapping, the survey tool and the position columns.
+
+    Positions are found in this order: the mapping's ``lon``/``lat`` or ``point``; a survey
+    export's geopoint (split columns; of several, the one answered in most rows, with a
+    note); columns named as in :data:`LON_NAMES`/:data:`LAT_NAMES` (also inside a group);
+    one column whose values are positions ("lat lon [alt [acc]]" or "lon,lat"). None of these
+    is ``error.tables.no_lon_lat``, which prints the ``--columns`` line that would read the
+    file (from the columns whose numbers look like degrees).
 
     Limits, checked before the work they guard: :data:`MAX_TABLE_BYTES` on disk,
     :data:`MAX_UNZIPPED_BYTES` / :data:`MAX_ZIP_RATIO` / :data:`MAX_ZIP_MEMBERS` for zips
@@ -563,7 +849,7 @@ def read_table(
     """
     path = Path(path)
     label = layer_label or path.name
-    system = normalize_system(coords)
+    choice = normalize_choice(coords, AUTO)
     ext = path.suffix.lower()
     kind = FORMATS.get(ext)
     if kind is None:
@@ -590,19 +876,77 @@ def read_table(
     try:
         if kind in _ZIPPED and zipfile.is_zipfile(path):
             _check_zip(path, label)
+        read_as, notes = _read_as(path, kind, label, choice)
+        opts = _Options(
+            label=label,
+            system=read_as.system,
+            columns=as_column_mapping(columns),
+            allow_missing=allow_missing,
+            layer_kind=layer_kind,
+        )
         if kind == "csv":
-            gdf = _read_csv(path, label, system)
+            gdf = _read_csv(path, opts)
         elif kind == "xlsx":
-            gdf = _read_xlsx(path, label, system)
+            gdf = _read_xlsx(path, opts)
         else:
-            gdf = _read_geodata(path, kind, label, system, layer)
+            gdf = _read_geodata(path, kind, opts, layer)
     except GapMapperError:
         raise
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:  # a reader library choked on a damaged file: say so, with why
         raise _not_readable(label, library_detail(exc, path, label)) from exc
-    return gdf
+    if gdf.attrs.get(SURVEY_ATTR) and read_as.reason == "default":
+        read_as = ReadAs(read_as.system, read_as.declared, "survey", label)
+    set_read_as(gdf, read_as)
+    return add_notes(gdf, notes)
+
+
+@dataclass(frozen=True)
+class _Options:
+    """How :func:`read_table` was asked to read a file (passed to the format readers)."""
+
+    label: str
+    system: str
+    columns: ColumnMapping | None
+    allow_missing: bool
+    layer_kind: str | None
+
+
+def _read_as(path: Path, kind: str, label: str, choice: str) -> tuple[ReadAs, list[Note]]:
+    """The system to read ``path`` in (the user's, else the format's default) and notes."""
+    ovital = kind in ("ovkml", "ovkmz") or (kind in ("kml", "kmz") and _looks_like_ovital(path))
+    if kind == "gpx":
+        notes = []
+        if choice not in (AUTO, "wgs84"):
+            notes.append(Note("note.tables.gpx_is_wgs84", {"file": label, "coords": choice}))
+        return ReadAs("wgs84", False, "gpx", label), notes
+    if choice != AUTO:
+        return ReadAs(choice, True, "user", label), []
+    if ovital:
+        return ReadAs("gcj02", False, "ovital", label), [
+            Note("note.tables.ovital_gcj02", {"file": label})
+        ]
+    return ReadAs("wgs84", False, "default", label), []
+
+
+def _looks_like_ovital(path: Path) -> bool:
+    """Whether the first kilobytes of a KML (or a KMZ's first KML) name 奥维/Ovital."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                kml = [n for n in archive.namelist() if n.lower().endswith(".kml")]
+                if not kml:
+                    return False
+                with archive.open(kml[0]) as f:
+                    head = f.read(4096)
+        else:
+            with path.open("rb") as f:
+                head = f.read(4096)
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False  # the reader says what is wrong with the file
+    text = head.decode("utf-8", errors="replace").lower()
+    return "ovital" in text or "奥维" in text
 
 
 def _not_readable(label: str, detail: str) -> FileFormatError:
@@ -648,7 +992,8 @@ _VSI_PREFIX = re.compile(r"/vsi[a-z0-9_]+/+")
 # CSV and XLSX
 
 
-def _read_csv(path: Path, label: str, system: str) -> gpd.GeoDataFrame:
+def _read_csv(path: Path, opts: _Options) -> gpd.GeoDataFrame:
+    label = opts.label
     raw = path.read_bytes()
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         # Excel's "Unicode text" (.txt) export: UTF-16 with a byte-order mark, tab separated
@@ -679,7 +1024,7 @@ def _read_csv(path: Path, label: str, system: str) -> gpd.GeoDataFrame:
         raise InputError(
             "error.tables.bad_csv", file=label, row=row + 1, detail=library_detail(exc)
         ) from exc
-    return _table_to_frame(records, label, system, comma_decimal=delimiter != ",")
+    return _table_to_frame(records, opts, comma_decimal=delimiter != ",")
 
 
 def _decode(raw: bytes, label: str) -> str:
@@ -734,8 +1079,8 @@ def _guess_delimiter(text: str) -> str:
     return best
 
 
-def _read_xlsx(path: Path, label: str, system: str) -> gpd.GeoDataFrame:
-    """The first sheet with lon/lat headers (else the first sheet) of a workbook, streamed.
+def _read_xlsx(path: Path, opts: _Options) -> gpd.GeoDataFrame:
+    """The first sheet with position headers (else the first sheet) of a workbook, streamed.
 
     The workbook is opened read-only (rows are parsed as they are read, never all held);
     a sheet is read until :data:`MAX_EMPTY_ROWS_RUN` empty rows in a row, within
@@ -744,6 +1089,7 @@ def _read_xlsx(path: Path, label: str, system: str) -> gpd.GeoDataFrame:
     """
     import openpyxl
 
+    label = opts.label
     if not zipfile.is_zipfile(path):
         raise _not_readable(label, "not an XLSX workbook")
     workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -751,12 +1097,14 @@ def _read_xlsx(path: Path, label: str, system: str) -> gpd.GeoDataFrame:
         sheets = list(workbook.worksheets)
         if not sheets:
             raise NoDataError("error.tables.empty_file", file=label)
-        matching = [sheet for sheet in sheets if _has_lon_lat(_first_row(sheet))]
+        matching = [
+            sheet for sheet in sheets if _has_position_headers(_first_row(sheet), opts.columns)
+        ]
         chosen = matching[0] if matching else sheets[0]
         records = list(_sheet_records(chosen, _TableLimits(label)))
     finally:
         workbook.close()
-    gdf = _table_to_frame(records, label, system, comma_decimal=True)
+    gdf = _table_to_frame(records, opts, comma_decimal=True)
     notes = []
     if len(sheets) > 1:
         others = [f"'{s.title}'" for s in sheets if s is not chosen]
@@ -817,6 +1165,22 @@ def _has_lon_lat(cells: list[str]) -> bool:
     return lon is not None and lat is not None and lon != lat
 
 
+def _has_position_headers(cells: list[str], columns: ColumnMapping | None) -> bool:
+    """Whether a header row names the positions: the user's mapping, lon/lat names (also
+    inside a group), or a survey export's geopoint."""
+    names = [c.strip() for c in cells]
+    if columns is not None:
+        given = [h for r, h in columns.roles.items() if r in POSITION_ROLES]
+        if given and all(_match_header(str(h), names) for h in given):
+            return True
+    shape = survey.recognise(names)
+    if shape.geopoints:
+        return True
+    lon = find_column(names, LON_NAMES, tool=shape.tool)
+    lat = find_column(names, LAT_NAMES, tool=shape.tool)
+    return lon is not None and lat is not None and lon != lat
+
+
 def _sheet_records(sheet, limit: _TableLimits) -> Iterator[tuple[int, list[str]]]:
     for row, cells in _sheet_rows(sheet):
         limit.count(row, cells)
@@ -858,9 +1222,10 @@ def _cell_text(value: object) -> str:
 
 
 def _table_to_frame(
-    records: list[tuple[int, list[str]]], label: str, system: str, *, comma_decimal: bool
+    records: list[tuple[int, list[str]]], opts: _Options, *, comma_decimal: bool
 ) -> gpd.GeoDataFrame:
     """Rows of cell texts (with their spreadsheet row numbers) -> points in EPSG:4326."""
+    label = opts.label
     records = [(row, cells) for row, cells in records if any(c.strip() for c in cells)]
     if not records:
         raise NoDataError("error.tables.empty_file", file=label)
@@ -870,9 +1235,9 @@ def _table_to_frame(
     if not data:
         raise NoDataError("error.tables.header_only", file=label)
 
-    lon_col = find_column(header, LON_NAMES)
-    lat_col = find_column(header, LAT_NAMES)
-    if lon_col is None or lat_col is None or lon_col == lat_col:
+    shape = survey.recognise(header)
+    mapping = resolve_mapping(opts.columns, header, file=label, layer=opts.layer_kind)
+    if not (_has_position_headers(header, None) or any(r in mapping for r in POSITION_ROLES)):
         # a title row above the real header is the likelier cause of what follows
         _check_header_below(records, label)
     width = len(header)
@@ -893,20 +1258,385 @@ def _table_to_frame(
     frame = pd.DataFrame(columns, dtype="object")
     rows = pd.Series([row for row, _ in data], dtype="Int64")
 
-    if lon_col is None or lat_col is None or lon_col == lat_col:
+    found = _find_position(frame, rows, mapping, shape, label, comma_decimal)
+    if found is None:
         raise InputError(
             "error.tables.no_lon_lat",
             file=label,
             columns=", ".join(header),
             lon_names=", ".join(LON_NAMES),
             lat_names=", ".join(LAT_NAMES),
+            columns_line=suggest_position_columns(frame, comma_decimal=comma_decimal),
         )
-    lon = _parse_coordinates(frame[lon_col], rows, label, lon_col, comma_decimal)
-    lat = _parse_coordinates(frame[lat_col], rows, label, lat_col, comma_decimal)
-    _check_degrees(lon, lat, rows, label, lon_col, lat_col)
-    lon, lat = to_wgs84(lon, lat, system)
+    if found.missing.any() and not opts.allow_missing:
+        column = found.columns.get("point") or found.columns["lon"]
+        missing_rows = list(rows[found.missing])
+        raise InputError(
+            "error.tables.missing_coordinate",
+            file=label,
+            column=column,
+            rows=format_rows(missing_rows),
+            count=len(missing_rows),
+        )
+    notes = list(found.notes)
+    if found.acc is not None:
+        notes.extend(_accuracy_notes(found.acc, found.missing, rows, label))
+    if shape.tool is not None:
+        notes.insert(
+            0,
+            Note(
+                "note.tables.survey_export",
+                {
+                    "file": label,
+                    "tool": shape.label,
+                    "question": found.question,
+                    "count": len(shape.metadata),
+                },
+            ),
+        )
+    lon = np.full(len(frame), np.nan)
+    lat = np.full(len(frame), np.nan)
+    ok = ~found.missing
+    lon[ok], lat[ok] = to_wgs84(found.lon[ok], found.lat[ok], opts.system)
+    frame = frame.drop(columns=[c for c in shape.metadata if c not in found.columns.values()])
     frame[_ROW_COLUMN] = rows
-    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
+    geometry = np.full(len(frame), None, dtype=object)
+    geometry[ok] = shapely.points(lon[ok], lat[ok])
+    gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=WGS84).values, crs=WGS84)
+    gdf.attrs[COLUMNS_ATTR] = mapping
+    gdf.attrs[SURVEY_ATTR] = shape.tool
+    gdf.attrs[POSITION_ATTR] = dict(found.columns)
+    return add_notes(gdf, notes)
+
+
+@dataclass(frozen=True)
+class _Position:
+    """Where a table's positions are and what they are (file's own system, degrees).
+
+    ``lon``/``lat`` are NaN and ``missing`` True on rows without any position; ``acc`` is
+    the phone's accuracy estimate (m) where the file gives one; ``columns`` maps
+    ``lon``/``lat`` or ``point`` (and ``acc``) to their headers; ``question`` names them for
+    messages.
+    """
+
+    columns: dict[str, str]
+    question: str
+    lon: np.ndarray
+    lat: np.ndarray
+    missing: np.ndarray
+    acc: np.ndarray | None
+    notes: tuple[Note, ...] = ()
+
+
+def _find_position(
+    frame: pd.DataFrame,
+    rows: pd.Series,
+    mapping: dict[str, str],
+    shape: survey.SurveyShape,
+    label: str,
+    comma_decimal: bool,
+) -> _Position | None:
+    """The table's positions, found in the order :func:`read_table` documents."""
+    if "point" in mapping:
+        return _point_position(frame, rows, mapping["point"], label)
+    given = [r for r in ("lon", "lat") if r in mapping]
+    if len(given) == 1:
+        missing = "lat" if given[0] == "lon" else "lon"
+        raise InputError(
+            "error.columns.incomplete",
+            file=label,
+            given=f"{given[0]}={mapping[given[0]]}",
+            missing=f"{missing}=...",
+        )
+    if given:
+        return _split_position(frame, rows, mapping["lon"], mapping["lat"], label, comma_decimal)
+
+    if shape.geopoints:
+        points = list(shape.geopoints)
+        answered = [int(frame[p.lat].notna().sum()) for p in points]
+        best = int(np.argmax(answered))  # the first of the most answered
+        chosen = points[best]
+        found = _split_position(frame, rows, chosen.lon, chosen.lat, label, comma_decimal)
+        acc = _numbers_or_nan(frame[chosen.acc]) if chosen.acc else None
+        notes = list(found.notes)
+        if len(points) > 1:
+            runner = max(
+                (p for p in points if p is not chosen),
+                key=lambda p: int(frame[p.lat].notna().sum()),
+            )
+            notes.append(
+                Note(
+                    "note.tables.geopoint_chosen",
+                    {
+                        "file": label,
+                        "count": len(points),
+                        "questions": ", ".join(f"'{p.question}'" for p in points),
+                        "chosen": chosen.question,
+                        "columns_line": columns_line({"lat": runner.lat, "lon": runner.lon}),
+                    },
+                )
+            )
+        columns = {"lon": chosen.lon, "lat": chosen.lat}
+        if chosen.acc:
+            columns["acc"] = chosen.acc
+        return _Position(
+            columns, chosen.question, found.lon, found.lat, found.missing, acc, tuple(notes)
+        )
+
+    lon_col = find_column(frame.columns, LON_NAMES, tool=shape.tool)
+    lat_col = find_column(frame.columns, LAT_NAMES, tool=shape.tool)
+    if lon_col is not None and lat_col is not None and lon_col != lat_col:
+        return _split_position(frame, rows, lon_col, lat_col, label, comma_decimal)
+
+    candidates = [c for c in frame.columns if _looks_like_points(frame[c])]
+    if not candidates:
+        return None
+    answered = [int(frame[c].notna().sum()) for c in candidates]
+    chosen = candidates[int(np.argmax(answered))]
+    found = _point_position(frame, rows, chosen, label)
+    if len(candidates) > 1:
+        runner = max(
+            (c for c in candidates if c != chosen), key=lambda c: int(frame[c].notna().sum())
+        )
+        note = Note(
+            "note.tables.geopoint_chosen",
+            {
+                "file": label,
+                "count": len(candidates),
+                "questions": ", ".join(f"'{c}'" for c in candidates),
+                "chosen": chosen,
+                "columns_line": columns_line({"point": runner}),
+            },
+        )
+        found = _Position(
+            found.columns,
+            found.question,
+            found.lon,
+            found.lat,
+            found.missing,
+            found.acc,
+            (*found.notes, note),
+        )
+    return found
+
+
+def _split_position(
+    frame: pd.DataFrame,
+    rows: pd.Series,
+    lon_col: str,
+    lat_col: str,
+    label: str,
+    comma_decimal: bool,
+) -> _Position:
+    """Positions from a longitude and a latitude column (rows with both empty: missing)."""
+    empty_lon = frame[lon_col].isna().to_numpy()
+    empty_lat = frame[lat_col].isna().to_numpy()
+    missing = empty_lon & empty_lat
+    for column, empty in ((lon_col, empty_lon), (lat_col, empty_lat)):
+        partial = empty & ~missing
+        if partial.any():
+            partial_rows = list(rows[partial])
+            raise InputError(
+                "error.tables.missing_coordinate",
+                file=label,
+                column=column,
+                rows=format_rows(partial_rows),
+                count=len(partial_rows),
+            )
+    ok = ~missing
+    lon = np.full(len(frame), np.nan)
+    lat = np.full(len(frame), np.nan)
+    lon[ok] = _parse_coordinates(frame[lon_col][ok], rows[ok], label, lon_col, comma_decimal)
+    lat[ok] = _parse_coordinates(frame[lat_col][ok], rows[ok], label, lat_col, comma_decimal)
+    _check_degrees(lon[ok], lat[ok], rows[ok], label, lon_col, lat_col)
+    return _Position({"lon": lon_col, "lat": lat_col}, lon_col, lon, lat, missing, None)
+
+
+#: One cell holding a position: 2 to 4 numbers apart by spaces, commas or semicolons.
+_POINT_SPLIT = re.compile(r"[\s,;，；]+")
+_POINT_TEXT = re.compile(
+    r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[\s,;，；]+[+-]?(?:\d+(?:\.\d*)?|\.\d+)){1,3}"
+)
+_DECIMAL = re.compile(r"\d\.\d")
+#: Cells looked at to tell whether a column holds positions.
+_SAMPLE_CELLS = 200
+
+
+def _looks_like_points(values: pd.Series) -> bool:
+    """Whether most filled cells of a column are positions ("40.82 111.65 1200 5",
+    "111.65,40.82"): two to four numbers, the first two with decimals (so that phone
+    numbers written "138 0000 0001" are not taken for positions) and within 180."""
+    cells = [str(v).translate(_FULLWIDTH).strip() for v in values.dropna()[:_SAMPLE_CELLS]]
+    if not cells:
+        return False
+    good = 0
+    for cell in cells:
+        if not _POINT_TEXT.fullmatch(cell):
+            continue
+        first_two = _POINT_SPLIT.split(cell)[:2]
+        if all(_DECIMAL.search(p) for p in first_two) and all(
+            abs(float(p)) <= 180.0 for p in first_two
+        ):
+            good += 1
+    return good * 2 > len(cells)
+
+
+def _point_position(frame: pd.DataFrame, rows: pd.Series, column: str, label: str) -> _Position:
+    """Positions from one column: "lat lon [alt [acc]]" (a phone's geopoint, latitude
+    first) or "lon,lat" (two numbers with a comma, longitude first as map pickers copy it,
+    told apart by the longitude being beyond 90 degrees). An empty cell is a missing row."""
+    values = frame[column]
+    n = len(values)
+    lon = np.full(n, np.nan)
+    lat = np.full(n, np.nan)
+    acc = np.full(n, np.nan)
+    missing = values.isna().to_numpy()
+    bad: list[tuple[object, object]] = []
+    swapped: list[tuple[object, object]] = []
+    outside: list[tuple[object, object]] = []
+    lon_first = False
+    for i, (value, row) in enumerate(zip(values, rows, strict=True)):
+        if missing[i]:
+            continue
+        text = str(value).translate(_FULLWIDTH).strip()
+        parts = [p for p in _POINT_SPLIT.split(text) if p]
+        numbers = [_to_number(p, comma_decimal=False) for p in parts]
+        if not 2 <= len(numbers) <= 4 or any(x is None for x in numbers):
+            bad.append((row, value))
+            continue
+        a, b = numbers[0], numbers[1]
+        comma = len(numbers) == 2 and re.search(r"[,，;；]", text) is not None
+        if comma and abs(a) > 90.0 and abs(b) <= 90.0:
+            a, b = b, a  # "lon,lat" as map pickers copy it
+            lon_first = True
+        if abs(a) > 90.0 or abs(b) > 180.0:
+            if abs(b) <= 90.0 and abs(a) <= 180.0:
+                swapped.append((row, value))
+            else:
+                outside.append((row, value))
+            continue
+        lat[i], lon[i] = a, b
+        if len(numbers) == 4:
+            acc[i] = numbers[3]
+    for key, pairs in (
+        ("error.tables.bad_point", bad),
+        ("error.tables.point_swapped", swapped),
+        ("error.tables.point_out_of_range", outside),
+    ):
+        if pairs:
+            raise InputError(
+                key,
+                file=label,
+                column=column,
+                count=len(pairs),
+                examples=format_examples(pairs),
+            )
+    notes = []
+    if lon_first:
+        notes.append(Note("note.tables.point_lon_lat", {"file": label, "column": column}))
+    has_acc = bool(np.isfinite(acc).any())
+    return _Position(
+        {"point": column}, column, lon, lat, missing, acc if has_acc else None, tuple(notes)
+    )
+
+
+def _numbers_or_nan(values: pd.Series) -> np.ndarray:
+    """A column's numbers (NaN for empty or non-numeric cells)."""
+    out = np.full(len(values), np.nan)
+    for i, value in enumerate(values):
+        if value is pd.NA or value is None:
+            continue
+        number = _to_number(str(value), comma_decimal=False)
+        if number is not None:
+            out[i] = number
+    return out
+
+
+def _accuracy_notes(
+    acc: np.ndarray, missing: np.ndarray, rows: pd.Series, label: str
+) -> list[Note]:
+    """A warning naming the positions whose accuracy is worse than :data:`MAX_ACCURACY_M`."""
+    with np.errstate(invalid="ignore"):
+        poor = (acc > MAX_ACCURACY_M) & ~missing
+    if not poor.any():
+        return []
+    return [
+        Note(
+            "warning.tables.poor_accuracy",
+            {
+                "file": label,
+                "count": int(poor.sum()),
+                "limit": f"{MAX_ACCURACY_M:g}",
+                "rows": format_rows(list(rows[poor])),
+                "worst": f"{np.nanmax(acc[poor]):,.0f}",
+            },
+        )
+    ]
+
+
+def columns_line(mapping: Mapping[str, str], layer: str | None = None) -> str:
+    """The command-line option that gives ``mapping``: ``--columns lon=东经,lat=北纬``
+    (quoted when a header holds a space; ``households:`` first when ``layer`` is given)."""
+    pairs = ",".join(f"{role}={header}" for role, header in mapping.items())
+    value = f"{layer}:{pairs}" if layer else pairs
+    if any(ch.isspace() or ch in "\"'&|<>^" for ch in value):
+        value = '"' + value.replace('"', '\\"') + '"'
+    return f"--columns {value}"
+
+
+#: Header words that hint at a longitude / latitude column (compared lower-case).
+_LON_HINTS = ("经", "lon", "lng", "x", "东", "east")
+_LAT_HINTS = ("纬", "lat", "y", "北", "north")
+
+
+def guess_position_columns(frame: pd.DataFrame, *, comma_decimal: bool = False) -> dict[str, str]:
+    """The columns that most likely hold longitudes and latitudes, from their numbers.
+
+    A column counts when most of its first :data:`_SAMPLE_CELLS` filled cells are numbers
+    within -180..180; a longitude column has numbers beyond 90 (all of China's are) or a
+    header hinting at one (经, lon, x, 东...), a latitude column numbers within -90..90 and,
+    among several, a hinting header first. Returns ``{"lon": ..., "lat": ...}``,
+    ``{"point": ...}`` for a column of positions, or ``{}``.
+    """
+    for col in frame.columns:
+        if col not in (_ROW_COLUMN, "geometry", "folder") and _looks_like_points(frame[col]):
+            return {"point": str(col)}
+    stats: list[tuple[str, float, float]] = []  # header, max |value|, median |value|
+    for col in frame.columns:
+        if col in (_ROW_COLUMN, "geometry", "folder"):
+            continue
+        cells = [str(v) for v in frame[col].dropna()[:_SAMPLE_CELLS]]
+        if not cells:
+            continue
+        numbers = [_to_number(c, comma_decimal=comma_decimal) for c in cells]
+        values = np.array([x for x in numbers if x is not None], dtype=float)
+        if len(values) * 5 < len(cells) * 4 or len(values) == 0:
+            continue
+        big = float(np.max(np.abs(values)))
+        if big > 180.0 or not _DECIMAL.search(" ".join(cells[:20])):
+            continue
+        stats.append((str(col), big, float(np.median(np.abs(values)))))
+
+    def hint(header: str, words: tuple[str, ...]) -> bool:
+        text = normalize_header(header)
+        return any(w in text for w in words)
+
+    lon_cands = [s for s in stats if s[2] > 90.0 or hint(s[0], _LON_HINTS)]
+    lon_cands.sort(key=lambda s: (not hint(s[0], _LON_HINTS), not s[2] > 90.0))
+    if not lon_cands:
+        return {}
+    lon = lon_cands[0][0]
+    lat_cands = [s for s in stats if s[0] != lon and s[1] <= 90.0]
+    lat_cands.sort(key=lambda s: not hint(s[0], _LAT_HINTS))
+    if not lat_cands:
+        return {}
+    return {"lon": lon, "lat": lat_cands[0][0]}
+
+
+def suggest_position_columns(frame: pd.DataFrame, *, comma_decimal: bool = False) -> str:
+    """The ``--columns`` line for :func:`guess_position_columns` (placeholders when none)."""
+    guess = guess_position_columns(frame, comma_decimal=comma_decimal)
+    return columns_line(guess or {"lon": "COLUMN", "lat": "COLUMN"})
 
 
 def _check_header_below(records: list[tuple[int, list[str]]], label: str) -> None:
@@ -1014,9 +1744,8 @@ def _fmt(value: float) -> str:
 # geodata files
 
 
-def _read_geodata(
-    path: Path, kind: str, label: str, system: str, layer: str | None
-) -> gpd.GeoDataFrame:
+def _read_geodata(path: Path, kind: str, opts: _Options, layer: str | None) -> gpd.GeoDataFrame:
+    label, system = opts.label, opts.system
     if kind == "zip":
         member = _shapefile_in_zip(path, label)
         source = f"/vsizip/{path.resolve()}/{member}"
@@ -1028,6 +1757,10 @@ def _read_geodata(
         gdf = _read_layer(str(path), label, file=path)
     elif kind in ("kml", "kmz"):
         gdf = _read_kml(path, label)
+    elif kind in ("ovkml", "ovkmz"):
+        gdf = _read_ovital(path, kind, label)
+    elif kind == "gpx":
+        gdf = _read_gpx_waypoints(path, label)
     elif kind == "gpkg":
         gdf = _read_layer(str(path), label, file=path, layer=_gpkg_layer(path, label, layer))
     elif _check_json_text(path, label):
@@ -1042,8 +1775,8 @@ def _read_geodata(
         gdf = gdf.rename(columns={_ROW_COLUMN: f"{_ROW_COLUMN}_file"})
     gdf[_ROW_COLUMN] = rows
 
-    missing = gdf.geometry.isna() | gdf.geometry.is_empty
-    if missing.any():
+    missing = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
+    if missing.any() and (not opts.allow_missing or missing.all()):
         missing_rows = list(rows[missing])
         raise InputError(
             "error.tables.missing_geometry",
@@ -1054,13 +1787,71 @@ def _read_geodata(
     if gdf.crs is None:
         raise InputError("error.tables.no_crs", file=label)
     crs_name = gdf.crs.name
-    gdf = gdf.set_geometry(shapely.force_2d(gdf.geometry.values)).to_crs(WGS84)
+    geoms = gdf.geometry.to_numpy().copy()
+    geoms[missing] = None
+    gdf = gdf.set_geometry(shapely.force_2d(geoms), crs=gdf.crs).to_crs(WGS84)
     _check_geo_bounds(gdf, rows, label, crs_name)
     if system != "wgs84":
         gdf = gdf.set_geometry(
             shapely.transform(gdf.geometry.values, _xy_to_wgs84(system)), crs=WGS84
         )
-    return gdf.reset_index(drop=True)
+    gdf = gdf.reset_index(drop=True)
+    gdf.attrs[COLUMNS_ATTR] = resolve_mapping(
+        _without_positions(opts.columns), list(gdf.columns), file=label, layer=opts.layer_kind
+    )
+    gdf.attrs[SURVEY_ATTR] = None
+    gdf.attrs[POSITION_ATTR] = {}
+    return gdf
+
+
+def _without_positions(columns: ColumnMapping | None) -> ColumnMapping | None:
+    """A mapping without its position roles (a geodata file's positions are its geometry)."""
+    if columns is None:
+        return None
+    roles = {r: h for r, h in columns.roles.items() if r not in POSITION_ROLES}
+    return ColumnMapping(roles, columns.strict)
+
+
+def _read_gpx_waypoints(path: Path, label: str) -> gpd.GeoDataFrame:
+    """The waypoints of a GPX file (households, villages or services are waypoints).
+
+    GDAL's GPX driver streams the file with expat (no DTD, no entities); a GPX that holds
+    only tracks or routes is ``error.tables.gpx_no_waypoints``.
+    """
+    layers = dict(_list_layers(str(path), label))
+    gdf = _read_layer(str(path), label, file=path, layer="waypoints") if layers else None
+    if gdf is None or len(gdf) == 0:
+        for other in ("tracks", "routes"):
+            if other in layers and pyogrio.read_info(str(path), layer=other)["features"]:
+                raise InputError("error.tables.gpx_no_waypoints", file=label)
+        raise NoDataError("error.tables.no_features", file=label)
+    # GDAL lists every GPX field whether the file uses it or not: keep the used ones
+    keep = [c for c in gdf.columns if c == "geometry" or gdf[c].notna().any()]
+    return gdf[keep]
+
+
+def _read_ovital(path: Path, kind: str, label: str) -> gpd.GeoDataFrame:
+    """An 奥维 (Ovital) ``.ovkml`` (KML text) or ``.ovkmz`` (a zip holding KML), read as KML.
+
+    GDAL picks its KML driver by extension, so the file is read through a copy named
+    ``.kml``/``.kmz`` in a private temporary folder; an Ovital file in Ovital's own binary
+    format is ``error.tables.ovital_not_kml``.
+    """
+    if kind == "ovkmz":
+        if not zipfile.is_zipfile(path):
+            raise InputError("error.tables.ovital_not_kml", file=label)
+        with zipfile.ZipFile(path) as archive:
+            if not any(n.lower().endswith(".kml") for n in archive.namelist()):
+                raise InputError("error.tables.ovital_not_kml", file=label)
+    else:
+        with path.open("rb") as f:
+            head = f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        if not (head.startswith(b"<?xml") or head.startswith(b"<kml")):
+            raise InputError("error.tables.ovital_not_kml", file=label)
+    with tempfile.TemporaryDirectory(prefix="gapmapper-ovital-") as folder:
+        copy = Path(folder) / ("ovital.kmz" if kind == "ovkmz" else "ovital.kml")
+        shutil.copyfile(path, copy)
+        return _read_kml(copy, label)
 
 
 #: A JSON ``\\u0000`` escape (not one whose backslash is itself escaped).
@@ -1115,7 +1906,7 @@ def _xy_to_wgs84(system: str) -> Callable[[np.ndarray], np.ndarray]:
 def _check_geo_bounds(gdf: gpd.GeoDataFrame, rows: pd.Series, label: str, crs: str) -> None:
     bounds = gdf.geometry.bounds.to_numpy()
     with np.errstate(invalid="ignore"):
-        ok = (
+        ok = gdf.geometry.isna().to_numpy() | (
             np.isfinite(bounds).all(axis=1)
             & (bounds[:, 0] >= -180.0)
             & (bounds[:, 2] <= 180.0)

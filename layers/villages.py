@@ -17,6 +17,7 @@ index              str              ``village_id``, unique
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -25,13 +26,23 @@ import shapely
 
 from layers import i18n
 from layers.errors import InputError
-from layers.schema import WGS84, add_notes, check_columns, coerce, empty_frame, notes_of
+from layers.schema import (
+    WGS84,
+    add_notes,
+    check_columns,
+    coerce,
+    empty_frame,
+    notes_of,
+    read_as_of,
+    set_read_as,
+)
 from layers.tables import (
     KML_ID,
+    ColumnMapping,
     check_unique_ids,
-    find_column,
     format_rows,
     read_table,
+    role_column,
     text_values,
 )
 
@@ -69,8 +80,8 @@ def empty_villages() -> gpd.GeoDataFrame:
 # Reading a user's villages file (village points, or village areas).
 
 #: Accepted headers for the village name and id (compared ignoring case, spaces, ``_``).
-NAME_NAMES = ("village_name", "name", "village", "村名", "名称", "村", "嘎查村")
-ID_NAMES = ("village_id", "id", "code", "代码", "区划代码")
+NAME_NAMES = ("village_name", "name", "village", "村名", "名称", "村", "嘎查村", "所在村", "村庄")
+ID_NAMES = ("village_id", "id", "code", "代码", "区划代码", "村代码")
 
 _POLYGONAL = ("Polygon", "MultiPolygon")
 
@@ -107,7 +118,11 @@ i18n.register(
 
 
 def read_villages(
-    path: str | Path, *, coords: str = "wgs84", layer_label: str | None = None
+    path: str | Path,
+    *,
+    coords: str | None = None,
+    layer_label: str | None = None,
+    columns: Mapping[str, str] | ColumnMapping | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a villages file into the villages layer (see the module docstring).
 
@@ -117,9 +132,14 @@ def read_villages(
         Any format :func:`layers.tables.read_table` reads: village points (a CSV/XLSX with
         lon/lat, or point geodata) or village areas (polygons).
     coords
-        Coordinate system of the positions: ``wgs84``, ``gcj02`` or ``bd09``.
+        Coordinate system of the positions: ``wgs84``, ``gcj02`` or ``bd09``; ``None`` or
+        ``"auto"`` for the format's default (see :func:`~layers.tables.read_table`).
     layer_label
         The file name shown in messages (default: the name of ``path``).
+    columns
+        Which column is which (``{"name": "村庄名称", "lon": "东经", "lat": "北纬"}``; the
+        village's name is ``name`` or ``village``), see
+        :class:`layers.tables.ColumnMapping`.
 
     Polygons become ``boundary`` (EPSG:4326) and the village point is their
     ``representative_point()`` (always inside the area). An invalid polygon is repaired with
@@ -141,7 +161,7 @@ def read_villages(
         ``error.tables.duplicate_id``.
     """
     label = layer_label or Path(path).name
-    raw = read_table(path, coords=coords, layer_label=label)
+    raw = read_table(path, coords=coords, layer_label=label, columns=columns, layer_kind="villages")
     rows = raw["source_row"]
     types = raw.geometry.geom_type
     bad = ~types.isin(("Point", *_POLYGONAL))
@@ -155,7 +175,9 @@ def read_villages(
             found=", ".join(f"{kind} ({n})" for kind, n in counts.items()),
         )
 
-    name_col = find_column(raw.columns, NAME_NAMES)
+    name_col = role_column(raw, "name", NAME_NAMES)
+    if "village" in (raw.attrs.get("columns") or {}) and "name" not in raw.attrs["columns"]:
+        name_col = raw.attrs["columns"]["village"]
     if name_col is None:
         raise InputError(
             "error.villages.no_name_column",
@@ -174,7 +196,7 @@ def read_villages(
             rows=format_rows(missing),
         )
 
-    id_col = find_column(raw.columns, (*ID_NAMES, KML_ID))
+    id_col = role_column(raw, "id", (*ID_NAMES, KML_ID), exclude=[name_col])
     generated = pd.Series([f"V{r}" for r in rows], index=raw.index, dtype="object")
     ids = (
         generated
@@ -217,4 +239,7 @@ def read_villages(
     )
     gdf["boundary"] = gpd.GeoSeries(boundaries, crs=WGS84, index=index)
     add_notes(gdf, notes_of(raw))  # e.g. which sheet of a workbook was read
-    return validate_villages(gdf)
+    out = validate_villages(gdf)
+    if read_as_of(raw) is not None:
+        set_read_as(out, read_as_of(raw))
+    return out
