@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -92,7 +93,8 @@ KEY_EXPORT = "export_html"
 KEY_SAVED = "saved_project"
 KEY_PRINT = "printed_map"
 KEY_AUTOSAVED = "autosaved_state"
-KEY_RESTORE_OFFER = "restore_offer"
+KEY_RESTORE_OFFER = "restore_offer"  # the autosave offered back (its path), or None
+KEY_WORKSPACE = "ws"  # this tab's workspace: its autosave, kept in the address for a reload
 KEY_PENDING = "pending_settings"
 KEY_SITES = "suggested_sites"
 KEY_PROPOSAL_VILLAGE = "proposal_village"
@@ -322,6 +324,11 @@ i18n.register(
         "app.restore.offer": {
             "zh": "发现上次未保存的工作（自动保存于 {when}）。要恢复吗？",
             "en": "Unsaved work from last time was found (autosaved at {when}). Restore it?",
+        },
+        "app.autosave.failed": {
+            "zh": "自动保存没有成功（{reason}）。请用“保存项目”把工作保存到自己的文件里。",
+            "en": "The autosave did not work ({reason}). Use 'Save project' to keep the work "
+            "in a file of your own.",
         },
         "app.restore.yes": {"zh": "恢复上次的工作", "en": "Restore it"},
         "app.restore.no": {"zh": "不用，重新开始", "en": "No, start afresh"},
@@ -650,9 +657,8 @@ def undo_or_redo(redo: bool) -> None:
 
 def render_undo() -> None:
     h = history()
-    c1, c2 = st.columns(2)
     step = h.undo_step
-    c1.button(
+    st.button(
         t("app.undo", step=step.label(lang())) if step else t("app.undo.none"),
         key="undo",
         disabled=step is None,
@@ -662,7 +668,7 @@ def render_undo() -> None:
     )
     step = h.redo_step
     if step is not None:
-        c2.button(
+        st.button(
             t("app.redo", step=step.label(lang())),
             key="redo",
             width="stretch",
@@ -747,7 +753,8 @@ def render_picker_texts() -> None:
         limit = t("app.uploader.limit", types=", ".join(x.upper() for x in types))
         rules.append(
             f'[class*="st-key-{key}"] [data-testid=stFileUploaderDropzoneInstructions] span::after '
-            f"{{content: {css_text(limit)}; font-size: 0.75rem;}}"
+            f"{{content: {css_text(limit)}; font-size: 0.75rem; display: block; "
+            "white-space: normal;}"
         )
     st.html("<style>" + "\n".join(rules) + "</style>")
 
@@ -1512,9 +1519,8 @@ def accept_sites(kind: str) -> None:
         say("success", "app.plan.accepted", n=len(sites))
 
 
-def render_table(analysis: Analysis, kind: str) -> pd.DataFrame:
-    """The village table; the table as shown (the chart draws from it)."""
-    st.subheader(t("app.table"))
+def village_rows_shown(analysis: Analysis, kind: str) -> pd.DataFrame:
+    """The village table as the page shows it (the chart draws from it too)."""
 
     def make() -> pd.DataFrame:
         table = village_table(analysis, lang())
@@ -1531,7 +1537,12 @@ def render_table(analysis: Analysis, kind: str) -> pd.DataFrame:
             }
         )
 
-    shown = session_memo("village_table", analysis, (lang(), kind), make)
+    return session_memo("village_table", analysis, (lang(), kind), make)
+
+
+def render_table(shown: pd.DataFrame) -> None:
+    """The village table, across the page (the sentence that says why needs the width)."""
+    st.subheader(t("app.table"))
     st.dataframe(
         shown,
         hide_index=True,
@@ -1546,7 +1557,6 @@ def render_table(analysis: Analysis, kind: str) -> pd.DataFrame:
             t("app.col.reason"): st.column_config.TextColumn(width="large"),
         },
     )
-    return shown
 
 
 def render_chart(shown: pd.DataFrame, limit_km: float | None, kind: str) -> None:
@@ -1773,33 +1783,61 @@ def autosave(settings: AnalysisSettings) -> None:
     saved = st.session_state.get(KEY_AUTOSAVED)
     if saved == state:
         return
+    path = workspace_autosave(st.session_state[KEY_WORKSPACE])
     try:
         if saved is None or saved[0] != data:
             # in the background: a county's layers take a second or two to write
-            save_project_later(autosave_path(), w.scenario, settings, w.proposals, extra=extra)
+            save_project_later(path, w.scenario, settings, w.proposals, extra=extra)
         # the settings alone, beside it: a threshold change must not rewrite a county's layers
-        save_settings(autosave_path(), settings, extra)
-    except OSError:
-        return  # a read-only home folder must not stop the workshop; nothing else is lost
+        save_settings(path, settings, extra)
+    except (OSError, GapMapperError) as err:
+        # a read-only or full disk must not stop the workshop, but the user must know that
+        # nothing is being kept (once, not on every click)
+        if not st.session_state.get("autosave_warned"):
+            st.session_state["autosave_warned"] = True
+            reason = err.message(lang()) if isinstance(err, GapMapperError) else str(err)
+            st.warning(t("app.autosave.failed", reason=reason))
+        return
     st.session_state[KEY_AUTOSAVED] = state
+
+
+def workspace_autosave(ws: str) -> Path:
+    """The autosave of the workspace ``ws`` (one per browser tab: two laptops, or two tabs,
+    never overwrite each other's autosave)."""
+    return autosave_path(autosave_path().parent / "workspaces" / ws)
+
+
+def latest_autosave(ws: str) -> Path | None:
+    """The autosave to offer a new session: this tab's own (after a reload), else the most
+    recent one of any tab (after a crash, the address may be lost), else None."""
+    own = workspace_autosave(ws)
+    if is_project(own):
+        return own
+    found = [p for p in autosave_path().parent.glob("workspaces/*/autosave.gpkg") if is_project(p)]
+    legacy = autosave_path()  # the one autosave of earlier versions
+    if is_project(legacy):
+        found.append(legacy)
+    if not found:
+        return None
+    return max(found, key=lambda p: p.stat().st_mtime)
 
 
 def render_restore_offer() -> None:
     """After a crash or a reload (a new session finding an autosave), offer the work back."""
-    if not st.session_state.get(KEY_RESTORE_OFFER):
+    path = st.session_state.get(KEY_RESTORE_OFFER)
+    if not path:
         return
-    path = autosave_path()
     import datetime as dt
 
     try:
         when = dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
     except OSError:
-        st.session_state[KEY_RESTORE_OFFER] = False
+        st.session_state[KEY_RESTORE_OFFER] = None
         return
     st.warning(t("app.restore.offer", when=when))
     c1, c2 = st.columns(2)
     if c1.button(t("app.restore.yes"), key="restore_yes"):
-        st.session_state[KEY_RESTORE_OFFER] = False
+        st.session_state[KEY_RESTORE_OFFER] = None
         with guarded("restore"):
             scenario, settings, proposals, extra = open_project(path)
             later = open_settings(path)  # settings changed after the layers were saved
@@ -1813,7 +1851,7 @@ def render_restore_offer() -> None:
             sync_widgets()
         st.rerun()
     if c2.button(t("app.restore.no"), key="restore_no"):
-        st.session_state[KEY_RESTORE_OFFER] = False
+        st.session_state[KEY_RESTORE_OFFER] = None
         st.rerun()
 
 
@@ -1826,7 +1864,12 @@ def start_session() -> None:
     sync_widgets()
     for layer in FILE_LAYERS:
         st.session_state.setdefault(KEY_LAYER_HOW.format(layer=layer), DEFAULT_HOW[layer])
-    st.session_state[KEY_RESTORE_OFFER] = is_project(autosave_path())
+    ws = st.query_params.get(KEY_WORKSPACE, "")
+    if not (len(ws) == 12 and all(c in "0123456789abcdef" for c in ws)):
+        ws = secrets.token_hex(6)
+        st.query_params[KEY_WORKSPACE] = ws
+    st.session_state[KEY_WORKSPACE] = ws
+    st.session_state[KEY_RESTORE_OFFER] = latest_autosave(ws)
     remembered = {
         KEY_LANG: tuple(LANG_LABELS),
         KEY_COORDS: COORD_SYSTEMS,
@@ -1888,14 +1931,15 @@ def render_page() -> None:
         render_whatif(after, kind)
         render_editing()
         render_planning(base, after, kind)
+    shown = village_rows_shown(after, kind)
     with col_side:
+        by_time = after.settings.threshold_min(kind) is not None
+        render_chart(shown, None if by_time else after.settings.threshold_m(kind) / 1000, kind)
         section = st.expander(t("app.summary"), key="exp_summary", on_change="rerun")
         with section:
             if section.open:
                 st.text(summarize(after, lang()))
-    shown = render_table(after, kind)
-    by_time = after.settings.threshold_min(kind) is not None
-    render_chart(shown, None if by_time else after.settings.threshold_m(kind) / 1000, kind)
+    render_table(shown)
     render_exports(base, after, kind)
     with undo_place:
         render_undo()

@@ -29,6 +29,20 @@ def open_sections(at, *keys: str) -> None:
     at.run()
 
 
+def autosaves() -> list:
+    """Every autosave of this test's autosave folder."""
+    from mapping.project import autosave_path
+
+    return sorted(autosave_path().parent.rglob("autosave.gpkg"))
+
+
+def own_autosave(at):
+    """The autosave of the session ``at`` (its tab's workspace)."""
+    from mapping.project import autosave_path
+
+    return autosave_path(autosave_path().parent / "workspaces" / at.session_state["ws"])
+
+
 def metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -174,14 +188,14 @@ def test_exports_a_committee_map_a_printable_map_and_a_project(app):
 
 
 def test_work_is_autosaved_and_offered_back_after_a_crash(app, private_folders):
-    from mapping.project import autosave_path, wait_for_saves
+    from mapping.project import wait_for_saves
 
-    assert not autosave_path().exists()  # the untouched demo is not autosaved
+    assert autosaves() == []  # the untouched demo is not autosaved
     picker = app.selectbox(key="proposal_village")
     picker.select_index(picker.options.index(FAR)).run()
     app.button(key="add_kindergarten").click().run()
     wait_for_saves()  # the layers are written in the background
-    assert autosave_path().exists()
+    assert autosaves() == [own_autosave(app)]
     closed = metrics(app)
     # a new session (the browser tab after a crash) is offered the autosave
     st.cache_resource.clear()
@@ -198,20 +212,21 @@ def test_work_is_autosaved_and_offered_back_after_a_crash(app, private_folders):
 def test_a_setting_change_saves_only_the_settings_and_is_restored(app, private_folders):
     """A threshold change writes the small settings file beside the autosave, not the
     layers again; after a crash both come back."""
-    from mapping.project import autosave_path, settings_path, wait_for_saves
+    from mapping.project import settings_path, wait_for_saves
 
     picker = app.selectbox(key="proposal_village")
     picker.select_index(picker.options.index(FAR)).run()
     app.button(key="add_kindergarten").click().run()
     wait_for_saves()
-    layers = autosave_path().read_bytes()
-    mtime = autosave_path().stat().st_mtime_ns
+    path = own_autosave(app)
+    layers = path.read_bytes()
+    mtime = path.stat().st_mtime_ns
     app.number_input(key="threshold_km_kindergarten").set_value(12.0).run()
     assert not app.exception, [e.value for e in app.exception]
     wait_for_saves()
-    assert autosave_path().stat().st_mtime_ns == mtime  # the layers were not rewritten
-    assert autosave_path().read_bytes() == layers
-    assert '"kindergarten": 12000.0' in settings_path(autosave_path()).read_text("utf-8")
+    assert path.stat().st_mtime_ns == mtime  # the layers were not rewritten
+    assert path.read_bytes() == layers
+    assert '"kindergarten": 12000.0' in settings_path(path).read_text("utf-8")
     closed = metrics(app)
     st.cache_resource.clear()
     again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
@@ -223,7 +238,7 @@ def test_a_setting_change_saves_only_the_settings_and_is_restored(app, private_f
     assert metrics(again) == closed
     # a damaged settings file: the project's own settings stand (the restored session saved
     # the project again, with 12 km), nothing fails
-    settings_path(autosave_path()).write_text("{not json", "utf-8")
+    settings_path(own_autosave(again)).write_text("{not json", "utf-8")
     st.cache_resource.clear()
     third = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     third.run()
@@ -609,3 +624,50 @@ def test_the_summary_lists_the_villages_with_most_households_beyond_first(app):
     assert names[0] == "光明村" and FAR in names[1:]
     first_reason = next(x for x in summary.splitlines() if x.startswith("  - "))
     assert first_reason.startswith("  - 光明村：") and "9 户中有 9 户超过标准" in first_reason
+
+
+def test_two_tabs_keep_separate_autosaves_and_a_reload_gets_its_own_back(app):
+    """Item 1 for the autosave: two laptops on one server never overwrite each other's
+    autosave; a reload of a tab (its address keeps its workspace) is offered its own."""
+    from mapping.project import open_project, wait_for_saves
+
+    picker = app.selectbox(key="proposal_village")
+    picker.select_index(picker.options.index(FAR)).run()
+    app.button(key="add_kindergarten").click().run()
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    other.run()
+    other.button(key="restore_no").click().run()
+    other.number_input(key="threshold_km_kindergarten").set_value(3.0).run()
+    other.session_state["last_click"] = (113.0, 41.5)
+    other.run()
+    other.button(key="add_school").click().run()
+    wait_for_saves()
+    assert len(autosaves()) == 2 and app.session_state["ws"] != other.session_state["ws"]
+    mine = open_project(own_autosave(app))[2]
+    assert mine["kind"].tolist() == ["kindergarten"]
+    assert open_project(own_autosave(other))[2]["kind"].tolist() == ["school"]
+    # the first tab reloaded: its address names its workspace
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    again.query_params["ws"] = app.session_state["ws"]
+    again.run()
+    again.button(key="restore_yes").click().run()
+    assert again.session_state["proposals"]["kind"].tolist() == ["kindergarten"]
+
+
+def test_an_autosave_that_cannot_be_written_is_said_once(tmp_path, monkeypatch):
+    """The work goes on, and the user learns that nothing is being kept."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x", encoding="utf-8")
+    monkeypatch.setenv("GAPMAPPER_AUTOSAVE_DIR", str(blocker))
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    picker = at.selectbox(key="proposal_village")
+    picker.select_index(picker.options.index(FAR)).run()
+    at.button(key="add_kindergarten").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    warnings = [w.value for w in at.warning if "自动保存没有成功" in w.value]
+    assert len(warnings) == 1 and "保存项目" in warnings[0]
+    at.number_input(key="threshold_km_kindergarten").set_value(6.0).run()
+    assert not [w.value for w in at.warning if "自动保存没有成功" in w.value]  # said once
+    assert len(at.session_state["proposals"]) == 1
