@@ -47,11 +47,11 @@ from layers.schema import (
     empty_frame,
     notes_of,
     read_as_of,
-    set_read_as,
 )
 from layers.tables import (
     KML_ID,
     ColumnMapping,
+    carry_reader_attrs,
     check_unique_ids,
     format_examples,
     format_rows,
@@ -151,6 +151,7 @@ CHILDREN_NAMES = (
     "n_children",
     "num_children",
     "children_count",
+    "儿童",
     "儿童数",
     "儿童人数",
     "孩子数",
@@ -362,10 +363,7 @@ def read_households(
     gdf.index = pd.Index(ids.astype(str).to_numpy(), dtype="str", name="household_id")
     add_notes(gdf, notes_of(raw))  # e.g. which sheet of a workbook was read
     add_notes(gdf, notes)
-    out_layer = validate_households(gdf)
-    if read_as is not None:
-        set_read_as(out_layer, read_as)
-    return out_layer
+    return carry_reader_attrs(raw, validate_households(gdf))
 
 
 def village_key(name: object) -> str:

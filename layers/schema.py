@@ -39,6 +39,27 @@ COORDS_ATTR = "coords"
 
 
 @dataclass(frozen=True)
+class Phrase:
+    """A piece of text translated with the message it goes into.
+
+    A :class:`Note`'s parameters are the same in every language; a parameter that must read
+    differently in each (``GCJ-02（高德/腾讯）`` / ``GCJ-02 (Amap/Tencent)``) is a phrase:
+    a translation key and its own parameters, filled in when the note is shown.
+    """
+
+    key: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    def message(self, lang: str = "en") -> str:
+        """The text in ``lang``."""
+        return i18n.t(self.key, lang, **_filled(self.params, lang))
+
+
+def _filled(params: Mapping[str, object], lang: str) -> dict[str, object]:
+    return {k: v.message(lang) if isinstance(v, Phrase) else v for k, v in params.items()}
+
+
+@dataclass(frozen=True)
 class Note:
     """Something a reader did with odd-but-usable data that the user should be told.
 
@@ -61,8 +82,9 @@ class Note:
         return self.key.startswith("warning.")
 
     def message(self, lang: str = "en") -> str:
-        """The text in ``lang`` ("zh" or "en")."""
-        return i18n.t(self.key, lang, **self.params)
+        """The text in ``lang`` ("zh" or "en"); :class:`Phrase` parameters are translated
+        into ``lang`` too."""
+        return i18n.t(self.key, lang, **_filled(self.params, lang))
 
     def __str__(self) -> str:
         return self.message("en")

@@ -33,13 +33,13 @@ from layers.schema import (
     coerce,
     empty_frame,
     notes_of,
-    read_as_of,
-    set_read_as,
 )
 from layers.tables import (
     KML_ID,
     ColumnMapping,
+    carry_reader_attrs,
     check_unique_ids,
+    columns_line,
     format_examples,
     format_rows,
     normalize_header,
@@ -113,10 +113,12 @@ i18n.register(
     {
         "error.services.no_kind": {
             "zh": "{file} 中找不到设施类型列（找到的列：{columns}）。请加一列“类型”"
-            "（表头可以是：{accepted}），或在读取时指定整个文件的设施类型。",
+            "（表头可以是：{accepted}），或在读取时指定整个文件的设施类型，"
+            "或指明类型在哪一列（命令行 {columns_line}）。",
             "en": "{file} has no column saying what kind of service each row is (columns "
             "found: {columns}). Add one (headers: {accepted}), or choose the kind for the "
-            "whole file when loading it.",
+            "whole file when loading it, or say which column it is ({columns_line} on the "
+            "command line).",
         },
         "error.services.unknown_kind": {
             "zh": "{file} 的“{column}”列有 {count} 个不认识的设施类型（行号: 值）：{examples}。"
@@ -137,6 +139,19 @@ i18n.register(
         },
     }
 )
+
+
+def _kind_column(raw: gpd.GeoDataFrame) -> str | None:
+    """The column whose cells most often name a kind of service (幼儿园, 小学...)."""
+    best, best_hits = None, 0
+    for col in raw.columns:
+        if col in ("geometry", "source_row", "folder"):
+            continue
+        values = text_values(raw[col]).dropna().head(200)
+        hits = sum(normalize_header(v) in KIND_VALUES for v in values)
+        if hits > best_hits:
+            best, best_hits = str(col), hits
+    return best
 
 
 def read_services(
@@ -215,6 +230,7 @@ def read_services(
                 file=label,
                 columns=", ".join(map(str, columns)),
                 accepted=", ".join(KIND_NAMES),
+                columns_line=columns_line({"kind": _kind_column(raw) or "COLUMN"}, "services"),
             )
         values = text_values(raw[kind_col])
         kinds = values.map(
@@ -268,6 +284,4 @@ def read_services(
     )
     add_notes(gdf, notes_of(raw))  # e.g. which sheet of a workbook was read
     out = validate_services(gdf)
-    if read_as_of(raw) is not None:
-        set_read_as(out, read_as_of(raw))
-    return out
+    return carry_reader_attrs(raw, out)

@@ -171,10 +171,18 @@ class ColumnMapping:
         True: a header the file lacks, or a role the layer does not read, is an error.
         False: such pairs are skipped (a mapping given once for several files applies to
         each file that has the header).
+    optional
+        Roles skipped like that even when ``strict`` (shared pairs given beside a layer's
+        own, see :class:`layers.columns.ColumnChoice`).
     """
 
     roles: Mapping[str, str]
     strict: bool = True
+    optional: frozenset[str] = frozenset()
+
+    def is_strict(self, role: str) -> bool:
+        """Whether a problem with ``role``'s pair is an error (else the pair is skipped)."""
+        return self.strict and role not in self.optional
 
 
 def as_column_mapping(columns: Mapping[str, str] | ColumnMapping | None) -> ColumnMapping | None:
@@ -564,6 +572,18 @@ def role_column(
     return find_column(raw.columns, names, tool=raw.attrs.get(SURVEY_ATTR), exclude=taken)
 
 
+def carry_reader_attrs(raw: pd.DataFrame, layer: pd.DataFrame) -> pd.DataFrame:
+    """Give a layer built from ``raw`` (a frame from :func:`read_table`) what the user may
+    need from how the file was read: its :class:`~layers.schema.ReadAs` and the resolved
+    column mapping. Notes are passed on by the readers themselves. Returns ``layer``."""
+    from layers.schema import read_as_of
+
+    if read_as_of(raw) is not None:
+        set_read_as(layer, read_as_of(raw))
+    layer.attrs[COLUMNS_ATTR] = dict(raw.attrs.get(COLUMNS_ATTR) or {})
+    return layer
+
+
 def resolve_mapping(
     columns: Mapping[str, str] | ColumnMapping | None,
     headers: Sequence[object],
@@ -597,7 +617,7 @@ def resolve_mapping(
                 roles=", ".join(ROLES),
             )
         if layer is not None and role not in LAYER_ROLES.get(layer, ROLES):
-            if mapping.strict:
+            if mapping.is_strict(role):
                 raise InputError(
                     "error.columns.role_not_for_layer",
                     file=file,
@@ -608,7 +628,7 @@ def resolve_mapping(
             continue
         found = _match_header(str(header), names)
         if found is None:
-            if mapping.strict:
+            if mapping.is_strict(role):
                 raise InputError(
                     "error.columns.not_found",
                     file=file,
@@ -802,9 +822,10 @@ def read_table(
         are resolved here (so that a wrong header is reported at once) and read by the layer
         readers through :func:`role_column`. See :class:`ColumnMapping`.
     allow_missing
-        Keep rows without any position (both lon and lat empty, an empty geopoint, a
-        feature without geometry) with a ``None`` geometry, for the households reader to
-        place at their village. A row with only one of lon/lat is still an error.
+        Keep table rows without any position (both lon and lat empty, an empty geopoint)
+        with a ``None`` geometry, for the households reader to place at their village. A
+        row with only one of lon/lat is still an error, and so is a geodata feature without
+        geometry (a broken feature, ``error.tables.missing_geometry``).
     layer_kind
         ``"households"``, ``"villages"`` or ``"services"``: the layer being read, for the
         roles of a strict mapping (:data:`LAYER_ROLES`).
@@ -850,29 +871,7 @@ def read_table(
     path = Path(path)
     label = layer_label or path.name
     choice = normalize_choice(coords, AUTO)
-    ext = path.suffix.lower()
-    kind = FORMATS.get(ext)
-    if kind is None:
-        raise FileFormatError(
-            "error.tables.unsupported_extension",
-            file=label,
-            ext=ext or path.name,
-            formats=SUPPORTED_TEXT,
-        )
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise _not_readable(label, library_detail(exc, path, label)) from exc
-    if size == 0:
-        raise NoDataError("error.tables.empty_file", file=label)
-    if size > MAX_TABLE_BYTES:
-        raise InputError(
-            "error.tables.too_large",
-            file=label,
-            size_mb=f"{size / 1024**2:.0f}",
-            limit_mb=f"{MAX_TABLE_BYTES / 1024**2:.0f}",
-        )
-
+    kind = _check_file(path, label)
     try:
         if kind in _ZIPPED and zipfile.is_zipfile(path):
             _check_zip(path, label)
@@ -900,6 +899,132 @@ def read_table(
         read_as = ReadAs(read_as.system, read_as.declared, "survey", label)
     set_read_as(gdf, read_as)
     return add_notes(gdf, notes)
+
+
+def _check_file(path: Path, label: str) -> str:
+    """The format of ``path`` (a value of :data:`FORMATS`) after the checks on its name and
+    size: unsupported extension, missing, empty, beyond :data:`MAX_TABLE_BYTES`."""
+    ext = path.suffix.lower()
+    kind = FORMATS.get(ext)
+    if kind is None:
+        raise FileFormatError(
+            "error.tables.unsupported_extension",
+            file=label,
+            ext=ext or path.name,
+            formats=SUPPORTED_TEXT,
+        )
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise _not_readable(label, library_detail(exc, path, label)) from exc
+    if size == 0:
+        raise NoDataError("error.tables.empty_file", file=label)
+    if size > MAX_TABLE_BYTES:
+        raise InputError(
+            "error.tables.too_large",
+            file=label,
+            size_mb=f"{size / 1024**2:.0f}",
+            limit_mb=f"{MAX_TABLE_BYTES / 1024**2:.0f}",
+        )
+    return kind
+
+
+@dataclass(frozen=True)
+class TablePreview:
+    """The first rows of a file as text, before any column is interpreted.
+
+    Attributes
+    ----------
+    headers
+        The column headers (made unique and non-empty as :func:`read_table` does).
+    rows
+        The first data rows, each as many texts as ``headers`` ("" for an empty cell).
+    sheet
+        The worksheet read, for XLSX (the first with position headers, else the first).
+    geodata
+        True for geodata files (GeoJSON, KML, GPX...): their positions are the geometry,
+        so only the attribute roles apply.
+    tool
+        The survey tool that wrote the file (see :mod:`layers.survey`), or None.
+    metadata
+        A survey export's metadata columns (not offered as roles).
+    """
+
+    headers: list[str]
+    rows: list[list[str]]
+    sheet: str | None
+    geodata: bool
+    tool: str | None
+    metadata: tuple[str, ...]
+
+
+def read_preview(
+    path: str | Path, *, layer_label: str | None = None, max_rows: int = 200
+) -> TablePreview:
+    """The headers and the first ``max_rows`` rows of a user's file, as text.
+
+    For the step where people say which column is which (:mod:`layers.columns`): unlike
+    :func:`read_table` it needs no position column. The same limits and messages apply to
+    the file itself (size, zip members, encodings, CSV syntax).
+    """
+    path = Path(path)
+    label = layer_label or path.name
+    kind = _check_file(path, label)
+    try:
+        if kind in _ZIPPED and zipfile.is_zipfile(path):
+            _check_zip(path, label)
+        sheet = None
+        if kind == "csv":
+            records = _csv_records(path, label)
+        elif kind == "xlsx":
+            records, sheet = _xlsx_preview(path, label, max_rows)
+        else:
+            gdf = read_table(path, layer_label=label, allow_missing=True)
+            attrs = [c for c in gdf.columns if c not in (_ROW_COLUMN, "geometry")]
+            rows = [
+                ["" if pd.isna(v) else str(v) for v in values]
+                for values in gdf[attrs].head(max_rows).itertuples(index=False)
+            ]
+            return TablePreview([str(c) for c in attrs], rows, None, True, None, ())
+    except GapMapperError:
+        raise
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a reader library choked on a damaged file: say so, with why
+        raise _not_readable(label, library_detail(exc, path, label)) from exc
+    records = [(row, cells) for row, cells in records if any(c.strip() for c in cells)]
+    if not records:
+        raise NoDataError("error.tables.empty_file", file=label)
+    header = _unique_headers(records[0][1])
+    width = len(header)
+    rows = [
+        [c.strip() for c in cells[:width]] + [""] * (width - len(cells[:width]))
+        for _, cells in records[1 : 1 + max_rows]
+    ]
+    shape = survey.recognise(header)
+    return TablePreview(header, rows, sheet, False, shape.tool, shape.metadata)
+
+
+def _xlsx_preview(path: Path, label: str, max_rows: int) -> tuple[list, str]:
+    import openpyxl
+
+    if not zipfile.is_zipfile(path):
+        raise _not_readable(label, "not an XLSX workbook")
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheets = list(workbook.worksheets)
+        if not sheets:
+            raise NoDataError("error.tables.empty_file", file=label)
+        matching = [s for s in sheets if _has_position_headers(_first_row(s), None)]
+        chosen = matching[0] if matching else sheets[0]
+        records = []
+        for row, cells in _sheet_rows(chosen):
+            records.append((row, cells))
+            if len(records) > max_rows:
+                break
+    finally:
+        workbook.close()
+    return records, chosen.title
 
 
 @dataclass(frozen=True)
@@ -993,7 +1118,12 @@ _VSI_PREFIX = re.compile(r"/vsi[a-z0-9_]+/+")
 
 
 def _read_csv(path: Path, opts: _Options) -> gpd.GeoDataFrame:
-    label = opts.label
+    records, delimiter = _csv_records(path, opts.label, with_delimiter=True)
+    return _table_to_frame(records, opts, comma_decimal=delimiter != ",")
+
+
+def _csv_records(path: Path, label: str, *, with_delimiter: bool = False):
+    """``(row number, cells)`` of a CSV/TXT table (and its delimiter when asked)."""
     raw = path.read_bytes()
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         # Excel's "Unicode text" (.txt) export: UTF-16 with a byte-order mark, tab separated
@@ -1024,7 +1154,7 @@ def _read_csv(path: Path, opts: _Options) -> gpd.GeoDataFrame:
         raise InputError(
             "error.tables.bad_csv", file=label, row=row + 1, detail=library_detail(exc)
         ) from exc
-    return _table_to_frame(records, opts, comma_decimal=delimiter != ",")
+    return (records, delimiter) if with_delimiter else records
 
 
 def _decode(raw: bytes, label: str) -> str:
@@ -1775,8 +1905,10 @@ def _read_geodata(path: Path, kind: str, opts: _Options, layer: str | None) -> g
         gdf = gdf.rename(columns={_ROW_COLUMN: f"{_ROW_COLUMN}_file"})
     gdf[_ROW_COLUMN] = rows
 
+    # a feature without geometry is a broken feature (``allow_missing`` is for table rows
+    # whose GPS failed): refused, naming the features
     missing = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
-    if missing.any() and (not opts.allow_missing or missing.all()):
+    if missing.any():
         missing_rows = list(rows[missing])
         raise InputError(
             "error.tables.missing_geometry",
@@ -1787,9 +1919,7 @@ def _read_geodata(path: Path, kind: str, opts: _Options, layer: str | None) -> g
     if gdf.crs is None:
         raise InputError("error.tables.no_crs", file=label)
     crs_name = gdf.crs.name
-    geoms = gdf.geometry.to_numpy().copy()
-    geoms[missing] = None
-    gdf = gdf.set_geometry(shapely.force_2d(geoms), crs=gdf.crs).to_crs(WGS84)
+    gdf = gdf.set_geometry(shapely.force_2d(gdf.geometry.values)).to_crs(WGS84)
     _check_geo_bounds(gdf, rows, label, crs_name)
     if system != "wgs84":
         gdf = gdf.set_geometry(
@@ -1809,7 +1939,7 @@ def _without_positions(columns: ColumnMapping | None) -> ColumnMapping | None:
     if columns is None:
         return None
     roles = {r: h for r, h in columns.roles.items() if r not in POSITION_ROLES}
-    return ColumnMapping(roles, columns.strict)
+    return ColumnMapping(roles, columns.strict, columns.optional)
 
 
 def _read_gpx_waypoints(path: Path, label: str) -> gpd.GeoDataFrame:

@@ -33,13 +33,13 @@ from layers.schema import (
     coerce,
     empty_frame,
     notes_of,
-    read_as_of,
-    set_read_as,
 )
 from layers.tables import (
     KML_ID,
     ColumnMapping,
+    carry_reader_attrs,
     check_unique_ids,
+    columns_line,
     format_rows,
     read_table,
     role_column,
@@ -89,9 +89,12 @@ i18n.register(
     {
         "error.villages.no_name_column": {
             "zh": "{file} 中找不到村名列。找到的列：{columns}。村名列的表头可以是：{accepted}。"
-            "请把村名所在列的表头改成其中一个。",
+            "请把村名所在列的表头改成其中一个，或指明村名在哪一列（在软件里选择，或在命令行加上 "
+            "{columns_line}）。",
             "en": "{file} has no village name column. Columns found: {columns}. Accepted "
-            "headers: {accepted}. Rename the column that holds the names to one of these.",
+            "headers: {accepted}. Rename the column that holds the names to one of these, or "
+            "say which column it is (choose it in the app, or add {columns_line} on the "
+            "command line).",
         },
         "error.villages.missing_name": {
             "zh": "{file} 中有 {count} 行没有村名（“{column}”列为空，第 {rows} 行）。"
@@ -115,6 +118,19 @@ i18n.register(
         },
     }
 )
+
+
+def _text_column(raw: gpd.GeoDataFrame) -> str | None:
+    """The first column whose filled cells are mostly words (not numbers): likely the names."""
+    taken = set((raw.attrs.get("position") or {}).values())
+    for col in raw.columns:
+        if col in ("geometry", "source_row", "folder", KML_ID) or col in taken:
+            continue
+        values = text_values(raw[col]).dropna().head(50)
+        words = sum(not any(ch.isdigit() for ch in str(v)) for v in values)
+        if len(values) and words * 2 > len(values):
+            return str(col)
+    return None
 
 
 def read_villages(
@@ -184,6 +200,7 @@ def read_villages(
             file=label,
             columns=", ".join(c for c in raw.columns if c not in ("geometry", "source_row")),
             accepted=", ".join(NAME_NAMES),
+            columns_line=columns_line({"name": _text_column(raw) or "COLUMN"}, "villages"),
         )
     names = text_values(raw[name_col])
     if names.isna().any():
@@ -240,6 +257,4 @@ def read_villages(
     gdf["boundary"] = gpd.GeoSeries(boundaries, crs=WGS84, index=index)
     add_notes(gdf, notes_of(raw))  # e.g. which sheet of a workbook was read
     out = validate_villages(gdf)
-    if read_as_of(raw) is not None:
-        set_read_as(out, read_as_of(raw))
-    return out
+    return carry_reader_attrs(raw, out)

@@ -26,7 +26,7 @@ from typing import TextIO
 import pandas as pd
 
 from layers import i18n
-from layers.coords import COORD_SYSTEMS
+from layers.coords import COORD_CHOICES, COORD_SYSTEMS
 from layers.errors import GapMapperError, InputError
 from layers.files import output_folder, write_error_log
 from layers.roads import MODES
@@ -317,9 +317,26 @@ def _add_data_options(a: argparse.ArgumentParser) -> None:
     )
     a.add_argument(
         "--coords",
-        choices=COORD_SYSTEMS,
-        default="wgs84",
-        help="coordinate system of lon/lat in your tables (default wgs84)",
+        choices=COORD_CHOICES,
+        default=None,
+        help="coordinate system of your files: wgs84 (GPS), gcj02 (Amap/Tencent), bd09 "
+        "(Baidu), or auto (the one whose points sit closest to the roads); default: each "
+        "file's own (wgs84; gcj02 for 奥维/Ovital files), with a warning when the roads say "
+        "otherwise",
+    )
+    a.add_argument(
+        "--columns",
+        action="append",
+        default=[],
+        metavar="[LAYER:]ROLE=HEADER,...",
+        help="which column is which, e.g. lon=东经,lat=北纬,village=所在村 (applies to every "
+        "file with those headers) or households:lon=东经,... for one layer's file; roles: "
+        "lon, lat, point, id, village, name, phone, children, kind, capacity (repeatable)",
+    )
+    a.add_argument(
+        "--require-coords",
+        action="store_true",
+        help="refuse households without coordinates (default: place them at their village)",
     )
     a.add_argument("--mode", choices=MODES, default="motorbike", help="travel mode")
     a.add_argument(
@@ -416,8 +433,10 @@ def _settings(
 
 def _load(args: argparse.Namespace, kinds, progress):
     """The scenario the data options name (the demo, an OSM source, the user's files)."""
+    from layers.columns import parse_columns_option
     from mapping.scenario import load_demo, load_scenario, replace_layers
 
+    columns = parse_columns_option(args.columns)
     if args.demo:
         progress("loading the demo scenario")
         scenario = load_demo()
@@ -433,6 +452,8 @@ def _load(args: argparse.Namespace, kinds, progress):
             include_childcare="childcare" in kinds,
             clip=parse_bbox(args.clip),
             progress=progress,
+            columns=columns,
+            require_coords=args.require_coords,
         )
     if args.demo and (args.villages or args.households or args.services):
         scenario = replace_layers(
@@ -441,6 +462,8 @@ def _load(args: argparse.Namespace, kinds, progress):
             households=args.households,
             services=args.services,
             coords=args.coords,
+            columns=columns,
+            require_coords=args.require_coords,
         )
     warning = scenario.outside_warning(args.lang)
     if warning:
@@ -473,13 +496,15 @@ def _run(args: argparse.Namespace, scenario, settings, progress):
     join_m = JOIN_M if args.join_m is None else args.join_m
     if not (join_m > 0 and join_m < 1000):
         raise InputError("error.cli.join_m", value=args.join_m)
+    # road lines take a system (default and auto: wgs84; tracks.py notes 奥维 files)
+    line_coords = args.coords if args.coords in COORD_SYSTEMS else "wgs84"
     community = (
-        concat_community_roads(*(read_community_roads(p, coords=args.coords) for p in args.roads))
+        concat_community_roads(*(read_community_roads(p, coords=line_coords) for p in args.roads))
         if args.roads
         else None
     )
     closures = (
-        concat_closures(*(read_closures(p, coords=args.coords) for p in args.closures))
+        concat_closures(*(read_closures(p, coords=line_coords) for p in args.closures))
         if args.closures
         else None
     )

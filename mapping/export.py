@@ -43,6 +43,10 @@ i18n.register(
             "en": "{kind} (threshold {limit} min): {flagged} villages beyond it{names}; "
             "{hh_beyond} households and {kids_beyond} children beyond it.",
         },
+        "summary.located": {
+            "zh": "{n} 户没有坐标，按所在村计算。",
+            "en": "{n} households have no coordinates and are counted at their village.",
+        },
         "summary.fictional": {
             "zh": "注意：示例数据是虚构的。",
             "en": "Note: the demo data is fictional.",
@@ -97,6 +101,8 @@ def household_table(analysis: Analysis) -> pd.DataFrame:
     """The household results (no names, phones or coordinates: the team keeps those)."""
     hh = analysis.households
     cols = ["household_id", "village_name", "village_rule", "children", "offroad_m"]
+    if "located" in hh:  # gps, or village: no coordinates, counted at the village's point
+        cols.insert(3, "located")
     for k in analysis.settings.kinds:
         cols += [f"dist_{k}_m", f"time_{k}_min", f"nearest_{k}", f"unreachable_{k}"]
     return pd.DataFrame(hh[cols]).reset_index(drop=True)
@@ -227,6 +233,9 @@ def summarize(analysis: Analysis, lang: str = "zh") -> str:
         ),
         i18n.t("summary.counts", lang, villages=len(v), households=len(hh), children=int(kids)),
     ]
+    n_placed = int((hh["located"] == "village").sum()) if "located" in hh else 0
+    if n_placed:
+        lines.append(i18n.t("summary.located", lang, n=n_placed))
     for k in analysis.settings.kinds:
         flagged = v[v[f"flag_{k}"]]
         # the villages with the most households (then children) beyond first, the farthest

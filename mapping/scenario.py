@@ -3,6 +3,14 @@
 A :class:`Scenario` is what an analysis runs on. It comes from an OSM extract (a local file, or
 downloaded once and cached), optionally with the user's own villages, households and services
 files, which then replace what OSM has of that layer. The built-in demo is a scenario too.
+
+The user's files are read in this order: villages, households (so that a household without
+coordinates is placed at its village, from the file or from OSM), services. Each file's
+coordinate system is then checked against the roads (:mod:`mapping.coorddetect`): with
+``coords="auto"`` the positions are re-read in the system under which they sit closest to
+the roads, with a note saying which and how sure; otherwise a warning says when another
+system fits clearly better. Column mappings (``--columns``) come in as a
+:class:`layers.columns.ColumnChoice`.
 """
 
 from __future__ import annotations
@@ -16,11 +24,14 @@ import numpy as np
 import shapely
 
 from layers import i18n
+from layers.columns import ColumnChoice, as_column_choice, check_shared_used
+from layers.coords import AUTO, normalize_choice
 from layers.errors import InputError
 from layers.households import empty_households, read_households
 from layers.roads import RoadEdges
 from layers.services import read_services
 from layers.villages import read_villages
+from mapping.coorddetect import settle_layer_coords
 from mapping.netcache import read_osm_cached
 
 #: The built-in demo scenario (fictional roads, households and services in a real Banner).
@@ -111,11 +122,13 @@ def load_scenario(
     villages: str | Path | None = None,
     households: str | Path | None = None,
     services: str | Path | None = None,
-    coords: str = "wgs84",
+    coords: str | None = None,
     include_childcare: bool = False,
     clip: tuple[float, float, float, float] | shapely.Geometry | None = None,
     cache_dir: str | Path | None = None,
     progress=None,
+    columns: ColumnChoice | dict | None = None,
+    require_coords: bool = False,
 ) -> Scenario:
     """Load a study area from OSM (a file, or online) plus optional user files.
 
@@ -129,7 +142,9 @@ def load_scenario(
     villages, households, services
         The user's own layer files; each replaces OSM's layer of that kind.
     coords
-        Coordinate system of lon/lat columns in user tables: ``wgs84``, ``gcj02`` or ``bd09``.
+        Coordinate system of the user's files: ``wgs84``, ``gcj02`` or ``bd09``; ``"auto"``
+        to let the roads decide (:mod:`mapping.coorddetect`); ``None`` for each format's
+        default (WGS84; GCJ-02 for 奥维 files), checked against the roads with a warning.
     include_childcare
         Also read ``amenity=childcare`` from OSM.
     clip
@@ -138,6 +153,10 @@ def load_scenario(
         Where downloads are cached.
     progress
         Optional callable taking a short message, for long steps.
+    columns
+        Which column is which in the user's files (see :func:`replace_layers`).
+    require_coords
+        Refuse households without coordinates instead of placing them at their village.
     """
     say = progress or (lambda _msg: None)
     if osm is not None:
@@ -178,6 +197,8 @@ def load_scenario(
         services=services,
         coords=coords,
         progress=progress,
+        columns=columns,
+        require_coords=require_coords,
     )
 
 
@@ -187,27 +208,62 @@ def replace_layers(
     villages: str | Path | None = None,
     households: str | Path | None = None,
     services: str | Path | None = None,
-    coords: str = "wgs84",
+    coords: str | None = None,
     progress=None,
+    columns: ColumnChoice | dict | None = None,
+    require_coords: bool = False,
 ) -> Scenario:
     """A copy of ``scenario`` with layers read from the user's files.
 
-    Each file given replaces that layer; ``coords`` is the coordinate system of lon/lat
-    columns in tables (``wgs84``, ``gcj02`` or ``bd09``).
+    Parameters
+    ----------
+    scenario
+        The scenario whose layers are replaced (its roads check the coordinates).
+    villages, households, services
+        The user's files; each replaces that layer. Households without coordinates are
+        placed at their village in the new villages layer, else the scenario's.
+    coords
+        ``wgs84``, ``gcj02``, ``bd09``, ``"auto"`` or None (see :func:`load_scenario`).
+    progress
+        Optional callable taking a short message.
+    columns
+        Which column is which: a :class:`layers.columns.ColumnChoice` (the command line's
+        ``--columns``), ``{role: header}`` (for every file that has the header) or
+        ``{layer: {role: header}}``. A shared header that no file has is
+        ``error.columns.unused``.
+    require_coords
+        Refuse households without coordinates (``error.tables.missing_coordinate``).
     """
     say = progress or (lambda _msg: None)
+    choice = normalize_choice(coords, AUTO) if coords is not None else None
+    auto = choice == AUTO
+    read_coords = None if choice in (None, AUTO) else choice
+    mapping = as_column_choice(columns)
     changes: dict[str, object] = {}
     sources = list(scenario.sources)
-    for layer, path, reader in (
-        ("villages", villages, read_villages),
-        ("households", households, read_households),
-        ("services", services, read_services),
-    ):
+    files = []
+    for layer, path in (("villages", villages), ("households", households), ("services", services)):
         if path is None:
             continue
         say(f"reading {path}")
-        changes[layer] = reader(path, coords=coords)
+        kwargs = {"coords": read_coords, "columns": mapping.for_layer(layer)}
+        if layer == "villages":
+            frame = read_villages(path, **kwargs)
+        elif layer == "households":
+            frame = read_households(
+                path,
+                villages=changes.get("villages", scenario.villages),
+                require_coords=require_coords,
+                **kwargs,
+            )
+        else:
+            frame = read_services(path, **kwargs)
+        frame = settle_layer_coords(frame, scenario.roads, what=layer, auto=auto)
+        changes[layer] = frame
+        files.append(Path(str(path)).name)
         sources.append(Path(str(path)).name)
+    if mapping.shared:
+        check_shared_used(mapping, changes, files)
     return scenario.replace(**changes, sources=tuple(sources))
 
 
