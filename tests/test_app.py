@@ -671,3 +671,33 @@ def test_an_autosave_that_cannot_be_written_is_said_once(tmp_path, monkeypatch):
     at.number_input(key="threshold_km_kindergarten").set_value(6.0).run()
     assert not [w.value for w in at.warning if "自动保存没有成功" in w.value]  # said once
     assert len(at.session_state["proposals"]) == 1
+
+
+HOSTILE_OSM = b"""<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="x">
+  <node id="1" lat="abc" lon="113.0" version="1"/>
+  <node id="2" lat="41.0" lon="113.1" version="1"/>
+  <way id="10" version="1"><nd ref="1"/><nd ref="2"/><tag k="highway" v="residential"/></way>
+</osm>
+"""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_hostile_osm_upload_is_a_message_naming_the_file(lang, private_tmp):
+    """Issue 10: an OSM file with lat="abc" ends in the project's message in the page's
+    language (the file as the user named it), never Streamlit's error box; nothing changes."""
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.session_state["lang"] = lang
+    at.run()
+    before = metrics(at)
+    at.radio(key="source").set_value("osm").run()
+    upload(at, "up_osm", "村里的路.osm", HOSTILE_OSM)
+    at.button(key="load_osm").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    message = at.error[0].value
+    assert "村里的路.osm" in message and 'lat="abc"' in message
+    assert message.startswith("无法完成：" if lang == "zh" else "Could not do that: ")
+    assert str(private_tmp) not in message
+    assert metrics(at) == before
+    assert list(private_tmp.iterdir()) == []
