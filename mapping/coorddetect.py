@@ -15,9 +15,11 @@ roads, so the system under which the points sit closest to the roads is the righ
    one is given) and take the median off-road leg;
 4. the smallest median wins when the evidence is strong (:func:`decide`): enough points
    (:data:`MIN_POINTS`), near roads in the best reading (median within
-   :data:`MAX_NEAR_ROAD_M`), and clearly nearer than in any other (at least
-   :data:`MIN_RATIO` times and :data:`MIN_GAIN_M` metres). Otherwise the file's default is
-   kept, and a note says why.
+   :data:`MAX_NEAR_ROAD_M`), clearly nearer than in the next best (at least
+   :data:`MIN_RATIO` times and :data:`MIN_GAIN_M` metres), and nearer point by point (at
+   least :data:`MIN_WIN_SHARE` of the points are nearer the roads in the best reading than
+   in the next: a few points cannot carry the median alone). Otherwise the file's default
+   is kept, and a note says why.
 
 :func:`settle_layer_coords` applies this to a layer read from a user's file: with ``auto``
 it re-reads the positions in the system the roads chose, and says which and how sure
@@ -54,9 +56,12 @@ MIN_POINTS = 8
 MAX_NEAR_ROAD_M = 500.0
 #: The best reading must be this many times nearer than the next (median off-road legs) ...
 MIN_RATIO = 2.0
-#: ... and this many metres nearer: GCJ-02 shifts Inner Mongolia by 300-600 m, so a right
-#: reading gains hundreds of metres; a gain of a few metres is noise.
-MIN_GAIN_M = 50.0
+#: ... and this many metres nearer (phone GPS is good to 5-20 m: a gain within that is noise;
+#: on a dense network, where every point is near some road, a wrong reading still sits
+#: 50-60 m off against 10 m for the right one) ...
+MIN_GAIN_M = 20.0
+#: ... and nearer for this share of the points, one by one (by chance, half would be).
+MIN_WIN_SHARE = 0.7
 #: Roads farther than this from every point are left out of the snapping grid (m): the
 #: largest shift (BD-09, about 1.2 km) plus the largest median worth measuring.
 ROAD_MARGIN_M = 3000.0
@@ -73,10 +78,11 @@ i18n.register(
         "coords.what.services": {"zh": "设施", "en": "services"},
         "note.coords.detected": {
             "zh": "{file}：按 {chosen}读取：{what}到道路的中位距离 {best_m} 米，按 {runner}则为 "
-            "{runner_m} 米，按 {third}为 {third_m} 米（比较了 {n} 个点）。",
+            "{runner_m} 米，按 {third}为 {third_m} 米（比较了 {n} 个点，其中 {share}% 这样读取"
+            "离道路更近）。",
             "en": "{file}: read as {chosen}: the median distance from the {what} to the roads "
             "is {best_m} m; as {runner} it would be {runner_m} m, as {third} {third_m} m "
-            "({n} points compared).",
+            "({n} points compared, {share}% of them nearer the roads read this way).",
         },
         "note.coords.few_points": {
             "zh": "{file}：只有 {n} 个点，不足以判断坐标系（至少要 {min_n} 个），按 {kept}读取。",
@@ -130,6 +136,9 @@ class CoordsCheck:
         How many points were measured (at most :data:`MAX_SAMPLE`).
     best
         The system with the smallest median (``read_as`` when nothing was measured).
+    win_share
+        The share of the points nearer the roads in the ``best`` reading than in the next
+        best (NaN when nothing was measured).
     strong
         Whether the evidence is strong enough to choose ``best`` (see :func:`decide`).
     reason
@@ -141,6 +150,7 @@ class CoordsCheck:
     medians_m: dict[str, float]
     n_points: int
     best: str
+    win_share: float
     strong: bool
     reason: str | None
 
@@ -190,31 +200,38 @@ def measure_coords(
     lon, lat = lon[idx], lat[idx]
     n = len(lon)
     if n and out_of_china(lon, lat).all():
-        return CoordsCheck(read_as, {}, n, read_as, False, "outside_china")
+        return CoordsCheck(read_as, {}, n, read_as, np.nan, False, "outside_china")
     if n < MIN_POINTS:
-        return CoordsCheck(read_as, {}, n, read_as, False, "few_points")
+        return CoordsCheck(read_as, {}, n, read_as, np.nan, False, "few_points")
     readings = {s: convert_system(lon, lat, read_as, s) for s in COORD_SYSTEMS}
     distances = _offroad_m(readings, roads, network)
     if distances is None:
-        return CoordsCheck(read_as, {}, n, read_as, False, "no_roads")
-    medians = {s: float(np.median(d)) for s, d in distances.items()}
-    return decide(read_as, medians, n)
+        return CoordsCheck(read_as, {}, n, read_as, np.nan, False, "no_roads")
+    return decide(read_as, distances)
 
 
-def decide(read_as: str, medians_m: dict[str, float], n_points: int) -> CoordsCheck:
-    """Whether ``medians_m`` choose a system (see the module docstring for the rule)."""
-    ranked = sorted(medians_m, key=lambda s: (medians_m[s], COORD_SYSTEMS.index(s)))
+def decide(read_as: str, distances_m: dict[str, np.ndarray]) -> CoordsCheck:
+    """Whether the off-road legs (m) of the same points read in each system choose one
+    (see the module docstring for the rule)."""
+    medians = {s: float(np.median(d)) for s, d in distances_m.items()}
+    ranked = sorted(medians, key=lambda s: (medians[s], COORD_SYSTEMS.index(s)))
     best, runner = ranked[0], ranked[1]
-    best_m, runner_m = medians_m[best], medians_m[runner]
+    best_m, runner_m = medians[best], medians[runner]
+    n_points = len(distances_m[best])
+    win_share = float(np.mean(distances_m[best] < distances_m[runner])) if n_points else np.nan
     if n_points < MIN_POINTS:
         reason = "few_points"
     elif not best_m <= MAX_NEAR_ROAD_M:
         reason = "no_roads"
-    elif runner_m < MIN_RATIO * best_m or runner_m - best_m < MIN_GAIN_M:
+    elif (
+        runner_m < MIN_RATIO * best_m
+        or runner_m - best_m < MIN_GAIN_M
+        or not win_share >= MIN_WIN_SHARE
+    ):
         reason = "unclear"
     else:
         reason = None
-    return CoordsCheck(read_as, dict(medians_m), n_points, best, reason is None, reason)
+    return CoordsCheck(read_as, medians, n_points, best, win_share, reason is None, reason)
 
 
 def _offroad_m(
@@ -369,6 +386,7 @@ def settle_layer_coords(
                     "third": Phrase(f"coords.system.{ranked[2]}"),
                     "third_m": _m(check.medians_m[ranked[2]]),
                     "n": check.n_points,
+                    "share": f"{100 * check.win_share:.0f}",
                 },
             )
             out = reread_layer(layer, check.best)
