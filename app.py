@@ -6,6 +6,10 @@ with no internet (the map's scripts are embedded; the roads are the basemap).
 The session's work (layers with their origins, proposals, settings and the undo history) is a
 :class:`mapping.app_state.History`; this file draws it and turns clicks into its changes.
 Widgets hold stable codes (``"demo"``, ``"gcj02"``) and translate only in ``format_func``.
+
+Tests and scripts drive the app by widget keys. The sections below the map (``exp_edit``,
+``exp_plan``, ``exp_export``, ``exp_summary``) are worked out only while open: open one first,
+as a person does (``at.session_state["exp_edit"] = True`` with AppTest).
 """
 
 from __future__ import annotations
