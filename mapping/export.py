@@ -51,9 +51,6 @@ i18n.register(
             "zh": "注意：示例数据是虚构的。",
             "en": "Note: the demo data is fictional.",
         },
-        "mode.walk": {"zh": "步行", "en": "walking"},
-        "mode.motorbike": {"zh": "摩托车", "en": "motorbike"},
-        "mode.car": {"zh": "汽车", "en": "car"},
     }
 )
 

@@ -199,6 +199,8 @@ i18n.register(
         "map.popup.phone": {"zh": "电话", "en": "Phone"},
         "map.popup.village": {"zh": "所属村", "en": "Village"},
         "map.popup.distance": {"zh": "到{kind}的道路距离", "en": "Road distance to {kind}"},
+        "map.popup.time": {"zh": "到{kind}的时间", "en": "Travel time to {kind}"},
+        "map.popup.minutes": {"zh": "约 {min} 分钟（{mode}）", "en": "about {min} min ({mode})"},
         "map.popup.nearest": {"zh": "最近的{kind}", "en": "Nearest {kind}"},
         "map.layer.community": {"zh": "社区补充的道路", "en": "Roads added by the community"},
         "map.legend.community": {"zh": "社区补充的道路", "en": "Road added by the community"},

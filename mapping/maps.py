@@ -482,7 +482,9 @@ def _prepared_roads(network) -> tuple[str, dict, list[float]] | None:
     return network._cache[key]
 
 
-def _village_popup(row: pd.Series, kind: str, limit_m: float, lang: str, status: str) -> str:
+def _village_popup(
+    row: pd.Series, kind: str, limit_m: float, lang: str, status: str, mode: str = ""
+) -> str:
     kind_name = i18n.t(f"kind.{kind}", lang)
     limit = _limit_km(limit_m)
     head = (
@@ -492,6 +494,14 @@ def _village_popup(row: pd.Series, kind: str, limit_m: float, lang: str, status:
         f'<p class="gm-reason">{_esc(row[f"reason_{kind}_{lang}"])}</p>'
     )
     rows = []
+    minutes = row.get(f"time_{kind}_min")
+    if not _missing(minutes):
+        rows.append(
+            (
+                _esc(i18n.t("map.popup.time", lang, kind=kind_name)),
+                _esc(i18n.t("map.popup.minutes", lang, min=f"{float(minutes):.0f}", mode=mode)),
+            )
+        )
     n_hh = int(row["n_households"])
     if n_hh:
         rows.append((_esc(i18n.t("map.popup.households", lang)), str(n_hh)))
@@ -545,6 +555,7 @@ def _add_villages(
     lang: str,
     routes: gpd.GeoDataFrame | None = None,
     crs=None,
+    mode: str = "",
 ) -> list[float] | None:
     """Add the village boundary and point layers; return the points' bounds or None.
 
@@ -560,7 +571,7 @@ def _add_villages(
     points, areas = [], []
     for i, (vid, row) in enumerate(villages.iterrows()):
         status = _village_status(row, kind)
-        popup = _village_popup(row, kind, limit_m, lang, status)
+        popup = _village_popup(row, kind, limit_m, lang, status, mode)
         route = route_of.get(str(vid))
         if route is not None:
             text = i18n.t(
@@ -699,18 +710,18 @@ _HOUSEHOLD_LAYERS_LOCK = threading.Lock()
 
 
 def _add_households(
-    m: folium.Map, households: pd.DataFrame, kind: str, lang: str, limit_m: float
+    m: folium.Map, households: pd.DataFrame, kind: str, lang: str, limit_m: float, mode: str
 ) -> list[float] | None:
     """Add household points (``full`` privacy only); return their bounds or None."""
     if len(households) == 0:
         return None
-    key = (id(households), kind, lang)
+    key = (id(households), kind, lang, mode)
     with _HOUSEHOLD_LAYERS_LOCK:
         made = _HOUSEHOLD_LAYERS.get(key)
         if made is not None and made[0] is households:
             _HOUSEHOLD_LAYERS.move_to_end(key)
     if made is None or made[0] is not households:
-        made = (households, *_household_layer(households, kind, lang))
+        made = (households, *_household_layer(households, kind, lang, mode))
         with _HOUSEHOLD_LAYERS_LOCK:
             _HOUSEHOLD_LAYERS[key] = made
             while len(_HOUSEHOLD_LAYERS) > 4:
@@ -722,7 +733,7 @@ def _add_households(
 
 
 def _household_layer(
-    households: pd.DataFrame, kind: str, lang: str
+    households: pd.DataFrame, kind: str, lang: str, mode: str = ""
 ) -> tuple[tuple[str, dict], str, list[float]]:
     """The parts of a ``full`` map's household layer: (GeoJSON text, styles), the popup
     script, and the households' bounds."""
@@ -735,6 +746,12 @@ def _household_layer(
     # app reuses these features
     dist_km = [None if math.isnan(d) else round(d / 1000, 4) for d in dist_m]
     classes = [_household_class(d) for d in dist_m]
+    time_col = households.get(f"time_{kind}_min")
+    minutes = (
+        [None] * n
+        if time_col is None
+        else [None if math.isnan(t) else round(t) for t in time_col.to_numpy(dtype=float)]
+    )
     ids = [str(i) for i in households.index]
     empty = pd.Series([None] * n, index=households.index, dtype="object")
     names = _text_or_none(households.get("name", empty))
@@ -752,7 +769,12 @@ def _household_layer(
     features = []
     for i in range(n):
         props = {"s": classes[i], "i": ids[i], "d": dist_km[i]}
-        for key, value in (("n", names[i]), ("p", phones[i]), ("c", children[i])):
+        for key, value in (
+            ("n", names[i]),
+            ("p", phones[i]),
+            ("c", children[i]),
+            ("t", minutes[i]),
+        ):
             if value is not None:
                 props[key] = value
         v, k = village_values[i], nearest_values[i]
@@ -775,6 +797,8 @@ def _household_layer(
         "village": _esc(i18n.t("map.popup.village", lang)),
         "children": _esc(i18n.t("map.popup.children", lang)),
         "distance": _esc(i18n.t("map.popup.distance", lang, kind=kind_name)),
+        "time": _esc(i18n.t("map.popup.time", lang, kind=kind_name)),
+        "minutes": _esc(i18n.t("map.popup.minutes", lang, min="{min}", mode=mode)),
         "nearest": _esc(i18n.t("map.popup.nearest", lang, kind=kind_name)),
         "unreachable": _esc(i18n.t("map.bin.unreachable", lang)),
         "km": i18n.t("map.popup.km", lang, km="{km}"),
@@ -1439,10 +1463,20 @@ def draw_map_model(
     bounds.append(_add_study_area(m, analysis.scenario.study_area, lang))
     routes = model.village_routes() if with_routes else None
     bounds.append(
-        _add_villages(m, analysis.villages, kind, model.limit_m, lang, routes, analysis.network.crs)
+        _add_villages(
+            m,
+            analysis.villages,
+            kind,
+            model.limit_m,
+            lang,
+            routes,
+            analysis.network.crs,
+            i18n.t(f"mode.{analysis.settings.mode}", lang),
+        )  # fmt: skip
     )
     if model.full:
-        bounds.append(_add_households(m, model.households, kind, lang, model.limit_m))
+        mode_name = i18n.t(f"mode.{analysis.settings.mode}", lang)
+        bounds.append(_add_households(m, model.households, kind, lang, model.limit_m, mode_name))
         _add_highlight(m, model.households, list(model.highlight), lang)
     elif model.displaced:
         _add_displaced_households(m, model.households, kind, lang)  # no bounds: see below

@@ -67,6 +67,10 @@ DEFAULT_THRESHOLDS_M: dict[str, float] = {
 
 i18n.register(
     {
+        # the travel modes' names, for every text that says how people travel
+        "mode.walk": {"zh": "步行", "en": "walking"},
+        "mode.motorbike": {"zh": "摩托车", "en": "motorbike"},
+        "mode.car": {"zh": "汽车", "en": "car"},
         "error.settings.mode": {
             "zh": "未知的出行方式“{mode}”。可选：{choices}。",
             "en": "Unknown travel mode '{mode}'. Choose one of: {choices}.",

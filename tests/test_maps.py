@@ -497,6 +497,8 @@ def test_full_map_draws_households_and_the_banner(analysis, tmp_path):
     assert "<th>Village</th><td>乙村</td>" in popup
     assert "<th>Road distance to kindergarten</th><td>11.2 km</td>" in popup
     assert "<th>Nearest kindergarten</th><td>name-k</td>" in popup
+    minutes = round(analysis.households.at["HH-CHARLIE-03", "time_kindergarten_min"])
+    assert f"<th>Travel time to kindergarten</th><td>about {minutes} min (motorbike)</td>" in popup
     assert "HH-ALPHA-01 · 2.0 km" in dom  # tooltips
     assert "HH-DELTA-04&lt;img src=x onerror=\"document.title='pwned'\"&gt; · 10.8 km" in dom
     assert '<img src="x"' not in dom and "pwned</title>" not in dom
@@ -888,3 +890,11 @@ def test_the_place_picker_loads_leaflet_draw_from_the_project_not_a_cdn(analysis
     assert urls and all(u.startswith("data:") for u in urls)
     script = m.get_root().render()
     assert "Choose a place on the map" in script  # the toolbar's text, translated
+
+
+def test_village_popups_give_the_travel_time(analysis, committee_html):
+    """Issue 11, item 9: the time by the travel mode, beside the distance."""
+    for _, v in analysis.villages.iterrows():
+        if pd.notna(v["time_kindergarten_min"]):
+            text = f"约 {v['time_kindergarten_min']:.0f} 分钟（摩托车）"
+            assert as_json(text) in committee_html or text in committee_html, text

@@ -34,6 +34,10 @@ function(feature, layer) {
             }
         });
         out += "<tr><th>" + LABELS.distance + "</th><td>" + dist() + "</td></tr>";
+        if (p.t !== null && p.t !== undefined) {
+            out += "<tr><th>" + LABELS.time + "</th><td>"
+                + LABELS.minutes.replace("{min}", esc(p.t)) + "</td></tr>";
+        }
         if (NEAREST[p.k] !== undefined) {
             out += "<tr><th>" + LABELS.nearest + "</th><td>" + esc(NEAREST[p.k]) + "</td></tr>";
         }
