@@ -96,6 +96,10 @@ HEADERS = [
     "lon", "lat", "经度", "纬度", "X", "y", "Longitude", "LAT ", "东经", "北纬",
     "户号", "id", "name", "村名", "类型", "kind", "名称", "儿童数", "children", "学位",
     "capacity", "phone", "geometry", "source_row", "folder", "",
+    # survey exports (layers.survey): geopoints, group paths, metadata
+    "gps", "_gps_latitude", "_gps_longitude", "_gps_precision", "hh-gps-Latitude",
+    "hh-gps-Longitude", "hh-gps-Accuracy", "household/village", "hh-hh_id", "_uuid",
+    "_submission_time", "_index", "SubmissionDate", "KEY", "meta-instanceID", "_id",
 ]  # fmt: skip
 FULLWIDTH = str.maketrans("0123456789.-,", "０１２３４５６７８９．－，")
 
@@ -130,8 +134,10 @@ WKT = st.one_of(
 CELL = st.one_of(number_text(), WKT, st.text(max_size=12))
 
 
-LON = st.sampled_from(["lon", "经度", "X", "Longitude", "东经", "ｌｏｎ"])
-LAT = st.sampled_from(["lat", "纬度", "y", "LAT ", "北纬"])
+LON = st.sampled_from(
+    ["lon", "经度", "X", "Longitude", "东经", "ｌｏｎ", "_gps_longitude", "hh-gps-Longitude"]
+)
+LAT = st.sampled_from(["lat", "纬度", "y", "LAT ", "北纬", "_gps_latitude", "hh-gps-Latitude"])
 OTHER = st.one_of(st.sampled_from(HEADERS), st.text(max_size=8))
 # coordinates that are mostly usable (inside Inner Mongolia) so that parsing goes deep
 GOOD_LON = st.floats(97.0, 126.0).map(lambda v: f"{v:.5f}")
@@ -361,10 +367,13 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\r\ufffe\uffff]")
 
 def fit(name: str, fmt: str) -> str:
     """The name as the format can hold it (what a user's program would have written)."""
-    if fmt in ("xlsx", "kml"):
+    if fmt in ("xlsx", "kml", "ovkml", "gpx"):
         # XML 1.0 has no control characters; a raw CR is read back as LF; Excel holds
-        # at most 32 767 characters in a cell
+        # at most 32 767 characters in a cell; GDAL's GPX reader stops at 100 000 bytes in
+        # one element (refused cleanly beyond: test_hostile_files)
         name = _XML_ILLEGAL.sub("", name)
+        if fmt == "gpx":
+            return name.encode("utf-8")[:90_000].decode("utf-8", errors="ignore")
         return name[:32_767] if fmt == "xlsx" else name
     if fmt in ("gpkg", "shp"):
         name = name.replace("\x00", "")  # GDAL writes C strings
@@ -413,10 +422,38 @@ def write_named(folder: Path, fmt: str, name: str) -> Path:
             "geometry": {"type": "Point", "coordinates": [111.5, 40.8]},
         }
         path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
-    elif fmt == "kml":
+    elif fmt in ("kobo-csv", "odk-csv"):
+        # a survey export: the name question inside a group, the position a geopoint
+        if fmt == "kobo-csv":
+            header = ["start", "hh/name", "hh/kind", "hh/gps", "hh/_gps_latitude",
+                      "hh/_gps_longitude", "_uuid", "_index"]  # fmt: skip
+            cells = ["2024", name, "school", "40.8 111.5 0 5", "40.8", "111.5", "u", "1"]
+            sep = ";"
+        else:
+            header = ["SubmissionDate", "hh-name", "hh-kind", "hh-gps-Latitude",
+                      "hh-gps-Longitude", "KEY"]  # fmt: skip
+            cells = ["2024", name, "school", "40.8", "111.5", "uuid:1"]
+            sep = ","
+        buf = io.StringIO()
+        writer = csv.writer(buf, delimiter=sep, quoting=csv.QUOTE_ALL)
+        writer.writerow(header)
+        writer.writerow(cells)
+        path = folder / f"{fmt}.csv"
+        path.write_bytes(buf.getvalue().encode("utf-8"))
+    elif fmt == "gpx":
         from xml.sax.saxutils import escape
 
-        path = folder / "names.kml"
+        path = folder / "names.gpx"
+        path.write_text(
+            '<?xml version="1.0" encoding="UTF-8"?><gpx version="1.1" creator="t" '
+            'xmlns="http://www.topografix.com/GPX/1/1"><wpt lat="40.8" lon="111.5">'
+            f"<name>{escape(name)}</name><type>school</type></wpt></gpx>",
+            encoding="utf-8",
+        )
+    elif fmt in ("kml", "ovkml"):
+        from xml.sax.saxutils import escape
+
+        path = folder / f"names.{fmt}"
         path.write_text(
             '<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">'
             f"<Document><Placemark><name>{escape(name)}</name><ExtendedData>"
@@ -442,7 +479,10 @@ def write_named(folder: Path, fmt: str, name: str) -> Path:
     return path
 
 
-NAMED_FORMATS = ["csv-utf8", "csv-gbk", "xlsx", "geojson", "gpkg", "shp", "kml"]
+NAMED_FORMATS = [
+    "csv-utf8", "csv-gbk", "xlsx", "geojson", "gpkg", "shp", "kml", "ovkml", "gpx",
+    "kobo-csv", "odk-csv",
+]  # fmt: skip
 
 
 @budget(20)
@@ -471,11 +511,16 @@ def read_name_back(fmt: str, name: str) -> None:
             path = write_named(Path(folder), fmt, name)
         for reader, column in (
             (read_villages, "village_name"),
-            (read_households, "name"),
+            # a GPX waypoint's name is the household's id
+            (read_households, "household_id" if fmt == "gpx" else "name"),
             (read_services, "name"),
         ):
             try:
-                layer = reader(path)
+                layer = (
+                    reader(path, kind="school")
+                    if fmt == "gpx" and reader is read_services
+                    else reader(path)
+                )
             except InputError as err:
                 # only a NUL, which CSV and GeoJSON can carry but no reader can keep
                 assert "\x00" in name, (fmt, reader.__name__, err.key, str(err)[:300])
@@ -483,3 +528,59 @@ def read_name_back(fmt: str, name: str) -> None:
                 assert err.message("zh") and err.message("en")
                 continue
             assert layer[column].tolist() == [expected], (fmt, reader.__name__)
+
+
+# --------------------------------------------------------------------------------------------
+# Field data (issue 14): one position column, and --columns
+
+
+@budget(150)
+@given(
+    lat=st.floats(-90, 90, allow_nan=False),
+    lon=st.floats(-180, 180, allow_nan=False),
+    extra=st.lists(st.floats(0, 9000).map(lambda v: f"{v:.1f}"), max_size=2),
+    sep=st.sampled_from([" ", "  ", "\t", " \u3000"]),
+)
+def test_a_geopoint_column_reads_back_exactly(lat, lon, extra, sep):
+    """Phone geopoints "lat lon [alt [acc]]" (as Kobo writes them, with any spacing) come
+    back as the numbers written, latitude first."""
+    cells = [f"{lat!r}", f"{lon!r}", *extra]
+    text = "户号,位置\nA1," + '"' + sep.join(cells) + '"\n'
+    with tempfile.TemporaryDirectory(prefix="gm-fuzz-") as folder:
+        path = Path(folder) / "h.csv"
+        path.write_text(text, encoding="utf-8")
+        try:
+            hh = read_households(path, columns={"point": "位置"})
+        except GapMapperError as err:  # every such cell is a position: none may be refused
+            raise AssertionError(err.message("en")) from err
+        assert (hh.geometry.x.iloc[0], hh.geometry.y.iloc[0]) == (lon, lat)
+
+
+@budget(200)
+@given(
+    cell=st.one_of(st.text(max_size=40), CELL, st.lists(number_text(), max_size=5).map(" ".join))
+)
+def test_random_position_cells_give_a_layer_or_a_message(cell):
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["户号", "gps", "_uuid", "_index"])
+    writer.writerow(["A1", "41.84 112.95 0 5", "u", "1"])
+    writer.writerow(["A2", cell, "u", "2"])
+    writer.writerow(["A3", "41.85 112.96 0 5", "u", "3"])
+    write_and_load("survey.csv", buf.getvalue().encode("utf-8"))
+
+
+@budget(300)
+@given(values=st.lists(st.text(max_size=30), max_size=3))
+def test_random_columns_options_parse_or_explain(values):
+    from layers.columns import parse_columns_option
+    from layers.errors import SettingsError
+
+    try:
+        choice = parse_columns_option(values)
+    except SettingsError as err:
+        assert err.key in ("error.columns.bad_option", "error.columns.unknown_role")
+        assert err.message("zh") and err.message("en")
+    else:
+        for pairs in (choice.shared, *choice.by_layer.values()):
+            assert all(h.strip() == h and h for h in pairs.values())

@@ -844,3 +844,114 @@ def test_a_formatted_last_column_does_not_widen_every_row(tmp_path):
     gdf = read_table(path)
     assert gdf["户号"].tolist() == ["A1", "A2"]
     assert [c for c in gdf.columns if c.startswith("column_")] == []
+
+
+# --------------------------------------------------------------------------------------------
+# Field data (issue 14): GPX, 奥维 files and survey exports under the same limits
+
+
+GPX_LAUGHS = (
+    '<?xml version="1.0"?>\n<!DOCTYPE gpx [\n<!ENTITY a "aaaaaaaaaa">\n'
+    + "".join(
+        f'<!ENTITY a{i} "{("&a" + (str(i - 1) if i > 1 else "") + ";") * 10}">\n'
+        for i in range(1, 10)
+    )
+    + ']>\n<gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1">'
+    '<wpt lat="40.8" lon="111.5"><name>&a9;</name></wpt></gpx>\n'
+)
+GPX_XXE = (
+    '<?xml version="1.0"?>\n<!DOCTYPE gpx [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
+    '<gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1">'
+    '<wpt lat="40.8" lon="111.5"><name>&x;</name></wpt></gpx>\n'
+)
+
+
+def test_gpx_entity_expansion_is_refused(tmp_path):
+    path = tmp_path / "点.gpx"
+    path.write_text(GPX_LAUGHS, encoding="utf-8")
+    refused(
+        FileFormatError, "error.tables.not_readable", lambda: read_households(path), tmp_path,
+        "点.gpx",
+    )  # fmt: skip
+
+
+def test_gpx_external_entities_are_not_loaded(tmp_path):
+    path = tmp_path / "点.gpx"
+    path.write_text(GPX_XXE, encoding="utf-8")
+    try:
+        hh = read_households(path)
+    except GapMapperError as err:
+        assert "root:" not in err.message("en")
+    else:
+        assert "root:" not in " ".join(map(str, hh.astype(str).to_numpy().ravel()))
+
+
+@pytest.mark.parametrize("text", [LAUGHS, XXE], ids=["entity expansion", "external entity"])
+def test_ovital_kml_with_a_dtd_is_refused(tmp_path, text):
+    path = tmp_path / "奥维.ovkml"
+    path.write_text(text, encoding="utf-8")
+    err = refused(
+        FileFormatError, "error.tables.not_readable", lambda: read_table(path), tmp_path,
+        "奥维.ovkml",
+    )  # fmt: skip
+    assert "root:" not in err.message("en")
+    assert "ovital.kml" not in err.message("en")  # the temporary copy is never named
+
+
+def test_ovkmz_is_a_zip_with_the_same_limit(tmp_path, monkeypatch):
+    import layers.tables as tables
+
+    path = tmp_path / "奥维.ovkmz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("doc.kml", KML_EXTENDED)
+    assert len(read_table(path)) == 2
+    monkeypatch.setattr(tables, "MAX_UNZIPPED_BYTES", 100)
+    refused(
+        InputError, "error.tables.zip_too_large", lambda: read_table(path), tmp_path, "奥维.ovkmz"
+    )
+
+
+def test_a_one_megabyte_geopoint_cell_is_a_message_not_a_hang(tmp_path):
+    head = '"hh_id";"gps";"_uuid";"_index"\r\n'
+    rows = "".join(f'"A{i}";"40.8 111.5 0 5";"u";"{i}"\r\n' for i in (1, 2, 3))
+    rows += f'"A4";"{"4" * (1 << 20)}";"u";"4"\r\n'
+    path = tmp_path / "住户.csv"
+    path.write_text(head + rows, encoding="utf-8")
+    result = measure("layers.households.read_households", path)
+    assert result.get("key") == "error.tables.bad_point", result
+    assert result["seconds"] < 10
+
+
+def test_a_huge_survey_export_is_read_within_the_limits(tmp_path):
+    """60,000 Kobo rows (a county's households, 12 MB): positions from the split columns,
+    the raw geopoint column and 12 metadata columns left as text."""
+    head = (
+        '"start";"end";"hh_id";"village";"gps";"_gps_latitude";"_gps_longitude";'
+        '"_gps_altitude";"_gps_precision";"__version__";"_id";"_uuid";"_submission_time";'
+        '"_validation_status";"_notes";"_status";"_submitted_by";"_tags";"_index"\r\n'
+    )
+    lines = [head]
+    for i in range(60_000):
+        lat, lon = 41.8 + (i % 300) * 1e-4, 112.9 + (i // 300) * 1e-4
+        lines.append(
+            f'"2024";"2024";"H{i}";"村{i % 50}";"{lat:.6f} {lon:.6f} 1450 5";"{lat:.6f}";'
+            f'"{lon:.6f}";"1450";"5";"v";"{i}";"u{i}";"t";"";"";"s";"e";"";"{i + 1}"\r\n'
+        )
+    path = tmp_path / "住户.csv"
+    path.write_text("".join(lines), encoding="utf-8")
+    result = measure("layers.households.read_households", path)
+    assert result.get("rows") == 60_000, result
+    assert result["peak_mb"] < 1024
+
+
+def test_a_gpx_name_longer_than_gdal_reads_is_a_clean_refusal(tmp_path):
+    path = tmp_path / "点.gpx"
+    path.write_text(
+        '<?xml version="1.0"?><gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1">'
+        f'<wpt lat="40.8" lon="111.5"><name>{"甲" * (1 << 20)}</name></wpt></gpx>',
+        encoding="utf-8",
+    )
+    refused(
+        FileFormatError, "error.tables.not_readable", lambda: read_services(path, kind="school"),
+        tmp_path, "点.gpx",
+    )  # fmt: skip
