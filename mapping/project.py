@@ -12,6 +12,8 @@ table               content
 ``proposals``       proposed services (what-if), services schema with ``source="proposed"``
 ``boundaries``      administrative areas from OSM
 ``study_area``      the study area outline
+``community_roads`` roads the workshop recorded or drew (:mod:`layers.tracks`), when any
+``closures``        road closures and slow-downs under named conditions, when any
 ``road_nodes``      road nodes: ``node_id``, ``lon``, ``lat`` (attribute table)
 ``road_segments``   road segments: ``u``, ``v`` (row numbers in ``road_nodes``), ``way_id``,
                     ``highway``, ``oneway``, ``modes`` (attribute table; see
@@ -52,6 +54,12 @@ from layers.files import atomic_path, user_folder
 from layers.households import empty_households, validate_households
 from layers.roads import RoadEdges
 from layers.services import SERVICE_KINDS, empty_services, validate_services
+from layers.tracks import (
+    empty_closures,
+    empty_community_roads,
+    validate_closures,
+    validate_community_roads,
+)
 from layers.villages import empty_villages, validate_villages
 from mapping.scenario import Scenario
 from mapping.settings import AnalysisSettings
@@ -171,6 +179,8 @@ def save_project(
     proposals: gpd.GeoDataFrame | None = None,
     *,
     extra: dict | None = None,
+    community: gpd.GeoDataFrame | None = None,
+    closures: gpd.GeoDataFrame | None = None,
 ) -> Path:
     """Save a workshop project into one GeoPackage, atomically.
 
@@ -186,6 +196,9 @@ def save_project(
         Proposed services (services schema), or None.
     extra
         Small JSON-serialisable view state to restore (language, selected kind...).
+    community, closures
+        The community roads and the road conditions (:mod:`layers.tracks`), or None;
+        :func:`open_corrections` reads them back.
     """
     path = Path(path)
     proposals = empty_services() if proposals is None else proposals
@@ -246,16 +259,30 @@ def save_project(
         tables.append(
             ("study_area", gpd.GeoDataFrame(geometry=[scenario.study_area], crs="EPSG:4326"))
         )
+    if community is not None and len(community):
+        tables.append(("community_roads", validate_community_roads(community)))
+    if closures is not None and len(closures):
+        tables.append(("closures", validate_closures(closures)))
     with atomic_path(path) as tmp:
         for name, frame in tables:
             _write(tmp, name, frame)
     return path
 
 
+#: The geometry type of each table that is not of points (None: taken from the rows).
+_GEOMETRY_TYPES = {
+    "village_areas": None,
+    "boundaries": None,
+    "study_area": None,
+    "community_roads": "LineString",
+    "closures": "Unknown",  # areas and lines
+}
+
+
 def _write(path: Path, layer: str, frame: pd.DataFrame) -> None:
     out = frame.reset_index(drop=True)
     if isinstance(out, gpd.GeoDataFrame):
-        geom_type = "Point" if layer not in ("village_areas", "boundaries", "study_area") else None
+        geom_type = _GEOMETRY_TYPES.get(layer, "Point")
         if len(out) == 0:
             geom_type = geom_type or "Polygon"
         pyogrio.write_dataframe(out, path, layer=layer, driver="GPKG", geometry_type=geom_type)
@@ -274,6 +301,8 @@ def save_project_later(
     proposals: gpd.GeoDataFrame | None = None,
     *,
     extra: dict | None = None,
+    community: gpd.GeoDataFrame | None = None,
+    closures: gpd.GeoDataFrame | None = None,
 ) -> threading.Thread:
     """:func:`save_project` in a background thread, so the app does not wait for it.
 
@@ -296,7 +325,15 @@ def save_project_later(
             if newer:
                 return  # a later save will write the newer state
             try:
-                save_project(path, scenario, settings, proposals, extra=extra)
+                save_project(
+                    path,
+                    scenario,
+                    settings,
+                    proposals,
+                    extra=extra,
+                    community=community,
+                    closures=closures,
+                )
             except Exception:  # a background save must not die silently
                 logging.getLogger(__name__).exception("could not save %s", path)
 
@@ -488,6 +525,43 @@ def open_project(path: str | Path) -> tuple[Scenario, AnalysisSettings, gpd.GeoD
             sources=tuple(str(x) for x in info.get("sources", ())),
         )
     return scenario, settings, proposals, extra
+
+
+def open_corrections(path: str | Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The community roads and the road conditions a project holds (:func:`save_project`'s
+    ``community`` and ``closures``), as empty layers when it holds none.
+
+    Raises
+    ------
+    FileFormatError
+        ``error.project.not_a_project`` when the file is not a project.
+    ProjectFileError
+        ``error.project.damaged`` when either table was changed outside the tool (a value
+        of the wrong type, a road class or geometry the layer does not allow).
+    """
+    path = Path(path)
+    try:
+        layers = {name for name, _ in pyogrio.list_layers(path)}
+    except Exception as exc:  # GDAL raises several types for "not a GeoPackage"
+        raise FileFormatError(
+            "error.project.not_a_project", file=path.name, problem=type(exc).__name__
+        ) from exc
+    tables = {"community_roads", "closures"} & layers
+    _check_stored_types(path, tables)
+    out = []
+    for table, id_col, empty, validate in (
+        ("community_roads", "road_id", empty_community_roads, validate_community_roads),
+        ("closures", "closure_id", empty_closures, validate_closures),
+    ):
+        if table not in tables:
+            out.append(empty())
+            continue
+        with _reading(path, table):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # empty layers warn in pyogrio
+                frame = pyogrio.read_dataframe(path, layer=table)
+            out.append(validate(_indexed(frame, id_col, empty)))
+    return out[0], out[1]
 
 
 @contextlib.contextmanager

@@ -266,3 +266,94 @@ def test_project_messages_have_the_same_placeholders_in_both_languages():
         if key.startswith(("error.project.", "project.")):
             texts = i18n.texts_for(key)
             assert i18n.placeholders(texts["zh"]) == i18n.placeholders(texts["en"]), key
+
+
+# --------------------------------------------------------------------------------------------
+# Community roads and road conditions (issue 13) are kept in the project too
+
+
+@pytest.fixture(scope="module")
+def corrections():
+    from layers.tracks import make_closures, make_community_roads, read_closures
+    from tests.conftest import ROOT
+
+    drawn = make_community_roads(
+        [shapely.LineString([(113.0, 41.9), (113.01, 41.91), (113.02, 41.905)])],
+        road_class="unclassified",
+        name="牧道",
+        added_by="乌兰",
+    )
+    slow = make_closures(
+        [shapely.box(113.0, 41.9, 113.01, 41.91)], condition="雨季", speed_kmh=15.0
+    )
+    closures = pd.concat([read_closures(ROOT / "data" / "demo" / "winter_closure.geojson"), slow])
+    closures.index = pd.Index(["C1", "C2", "C3"], dtype="str", name="closure_id")
+    closures["closure_id"] = closures.index
+    return drawn, closures
+
+
+def test_community_roads_and_closures_round_trip(demo, corrections, tmp_path):
+    from mapping.project import open_corrections
+
+    roads, closures = corrections
+    path = save_project(
+        tmp_path / "w.gpkg", demo, AnalysisSettings(), community=roads, closures=closures
+    )
+    roads2, closures2 = open_corrections(path)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(roads2.drop(columns="geometry")), pd.DataFrame(roads.drop(columns="geometry"))
+    )
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(closures2.drop(columns="geometry")),
+        pd.DataFrame(closures.drop(columns="geometry")),
+    )
+    assert roads2.geometry.geom_equals_exact(roads.geometry, 1e-9).all()
+    assert closures2.geometry.geom_equals_exact(closures.geometry, 1e-9).all()
+    assert closures2["speed_kmh"].tolist()[1:] == [20.0, 15.0]  # the demo's slow-down, ours
+    assert pd.isna(closures2["speed_kmh"].iloc[0])  # closed
+    # a project without them opens with empty layers, and saving again without them drops them
+    save_project(path, demo, AnalysisSettings())
+    roads3, closures3 = open_corrections(path)
+    assert len(roads3) == 0 and len(closures3) == 0
+    assert list(roads3.columns) == list(roads.columns)
+
+
+@pytest.fixture(scope="module")
+def saved_with_roads(demo, corrections, tmp_path_factory):
+    roads, closures = corrections
+    path = tmp_path_factory.mktemp("saved-roads") / "workshop.gpkg"
+    return save_project(path, demo, AnalysisSettings(), community=roads, closures=closures)
+
+
+TAMPERED_CORRECTIONS = {
+    "unknown-road-class": (
+        ("update community_roads set road_class = 'spaceway' where fid = 1",),
+        ["community_roads"],
+    ),
+    "text-speed": (
+        ("update closures set speed_kmh = 'fast' where fid = 3",),
+        ["closures", "speed_kmh"],
+    ),
+    "missing-condition": (
+        ("alter table closures drop column condition",),
+        ["closures"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPERED_CORRECTIONS), ids=list(TAMPERED_CORRECTIONS))
+def test_a_tampered_community_layer_is_a_clear_message(saved_with_roads, tmp_path, case):
+    from mapping.project import open_corrections
+
+    sql, words = TAMPERED_CORRECTIONS[case]
+    path = _tampered(saved_with_roads, tmp_path, *sql)
+    before = path.read_bytes()
+    with pytest.raises(InputError) as info:
+        open_corrections(path)
+    en, zh = info.value.message("en"), info.value.message("zh")
+    for text in (en, zh):
+        assert "工作坊 项目.gpkg" in text
+        for word in words:
+            assert word in text, (word, text)
+    assert "earlier copy" in en and "较早的副本" in zh
+    assert path.read_bytes() == before
