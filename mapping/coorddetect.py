@@ -62,9 +62,6 @@ MIN_RATIO = 2.0
 MIN_GAIN_M = 20.0
 #: ... and nearer for this share of the points, one by one (by chance, half would be).
 MIN_WIN_SHARE = 0.7
-#: Roads farther than this from every point are left out of the snapping grid (m): the
-#: largest shift (BD-09, about 1.2 km) plus the largest median worth measuring.
-ROAD_MARGIN_M = 3000.0
 #: Brute-force snapping below this many point-segment pairs (no grid to build).
 _BRUTE_PAIRS = 250_000
 
@@ -175,6 +172,7 @@ def measure_coords(
     read_as: str,
     network: RoadNetwork | None = None,
     max_points: int = MAX_SAMPLE,
+    snapper: RoadSnapper | None = None,
 ) -> CoordsCheck:
     """Median off-road legs of points read as each coordinate system, and the decision.
 
@@ -191,6 +189,9 @@ def measure_coords(
         grid over every segment is reused.
     max_points
         At most this many points are measured (see :func:`sample_indices`).
+    snapper
+        The roads already projected and binned (:class:`RoadSnapper`, shared by the layers
+        of one scenario); made from ``roads`` or ``network`` when not given.
     """
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
@@ -204,7 +205,7 @@ def measure_coords(
     if n < MIN_POINTS:
         return CoordsCheck(read_as, {}, n, read_as, np.nan, False, "few_points")
     readings = {s: convert_system(lon, lat, read_as, s) for s in COORD_SYSTEMS}
-    distances = _offroad_m(readings, roads, network)
+    distances = _offroad_m(readings, snapper or RoadSnapper(roads, network))
     if distances is None:
         return CoordsCheck(read_as, {}, n, read_as, np.nan, False, "no_roads")
     return decide(read_as, distances)
@@ -234,43 +235,65 @@ def decide(read_as: str, distances_m: dict[str, np.ndarray]) -> CoordsCheck:
     return CoordsCheck(read_as, medians, n_points, best, win_share, reason is None, reason)
 
 
+class RoadSnapper:
+    """Off-road legs from points to a study area's roads, for every layer of a scenario.
+
+    The road nodes are projected once into the UTM zone of the roads, and the segments
+    binned once into the project's snapping grid (:mod:`mapping.snapgrid`) on the first
+    query that needs it; a handful of points (a services file on a small network) is
+    snapped by trying every segment instead. With ``network`` the routing network's own
+    projection and snapping grid are used (``snap_to="any"``: every segment).
+
+    Parameters
+    ----------
+    roads
+        The road segments (EPSG:4326).
+    network
+        A routing network already built for them (the app keeps one).
+    """
+
+    def __init__(self, roads: RoadEdges | None = None, network: RoadNetwork | None = None):
+        self.roads = roads
+        self.network = network
+        self._ends: tuple[np.ndarray, ...] | None = None
+        self._grid = None
+        self._to_m: pyproj.Transformer | None = None
+
+    def _project(self) -> None:
+        roads = self.roads
+        crs = utm_crs(float(np.median(roads.lon)), float(np.median(roads.lat)))
+        self._to_m = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+        nx, ny = self._to_m.transform(roads.lon, roads.lat)
+        self._ends = (nx[roads.u], ny[roads.u], nx[roads.v], ny[roads.v])
+
+    def offroad_m(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray | None:
+        """Distance (m) from each point (WGS84 degrees) to the nearest road segment; None
+        when there are no roads at all."""
+        if self.network is not None:
+            x, y = self.network.to_projected(lon, lat)
+            return snap_points(self.network, x, y, snap_to="any").offroad_m
+        if self.roads is None or self.roads.n_edges == 0:
+            return None
+        if self._ends is None:
+            self._project()
+        px, py = self._to_m.transform(np.asarray(lon, float), np.asarray(lat, float))
+        every = np.arange(self.roads.n_edges)
+        if self._grid is None and len(px) * len(every) <= _BRUTE_PAIRS:
+            return nearest_segments_brute(*self._ends, every, px, py)[2]
+        if self._grid is None:
+            self._grid = build_grid(*self._ends, every)
+        return nearest_segments(self._grid, px, py)[2]
+
+
 def _offroad_m(
-    readings: dict[str, tuple[np.ndarray, np.ndarray]],
-    roads: RoadEdges | None,
-    network: RoadNetwork | None,
+    readings: dict[str, tuple[np.ndarray, np.ndarray]], snapper: RoadSnapper
 ) -> dict[str, np.ndarray] | None:
-    """Off-road legs (m) of each reading, or None when there are no roads near them."""
-    if network is not None:
-        out = {}
-        for system, (lon, lat) in readings.items():
-            x, y = network.to_projected(lon, lat)
-            out[system] = snap_points(network, x, y, snap_to="any").offroad_m
-        return out
-    if roads is None or roads.n_edges == 0:
-        return None
+    """Off-road legs (m) of each reading (snapped together), or None without roads."""
     all_lon = np.concatenate([r[0] for r in readings.values()])
     all_lat = np.concatenate([r[1] for r in readings.values()])
-    crs = utm_crs(float(np.median(all_lon)), float(np.median(all_lat)))
-    to_m = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    nx, ny = to_m.transform(roads.lon, roads.lat)
-    px, py = to_m.transform(all_lon, all_lat)
-    ax, ay, bx, by = nx[roads.u], ny[roads.u], nx[roads.v], ny[roads.v]
-    # only the roads near the points: a county's network, snapped by a few thousand points
-    lo_x, hi_x = px.min() - ROAD_MARGIN_M, px.max() + ROAD_MARGIN_M
-    lo_y, hi_y = py.min() - ROAD_MARGIN_M, py.max() + ROAD_MARGIN_M
-    near = (
-        (np.maximum(ax, bx) >= lo_x)
-        & (np.minimum(ax, bx) <= hi_x)
-        & (np.maximum(ay, by) >= lo_y)
-        & (np.minimum(ay, by) <= hi_y)
-    )
-    cand = np.flatnonzero(near)
-    if len(cand) == 0:
+    dist = snapper.offroad_m(all_lon, all_lat)
+    if dist is None:
         return None
-    if len(px) * len(cand) <= _BRUTE_PAIRS:
-        dist = nearest_segments_brute(ax, ay, bx, by, cand, px, py)[2]
-    else:
-        dist = nearest_segments(build_grid(ax, ay, bx, by, cand), px, py)[2]
     out, start = {}, 0
     for system, (lon, _) in readings.items():
         out[system] = dist[start : start + len(lon)]
@@ -300,13 +323,14 @@ def check_layer_coords(
     roads: RoadEdges | None,
     *,
     network: RoadNetwork | None = None,
+    snapper: RoadSnapper | None = None,
 ) -> CoordsCheck | None:
     """:func:`measure_coords` on a layer read from a user's file (None for other layers)."""
     read_as = read_as_of(layer)
     if read_as is None:
         return None
     lon, lat, _ = layer_points(layer)
-    return measure_coords(lon, lat, roads, read_as=read_as.system, network=network)
+    return measure_coords(lon, lat, roads, read_as=read_as.system, network=network, snapper=snapper)
 
 
 def reread_layer(layer: gpd.GeoDataFrame, system: str, *, reason: str = "detected"):
@@ -341,6 +365,7 @@ def settle_layer_coords(
     what: str,
     auto: bool,
     network: RoadNetwork | None = None,
+    snapper: RoadSnapper | None = None,
 ) -> gpd.GeoDataFrame:
     """A layer read from a user's file, in the coordinate system the roads confirm.
 
@@ -358,6 +383,11 @@ def settle_layer_coords(
         the roads choose, with a note saying which and how sure (the medians), or a note
         saying why the file's default was kept. False: keep the positions, and add a
         warning when another system fits the roads clearly better.
+    network
+        A routing network already built for ``roads`` (its snapping grid is reused).
+    snapper
+        A :class:`RoadSnapper` shared by the layers of one scenario (the roads projected
+        and binned once).
 
     Returns
     -------
@@ -365,7 +395,7 @@ def settle_layer_coords(
         The layer (a converted copy when the system changed), with the note added.
     """
     read_as = read_as_of(layer)
-    check = check_layer_coords(layer, roads, network=network)
+    check = check_layer_coords(layer, roads, network=network, snapper=snapper)
     if read_as is None or check is None:
         return layer
     label = read_as.file
@@ -406,7 +436,7 @@ def settle_layer_coords(
                 runner_m=_m(check.medians_m[ranked[1]]),
             )
         elif check.reason == "no_roads":
-            params["best_m"] = f"{ROAD_MARGIN_M:,.0f}"
+            params["best_m"] = "-"
         out = layer.copy()
         out.attrs = dict(layer.attrs)
         return add_notes(out, [Note(f"note.coords.{check.reason}", params)])
@@ -440,6 +470,7 @@ def notes_about_coords(layer: gpd.GeoDataFrame) -> list[Note]:
 
 __all__ = [
     "CoordsCheck",
+    "RoadSnapper",
     "check_layer_coords",
     "decide",
     "layer_points",

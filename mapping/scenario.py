@@ -31,7 +31,7 @@ from layers.households import empty_households, read_households
 from layers.roads import RoadEdges
 from layers.services import read_services
 from layers.villages import read_villages
-from mapping.coorddetect import settle_layer_coords
+from mapping.coorddetect import RoadSnapper, settle_layer_coords
 from mapping.netcache import read_osm_cached
 
 #: The built-in demo scenario (fictional roads, households and services in a real Banner).
@@ -242,6 +242,7 @@ def replace_layers(
     changes: dict[str, object] = {}
     sources = list(scenario.sources)
     files = []
+    snapper = RoadSnapper(scenario.roads)  # the roads projected and binned once for all files
     for layer, path in (("villages", villages), ("households", households), ("services", services)):
         if path is None:
             continue
@@ -258,7 +259,7 @@ def replace_layers(
             )
         else:
             frame = read_services(path, **kwargs)
-        frame = settle_layer_coords(frame, scenario.roads, what=layer, auto=auto)
+        frame = settle_layer_coords(frame, scenario.roads, what=layer, auto=auto, snapper=snapper)
         changes[layer] = frame
         files.append(Path(str(path)).name)
         sources.append(Path(str(path)).name)
