@@ -5,9 +5,11 @@ Streamlit, so all of it is tested without a browser (``tests/test_app_state.py``
 
 A :class:`Work` is one state of the work, never changed in place: the layers (a
 :class:`~mapping.scenario.Scenario`), where each layer came from (its *origin*), the
-proposals and the analysis settings. Every change makes a new :class:`Work`; a
-:class:`History` keeps the earlier ones, so every change to layers, proposals and settings
-can be undone (and redone).
+proposals, the analysis settings, and the workshop's corrections to the roads: the community
+roads, the road closures and slow-downs (:mod:`layers.tracks`) and the road condition the
+page shows. Every change makes a new :class:`Work`; a :class:`History` keeps the earlier
+ones, so every change to layers, proposals, corrections and settings can be undone (and
+redone).
 
 Origins: each layer (``roads``, ``villages``, ``households``, ``services``) has a tuple of
 parts saying what it holds: ``"demo"`` (the built-in fictional demo), the name of a file
@@ -18,7 +20,9 @@ made up.
 
 Cache keys: :attr:`Work.layers_key` and :attr:`Work.roads_key` are digests of the layers'
 content (and origins), never counters, so two sessions that hold different layers never
-share a cached result, and two that hold the same layers share it safely.
+share a cached result, and two that hold the same layers share it safely;
+:attr:`Work.community_key`, :attr:`Work.closures_key` and :attr:`Work.analysis_key` do the
+same for the corrections.
 """
 
 from __future__ import annotations
@@ -39,6 +43,16 @@ from layers.errors import InputError
 from layers.households import validate_households
 from layers.roads import RoadEdges
 from layers.services import empty_services, validate_services
+from layers.tracks import (
+    DEFAULT_ROAD_CLASS,
+    ROAD_CLASSES,
+    empty_closures,
+    empty_community_roads,
+    make_closures,
+    make_community_roads,
+    validate_closures,
+    validate_community_roads,
+)
 from layers.villages import validate_villages
 from mapping.scenario import DEMO_DIR, Scenario
 from mapping.settings import AnalysisSettings
@@ -58,6 +72,10 @@ DEMO = "demo"
 EDIT = "edit"
 #: How many changes can be undone.
 UNDO_LIMIT = 30
+#: The workshop's corrections to the roads, digested beside the layers.
+CORRECTIONS = ("community", "closures")
+#: The road condition of the usual days (no closure applied).
+USUAL = ""
 
 _VALIDATE = {
     "households": validate_households,
@@ -103,6 +121,36 @@ i18n.register(
         "state.step.settings": {"zh": "修改设置", "en": "changing the settings"},
         "state.step.restore": {"zh": "恢复自动保存的工作", "en": "restoring the autosaved work"},
         "state.step.open_project": {"zh": "打开项目 {name}", "en": "opening the project {name}"},
+        "state.step.add_road": {
+            "zh": "添加社区道路 {name}",
+            "en": "adding the community road {name}",
+        },
+        "state.step.read_roads": {"zh": "读入道路 {file}", "en": "reading the roads of {file}"},
+        "state.step.edit_roads": {"zh": "修改社区道路", "en": "editing the community roads"},
+        "state.step.delete_road": {
+            "zh": "删除社区道路 {name}",
+            "en": "deleting the community road {name}",
+        },
+        "state.step.add_closure": {
+            "zh": "在“{condition}”下封路或限速",
+            "en": "closing or slowing roads in '{condition}'",
+        },
+        "state.step.read_closures": {
+            "zh": "读入封路 {file}",
+            "en": "reading the closures of {file}",
+        },
+        "state.step.delete_closure": {"zh": "删除封路 {name}", "en": "deleting the closure {name}"},
+        "state.step.condition": {"zh": "选择路况", "en": "choosing the road condition"},
+        "error.state.road_class": {
+            "zh": "社区道路 {road} 的类型“{value}”不认识。可选：土路、乡村道路、主要道路。",
+            "en": "Community road {road}: the class '{value}' is not known. Choose one of "
+            "{classes}.",
+        },
+        "error.state.no_condition": {
+            "zh": "请先给路况起个名字（例如“冬季积雪”或“雨季”），封路和限速都归在路况下面。",
+            "en": "Name the road condition first (e.g. 'winter snow' or 'rainy season'): "
+            "closures and slow-downs belong to a condition.",
+        },
         "error.state.duplicate_ids": {
             "zh": "{file} 中有 {count} 个编号在{layer}里已经存在（{ids}）。请改用“替换”，"
             "或先修改这些编号。",
@@ -211,7 +259,14 @@ class Work:
     settings
         The analysis settings.
     digests
-        Per layer, the digest of its content (:func:`digest_frame`, :func:`digest_roads`).
+        Per layer of :data:`LAYERS` and of :data:`CORRECTIONS`, the digest of its content
+        (:func:`digest_frame`, :func:`digest_roads`).
+    community
+        The community roads (:mod:`layers.tracks`; empty when none), EPSG:4326.
+    closures
+        The road closures and slow-downs, grouped into named conditions (empty when none).
+    condition
+        The condition the page shows (its closures applied), or :data:`USUAL` for none.
     """
 
     scenario: Scenario
@@ -219,10 +274,15 @@ class Work:
     proposals: gpd.GeoDataFrame
     settings: AnalysisSettings
     digests: Mapping[str, str] = field(default_factory=dict)
+    community: gpd.GeoDataFrame = field(default_factory=empty_community_roads)
+    closures: gpd.GeoDataFrame = field(default_factory=empty_closures)
+    condition: str = USUAL
 
     def __post_init__(self) -> None:
         if not self.digests:
             digests = {layer: _digest_layer(self.scenario, layer) for layer in LAYERS}
+            digests["community"] = digest_frame(self.community)
+            digests["closures"] = digest_frame(self.closures)
             object.__setattr__(self, "digests", digests)
         object.__setattr__(self, "origins", {k: tuple(self.origins[k]) for k in LAYERS})
 
@@ -248,6 +308,30 @@ class Work:
             settings=settings or AnalysisSettings(),
         )
 
+    def with_corrections(
+        self,
+        community: gpd.GeoDataFrame | None,
+        closures: gpd.GeoDataFrame | None,
+        condition: str | None = USUAL,
+    ) -> Work:
+        """A copy with these community roads, closures and shown condition (a project's or
+        an autosave's; an unknown condition is the usual roads)."""
+        community = empty_community_roads() if community is None else community
+        closures = empty_closures() if closures is None else closures
+        digests = {
+            **self.digests,
+            "community": digest_frame(community),
+            "closures": digest_frame(closures),
+        }
+        known = condition in condition_list(closures)
+        return replace(
+            self,
+            community=community,
+            closures=closures,
+            condition=condition if known else USUAL,
+            digests=digests,
+        )
+
     # -- what it is
 
     @property
@@ -259,13 +343,49 @@ class Work:
     def layers_key(self) -> str:
         """Cache key of the distances: every layer's content and origin (the origins decide
         what the maps and exports say about the data)."""
-        text = json.dumps([self.digests, self.origins], sort_keys=True, ensure_ascii=False)
+        layers = {layer: self.digests[layer] for layer in LAYERS}
+        text = json.dumps([layers, self.origins], sort_keys=True, ensure_ascii=False)
         return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
     @property
     def proposals_key(self) -> str:
         """Cache key of the proposals' content."""
         return digest_frame(self.proposals)
+
+    @property
+    def community_key(self) -> str:
+        """Cache key of the community roads' content."""
+        return self.digests["community"]
+
+    @property
+    def closures_key(self) -> str:
+        """Cache key of the closures' content and of the condition shown."""
+        text = json.dumps([self.digests["closures"], self.condition], ensure_ascii=False)
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+    @property
+    def analysis_key(self) -> str:
+        """Cache key of the analysis the page shows: the layers, the community roads, the
+        closures and the condition shown."""
+        text = json.dumps(
+            [self.layers_key, self.community_key, self.closures_key], ensure_ascii=False
+        )
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+    @property
+    def conditions(self) -> list[str]:
+        """The names of the road conditions the closures hold, in their order."""
+        return condition_list(self.closures)
+
+    def is_untouched_demo(self) -> bool:
+        """Whether the work is the demo as it came: no layer of the user's, no proposal,
+        no community road and no closure (nothing to autosave)."""
+        return (
+            self.is_pure_demo()
+            and not len(self.proposals)
+            and not len(self.community)
+            and not len(self.closures)
+        )
 
     def is_demo(self, layer: str) -> bool:
         """Whether ``layer`` holds demo (fictional) data."""
@@ -380,12 +500,192 @@ class Work:
     def with_settings(self, settings: AnalysisSettings) -> Work:
         return replace(self, settings=settings)
 
+    # -- the workshop's corrections to the roads
+
+    def _with_community(self, community: gpd.GeoDataFrame) -> Work:
+        community = validate_community_roads(community)
+        digests = {**self.digests, "community": digest_frame(community)}
+        return replace(self, community=community, digests=digests)
+
+    def _with_closures(self, closures: gpd.GeoDataFrame) -> Work:
+        closures = validate_closures(closures)
+        digests = {**self.digests, "closures": digest_frame(closures)}
+        condition = self.condition if self.condition in condition_list(closures) else USUAL
+        return replace(self, closures=closures, digests=digests, condition=condition)
+
+    def with_drawn_road(
+        self,
+        line: shapely.LineString,
+        *,
+        road_class: str = DEFAULT_ROAD_CLASS,
+        name: str | None = None,
+        added_by: str | None = None,
+    ) -> Work:
+        """A copy with a line drawn on the map (lon/lat) added as a community road.
+
+        Raises
+        ------
+        InputError
+            ``error.tracks.no_usable_line`` for a line without two distinct points.
+        """
+        road = make_community_roads(
+            [line],
+            road_class=road_class,
+            name=_text_or_none(name),
+            added_by=_text_or_none(added_by),
+            first_id=next_number(self.community.index, "R"),
+        )
+        return self._with_community(_appended(self.community, road))
+
+    def with_road_file(self, roads: gpd.GeoDataFrame) -> Work:
+        """A copy with the community roads read from a file added (ids numbered on)."""
+        return self._with_community(
+            _appended(self.community, _renumbered(roads, self.community.index, "R", "road_id"))
+        )
+
+    def with_road_edits(self, edits: pd.DataFrame) -> Work:
+        """A copy with the class, name and who-added of community roads changed: ``edits``
+        has the roads' ids as index and any of ``road_class``, ``name``, ``added_by``.
+
+        Raises
+        ------
+        InputError
+            ``error.state.road_class`` for a class not in :data:`layers.tracks.ROAD_CLASSES`.
+        """
+        out = self.community.copy()
+        rows = edits.index.intersection(out.index)
+        for col in ("road_class", "name", "added_by"):
+            if col not in edits:
+                continue
+            values = out[col].astype(object).copy()
+            values.loc[rows] = edits.loc[rows, col].astype(object)
+            if col == "road_class":
+                bad = values[~values.isin(ROAD_CLASSES)]
+                if len(bad):
+                    raise InputError(
+                        "error.state.road_class",
+                        road=str(bad.index[0]),
+                        value=str(bad.iloc[0]),
+                        classes=", ".join(ROAD_CLASSES),
+                    )
+            else:
+                values = values.astype(object).map(_blank_to_na)
+            out[col] = pd.array(values.to_numpy(dtype=object), dtype="str")
+        if digest_frame(out) == self.digests["community"]:
+            return self
+        return self._with_community(out)
+
+    def without_road(self, road_id: str) -> Work:
+        """A copy without the community road ``road_id``."""
+        return self._with_community(self.community.drop(index=[road_id]))
+
+    def with_closure(
+        self,
+        geometry: shapely.Geometry,
+        *,
+        condition: str,
+        speed_kmh: float | None = None,
+        name: str | None = None,
+    ) -> Work:
+        """A copy with an area or a line (lon/lat) that closes the roads it touches under
+        ``condition`` (or slows them to ``speed_kmh``).
+
+        Raises
+        ------
+        InputError
+            ``error.state.no_condition`` when ``condition`` is blank.
+        """
+        condition = (condition or "").strip()
+        if not condition:
+            raise InputError("error.state.no_condition")
+        closure = make_closures(
+            [geometry],
+            condition=condition,
+            speed_kmh=speed_kmh,
+            name=_text_or_none(name),
+            first_id=next_number(self.closures.index, "C"),
+        )
+        return self._with_closures(_appended(self.closures, closure))
+
+    def with_closure_file(self, closures: gpd.GeoDataFrame) -> Work:
+        """A copy with the closures read from a file added (ids numbered on)."""
+        return self._with_closures(
+            _appended(self.closures, _renumbered(closures, self.closures.index, "C", "closure_id"))
+        )
+
+    def without_closure(self, closure_id: str) -> Work:
+        """A copy without the closure ``closure_id``."""
+        return self._with_closures(self.closures.drop(index=[closure_id]))
+
+    def with_condition(self, condition: str) -> Work:
+        """A copy showing ``condition`` (:data:`USUAL`: no closure applied)."""
+        if condition != USUAL and condition not in self.conditions:
+            raise ValueError(f"no road condition {condition!r}")
+        return replace(self, condition=condition)
+
     # -- saving it
 
     def project_extra(self) -> dict:
         """What a saved project keeps beside the layers so that opening it gives this work
-        back exactly (the layers' origins)."""
-        return {"origins": {layer: list(parts) for layer, parts in self.origins.items()}}
+        back exactly (the layers' origins, the condition shown)."""
+        return {
+            "origins": {layer: list(parts) for layer, parts in self.origins.items()},
+            "condition": self.condition,
+        }
+
+
+def condition_list(closures: gpd.GeoDataFrame) -> list[str]:
+    """The condition names of a closures layer, in the order they first appear."""
+    return list(dict.fromkeys(closures["condition"].astype(str))) if len(closures) else []
+
+
+def condition_from_extra(extra: Mapping | None) -> str:
+    """The condition a project's ``extra`` says was shown (:data:`USUAL` when none)."""
+    value = (extra or {}).get("condition")
+    return value if isinstance(value, str) else USUAL
+
+
+def next_number(ids: pd.Index, prefix: str) -> int:
+    """The number after the largest ``<prefix><n>`` id (1 when none), so a new feature never
+    takes the id of one deleted and brought back by undo."""
+    numbers = [
+        int(i[len(prefix) :])
+        for i in map(str, ids)
+        if i.startswith(prefix) and i[len(prefix) :].isdigit()
+    ]
+    return max(numbers, default=0) + 1
+
+
+def _text_or_none(value: str | None) -> str | None:
+    """A user's text, stripped; None when blank."""
+    text = (value or "").strip()
+    return text or None
+
+
+def _blank_to_na(value: object) -> object:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return pd.NA
+    text = str(value).strip()
+    return text or pd.NA
+
+
+def _renumbered(frame: gpd.GeoDataFrame, taken: pd.Index, prefix: str, id_col: str):
+    """``frame`` with its ids renumbered after those ``taken`` (``R1``... of a file would
+    clash with the roads already there); its notes kept."""
+    first = next_number(taken, prefix)
+    ids = [f"{prefix}{first + i}" for i in range(len(frame))]
+    out = frame.copy()
+    out.attrs = dict(frame.attrs)
+    out[id_col] = ids
+    out.index = pd.Index(ids, dtype="str", name=id_col)
+    return out
+
+
+def _appended(layer: gpd.GeoDataFrame, new: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if not len(layer):
+        return new
+    out = pd.concat([layer, new.reindex(columns=layer.columns)])
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=layer.crs)
 
 
 def origins_from_extra(extra: Mapping | None) -> dict[str, tuple[str, ...]] | None:
@@ -540,3 +840,107 @@ def step_restore() -> Step:
 
 def step_open_project(name: str) -> Step:
     return _step("state.step.open_project", name=name)
+
+
+def step_add_road(name: str) -> Step:
+    return _step("state.step.add_road", name=name)
+
+
+def step_read_roads(file: str) -> Step:
+    return _step("state.step.read_roads", file=file)
+
+
+def step_edit_roads() -> Step:
+    return _step("state.step.edit_roads")
+
+
+def step_delete_road(name: str) -> Step:
+    return _step("state.step.delete_road", name=name)
+
+
+def step_add_closure(condition: str) -> Step:
+    return _step("state.step.add_closure", condition=condition)
+
+
+def step_read_closures(file: str) -> Step:
+    return _step("state.step.read_closures", file=file)
+
+
+def step_delete_closure(name: str) -> Step:
+    return _step("state.step.delete_closure", name=name)
+
+
+def step_condition() -> Step:
+    return _step("state.step.condition")
+
+
+# --------------------------------------------------------------------------------------------
+# A road stretch picked on the map (to close it)
+
+
+def road_stretch_near(
+    network,
+    lon: float,
+    lat: float,
+    *,
+    max_offroad_m: float = 150.0,
+    max_length_m: float = 3000.0,
+) -> shapely.LineString | None:
+    """The stretch of road nearest a clicked place, as a line (lon/lat) to close it by.
+
+    A "road segment" to a person is the road between two junctions, not the piece between
+    two OSM nodes (often a few metres on a curve): the nearest segment is followed along
+    its OSM way in both directions through nodes where only that way's two segments meet,
+    up to ``max_length_m`` in all. Written here (not in :mod:`mapping.conditions`) because
+    only the app's click needs it: a closure file or a drawn line says its own extent.
+
+    Parameters
+    ----------
+    network
+        The :class:`mapping.network.RoadNetwork` the page shows (projected, metres).
+    lon, lat
+        The clicked place, WGS84.
+    max_offroad_m
+        A click farther than this from every road picks nothing (None).
+    max_length_m
+        The longest stretch returned (m).
+    """
+    from mapping.network import snap_points
+
+    if network.n_segments == 0:
+        return None
+    x, y = network.to_projected(np.array([lon]), np.array([lat]))
+    snap = snap_points(network, x, y, snap_to="any")
+    if not snap.offroad_m[0] <= max_offroad_m:
+        return None
+    seed = int(snap.seg[0])
+    u, v, way = network.seg_u, network.seg_v, network.seg_way_id
+    ends = np.concatenate([u, v])
+    degree = np.bincount(ends, minlength=network.n_nodes)
+    length = network.seg_len_m
+    chain = [seed]
+    total = float(length[seed])
+    # walk from each end of the seed segment while the road goes on without a junction
+    heads = {0: int(u[seed]), 1: int(v[seed])}
+    pieces: dict[int, list[int]] = {0: [], 1: []}
+    for side in (0, 1):
+        node, last = heads[side], seed
+        while total < max_length_m and degree[node] == 2:
+            nxt = np.flatnonzero(((u == node) | (v == node)) & (way == way[seed]))
+            nxt = [int(s) for s in nxt if s != last and s not in chain and s not in pieces[side]]
+            if len(nxt) != 1:
+                break
+            last = nxt[0]
+            pieces[side].append(last)
+            total += float(length[last])
+            node = int(v[last]) if u[last] == node else int(u[last])
+    order = [*reversed(pieces[0]), seed, *pieces[1]]
+    # the nodes in order along the stretch
+    nodes = [int(u[order[0]]), int(v[order[0]])]
+    if len(order) > 1 and nodes[0] in (u[order[1]], v[order[1]]):
+        nodes.reverse()
+    for s in order[1:]:
+        a, b = int(u[s]), int(v[s])
+        nodes.append(b if a == nodes[-1] else a)
+    lon_n, lat_n = network.to_lonlat(network.x[nodes], network.y[nodes])
+    return shapely.LineString(np.column_stack([lon_n, lat_n]))

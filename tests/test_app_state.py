@@ -275,3 +275,166 @@ def test_distances_near_the_threshold_show_enough_decimals_to_agree_with_the_fla
     beyond = dist.round(3) > 3000.0
     agree = (shown * 1000 > 3000.0) == beyond
     assert agree[dist.notna()].all()
+
+
+# --------------------------------------------------------------------------------------------
+# The workshop's corrections to the roads (issue 13): community roads, closures, conditions
+
+
+LINE = shapely.LineString([(113.0, 41.90), (113.01, 41.91), (113.02, 41.905)])
+
+
+def test_a_drawn_road_is_a_community_road_with_its_class_name_and_author(work):
+    drawn = work.with_drawn_road(LINE, road_class="unclassified", name="牧道", added_by="乌兰")
+    roads = drawn.community
+    assert roads.index.tolist() == ["R1"]
+    row = roads.loc["R1"]
+    assert (row["road_class"], row["name"], row["added_by"], row["source"]) == (
+        "unclassified", "牧道", "乌兰", "drawn",
+    )  # fmt: skip
+    assert row.geometry.equals(LINE)
+    # by default a dirt track, name and author left empty
+    plain = drawn.with_drawn_road(LINE, name="  ", added_by="")
+    assert plain.community.index.tolist() == ["R1", "R2"]
+    assert plain.community.loc["R2", "road_class"] == "track"
+    assert pd.isna(plain.community.loc["R2", "name"])
+    # the layers and their key are untouched, the analysis key is not
+    assert drawn.layers_key == work.layers_key
+    assert len({work.analysis_key, drawn.analysis_key, plain.analysis_key}) == 3
+    assert len(work.community) == 0  # the earlier work is as it was
+
+
+def test_a_one_point_line_is_refused_with_the_readers_message(work):
+    with pytest.raises(InputError) as info:
+        work.with_drawn_road(shapely.LineString([(113.0, 41.9), (113.0, 41.9)]))
+    assert info.value.key == "error.tracks.no_usable_line"
+
+
+def test_ids_of_deleted_roads_are_not_given_again(work, tmp_path):
+    from layers.tracks import read_community_roads
+    from tests.conftest import ROOT
+
+    two = work.with_drawn_road(LINE).with_drawn_road(LINE)
+    one = two.without_road("R1")
+    assert one.community.index.tolist() == ["R2"]
+    three = one.with_drawn_road(LINE)
+    assert three.community.index.tolist() == ["R2", "R3"]
+    track = read_community_roads(ROOT / "data" / "demo" / "community_track.gpx")
+    assert track.index.tolist() == ["R1"]
+    filed = three.with_road_file(track)
+    assert filed.community.index.tolist() == ["R2", "R3", "R4"]
+    assert filed.community.loc["R4", "source"] == "community_track.gpx"
+
+
+def test_road_edits_change_class_and_name_and_refuse_unknown_classes(work):
+    roads = work.with_drawn_road(LINE, name="旧名").with_drawn_road(LINE)
+    edits = pd.DataFrame(
+        {"road_class": ["secondary", "track"], "name": ["新名", ""], "added_by": [None, "巴特"]},
+        index=["R1", "R2"],
+    )
+    edited = roads.with_road_edits(edits)
+    assert edited.community["road_class"].tolist() == ["secondary", "track"]
+    assert edited.community.loc["R1", "name"] == "新名"
+    assert pd.isna(edited.community.loc["R2", "name"])  # emptied
+    assert edited.community.loc["R2", "added_by"] == "巴特"
+    assert edited.community_key != roads.community_key
+    assert roads.with_road_edits(roads.community[["road_class"]]) is roads  # nothing changed
+    with pytest.raises(InputError) as info:
+        roads.with_road_edits(pd.DataFrame({"road_class": ["highway"]}, index=["R2"]))
+    assert "R2" in info.value.message("zh") and "highway" in info.value.message("en")
+
+
+def test_closures_under_conditions_and_the_condition_shown(work):
+    area = shapely.box(113.0, 41.9, 113.01, 41.91)
+    with pytest.raises(InputError) as info:
+        work.with_closure(area, condition="  ")
+    assert info.value.key == "error.state.no_condition" and "路况" in info.value.message("zh")
+    snow = work.with_closure(area, condition="冬季积雪")
+    both = snow.with_closure(LINE, condition="雨季", speed_kmh=15.0, name="河滩路")
+    assert both.closures.index.tolist() == ["C1", "C2"]
+    assert both.conditions == ["冬季积雪", "雨季"]
+    assert both.closures.loc["C2", "speed_kmh"] == 15.0
+    assert pd.isna(both.closures.loc["C1", "speed_kmh"])
+    winter = both.with_condition("冬季积雪")
+    assert winter.condition == "冬季积雪"
+    assert winter.closures_key != both.closures_key  # what the page shows differs
+    assert winter.layers_key == both.layers_key == work.layers_key
+    with pytest.raises(ValueError):
+        both.with_condition("沙尘暴")
+    # removing the last closure of the shown condition shows the usual roads again
+    back = winter.without_closure("C1")
+    assert back.condition == "" and back.conditions == ["雨季"]
+
+
+def test_corrections_are_undone_like_every_other_change(work):
+    from mapping.app_state import step_add_closure, step_add_road, step_condition
+
+    history = History(work)
+    road = work.with_drawn_road(LINE, name="牧道")
+    history.change(road, step_add_road("牧道"))
+    closed = road.with_closure(shapely.box(113.0, 41.9, 113.01, 41.91), condition="冬季积雪")
+    history.change(closed, step_add_closure("冬季积雪"))
+    shown = closed.with_condition("冬季积雪")
+    history.change(shown, step_condition())
+    assert history.undo_step.label("zh") == "选择路况"
+    assert history.undo() and history.work is closed
+    assert history.undo_step.label("zh") == "在“冬季积雪”下封路或限速"
+    assert history.undo() and history.work is road
+    assert history.undo_step.label("en") == "adding the community road 牧道"
+    assert history.undo() and history.work is work and len(history.work.community) == 0
+
+
+def test_the_untouched_demo_has_no_corrections(work):
+    assert work.is_untouched_demo()
+    assert not work.with_drawn_road(LINE).is_untouched_demo()
+    assert not work.with_closure(LINE, condition="雨季").is_untouched_demo()
+    assert work.with_drawn_road(LINE).is_pure_demo()  # the four layers are still the demo's
+
+
+def test_the_condition_shown_survives_a_project(work):
+    from mapping.app_state import condition_from_extra
+
+    shown = work.with_closure(LINE, condition="雨季").with_condition("雨季")
+    extra = shown.project_extra()
+    assert condition_from_extra(extra) == "雨季"
+    back = Work.start(shown.scenario, "p.gpkg", origins=shown.origins).with_corrections(
+        shown.community, shown.closures, condition_from_extra(extra)
+    )
+    assert back.analysis_key == shown.analysis_key
+    # a condition the closures do not have (an edited file) is the usual roads
+    assert work.with_corrections(None, shown.closures, "沙尘暴").condition == ""
+    for bad in (None, {}, {"condition": 3}):
+        assert condition_from_extra(bad) == ""
+
+
+def test_a_click_picks_the_road_between_two_junctions():
+    """Pencil: a straight road 0-1-2-3-4 (100 m apart, one OSM way) meets a side road at
+    node 2. A click beside the piece 3-4 picks 2-3-4: from the junction at 2 to the end."""
+    from mapping.app_state import road_stretch_near
+    from mapping.network import build_network
+    from tests import netbuild as nb
+
+    edges = nb.roads(
+        {0: (0, 0), 1: (100, 0), 2: (200, 0), 3: (300, 0), 4: (400, 0), 5: (200, 150)},
+        [(1, [0, 1, 2, 3, 4], "unclassified"), (2, [2, 5], "track")],
+    )
+    net = build_network(edges, AnalysisSettings(mode="walk"), crs=nb.UTM)
+    line = road_stretch_near(net, *nb.lonlat(350, 20))
+    assert line is not None
+    ends = [nb.lonlat(200, 0), nb.lonlat(300, 0), nb.lonlat(400, 0)]
+    got = list(line.coords)
+    assert len(got) == 3
+    if got[0][0] > got[-1][0]:
+        got.reverse()
+    for (gx, gy), (ex, ey) in zip(got, ends, strict=True):
+        assert abs(gx - ex) < 1e-9 and abs(gy - ey) < 1e-9
+    # beside the first piece: 0-1-2 (the other side of the junction)
+    line = road_stretch_near(net, *nb.lonlat(50, -30))
+    assert len(line.coords) == 3
+    # the side road alone
+    assert len(road_stretch_near(net, *nb.lonlat(210, 100)).coords) == 2
+    # too far from any road: nothing
+    assert road_stretch_near(net, *nb.lonlat(900, 900)) is None
+    # a length cap stops the walk
+    capped = road_stretch_near(net, *nb.lonlat(350, 20), max_length_m=50)
+    assert len(capped.coords) == 2
