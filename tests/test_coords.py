@@ -296,3 +296,65 @@ def test_gcj_points_in_the_strips_no_point_maps_to_warn_once_with_their_count():
 def test_edge_warning_messages_have_the_same_placeholders_in_both_languages():
     texts = i18n.texts_for("warning.coords.gcj02_edge")
     assert i18n.placeholders(texts["zh"]) == i18n.placeholders(texts["en"])
+
+
+# --------------------------------------------------------------------------------------------
+# re-reading positions in another system (issue 14: --coords auto)
+
+
+def test_from_wgs84_inverts_to_wgs84_for_every_system():
+    from layers.coords import from_wgs84
+
+    lon, lat = INNER_MONGOLIA_TOWNS[:, 0], INNER_MONGOLIA_TOWNS[:, 1]
+    for system, tol_m in (("wgs84", 0.0), ("gcj02", 0.01), ("bd09", 0.5)):
+        back = to_wgs84(*from_wgs84(lon, lat, system), system)
+        assert metres(lon, lat, *back).max() <= tol_m, system
+    assert from_wgs84(lon, lat, "gcj02")[0].tolist() == wgs84_to_gcj02(lon, lat)[0].tolist()
+
+
+def test_convert_system_rereads_numbers_taken_for_another_system():
+    from layers.coords import convert_system
+
+    lon, lat = INNER_MONGOLIA_TOWNS[:, 0], INNER_MONGOLIA_TOWNS[:, 1]
+    file_lon, file_lat = wgs84_to_gcj02(lon, lat)  # a GCJ-02 file ...
+    # ... read as WGS84 (no shift), then re-read as GCJ-02: the true positions
+    x, y = convert_system(file_lon, file_lat, "wgs84", "gcj02")
+    assert metres(lon, lat, x, y).max() < 0.01
+    # read as GCJ-02 then re-read as WGS84: the file's own numbers
+    x, y = convert_system(*gcj02_to_wgs84(file_lon, file_lat), "gcj02", "wgs84")
+    assert metres(file_lon, file_lat, x, y).max() < 0.01
+    same = convert_system(lon, lat, "bd09", "BD-09")
+    assert np.array_equal(same[0], lon) and np.array_equal(same[1], lat)
+
+
+def test_convert_geometries_moves_every_vertex_and_keeps_none():
+    import shapely
+
+    from layers.coords import convert_geometries
+
+    square = shapely.box(111.5, 40.8, 111.51, 40.81)
+    out = convert_geometries([shapely.Point(111.5, 40.8), square, None], "wgs84", "gcj02")
+    x, y = gcj02_to_wgs84(111.5, 40.8)
+    assert out[0].equals(shapely.Point(float(x), float(y)))
+    assert out[2] is None
+    corners = shapely.get_coordinates(out[1])
+    gx, gy = gcj02_to_wgs84(*shapely.get_coordinates(square).T)
+    assert np.allclose(corners, np.column_stack([gx, gy]), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, "wgs84"), ("auto", "auto"), ("Detect", "auto"), ("GCJ_02", "gcj02"), ("bd-09", "bd09")],
+)
+def test_normalize_choice(value, expected):
+    from layers.coords import normalize_choice
+
+    assert normalize_choice(value) == expected
+
+
+def test_normalize_choice_refuses_other_words():
+    from layers.coords import normalize_choice
+
+    with pytest.raises(SettingsError) as info:
+        normalize_choice("mars")
+    assert info.value.key == "error.coords.unknown_system"

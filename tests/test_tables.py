@@ -527,3 +527,80 @@ def test_tables_messages_have_the_same_placeholders_in_both_languages():
     for key in keys:
         texts = i18n.texts_for(key)
         assert i18n.placeholders(texts["zh"]) == i18n.placeholders(texts["en"]), key
+
+
+# --------------------------------------------------------------------------------------------
+# issue 14: how positions were read, headers inside groups, previews without positions
+
+
+@pytest.fixture
+def plain_csv(tmp_path):
+    return write(tmp_path / "h.csv", "lon,lat\n111.5,40.8\n")
+
+
+@pytest.mark.parametrize(
+    ("coords", "system", "declared", "reason"),
+    [(None, "wgs84", False, "default"), ("auto", "wgs84", False, "default"),
+     ("wgs84", "wgs84", True, "user"), ("BD-09", "bd09", True, "user")],
+)  # fmt: skip
+def test_read_as_records_the_system_and_whether_the_user_chose_it(
+    plain_csv, coords, system, declared, reason
+):
+    from layers.schema import read_as_of
+
+    read_as = read_as_of(read_table(plain_csv, coords=coords, layer_label="我的.csv"))
+    assert (read_as.system, read_as.declared, read_as.reason) == (system, declared, reason)
+    assert read_as.file == "我的.csv"
+
+
+def test_lon_lat_inside_a_group_are_found(tmp_path):
+    path = write(tmp_path / "h.csv", "info/name,loc/lon,loc/lat\nA,111.5,40.8\n")
+    gdf = read_table(path)
+    assert (gdf.geometry.x[0], gdf.geometry.y[0]) == (111.5, 40.8)
+    assert gdf.attrs["position"] == {"lon": "loc/lon", "lat": "loc/lat"}
+
+
+def test_a_whole_header_wins_over_one_inside_a_group(tmp_path):
+    from layers.tables import find_column
+
+    assert find_column(["a/name", "name"], ("name",)) == "name"
+    assert find_column(["a/name", "b"], ("name",)) == "a/name"
+    # a dash is a group path only in ODK Central exports
+    assert find_column(["hh-village"], ("village",)) is None
+    assert find_column(["hh-village"], ("village",), tool="odk") == "hh-village"
+
+
+def test_a_preview_needs_no_position_column(tmp_path):
+    from layers.tables import read_preview
+
+    path = write(tmp_path / "h.csv", "户号,地址\nA1,某村\n\nA2,\n", encoding="gbk")
+    preview = read_preview(path, layer_label="住户.csv")
+    assert preview.headers == ["户号", "地址"]
+    assert preview.rows == [["A1", "某村"], ["A2", ""]]
+    assert not preview.geodata and preview.tool is None and preview.sheet is None
+
+
+def test_a_preview_of_a_workbook_names_its_sheet_and_stops_early(tmp_path):
+    from layers.tables import read_preview
+
+    path = tmp_path / "h.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "说明"
+    wb.active.append(["填表说明"])
+    data = wb.create_sheet("住户")
+    data.append(["户号", "经度", "纬度"])
+    for i in range(500):
+        data.append([f"A{i}", 111.5, 40.8])
+    wb.save(path)
+    preview = read_preview(path, max_rows=10)
+    assert preview.sheet == "住户" and len(preview.rows) == 10
+    assert preview.rows[0] == ["A0", "111.5", "40.8"]
+
+
+def test_a_preview_refuses_what_read_table_refuses(tmp_path):
+    from layers.tables import read_preview
+
+    path = write(tmp_path / "h.csv", "")
+    with pytest.raises(NoDataError) as info:
+        read_preview(path)
+    assert info.value.key == "error.tables.empty_file"
