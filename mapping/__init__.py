@@ -7,6 +7,7 @@
 - :mod:`mapping.routing` -- virtual source nodes and cost pairs between many sources and points
 - :mod:`mapping.gaps` -- households to villages, and per-village service gaps with reasons
 - :mod:`mapping.scenario` / :mod:`mapping.analysis` -- loading a study area and running it all
+- :mod:`mapping.coorddetect` -- which coordinate system a user's file is in, told by the roads
 - :mod:`mapping.whatif` -- proposed services, before and after
 - :mod:`mapping.planning` / :mod:`mapping.capacity` / :mod:`mapping.coverage` -- where new
   services should go, places per child (2SFCA), coverage bands and service areas
