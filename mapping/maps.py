@@ -1170,15 +1170,23 @@ class _DrawTexts(_Inert, MacroElement):
             L.drawLocal.draw.handlers.circlemarker.tooltip.start = {{ this.texts.start | tojson }};
             L.drawLocal.draw.toolbar.actions.text = {{ this.texts.cancel | tojson }};
             L.drawLocal.draw.toolbar.actions.title = {{ this.texts.cancel | tojson }};
+            var more = {{ this.more | tojson }};
+            Object.keys(more).forEach(function (path) {
+                var keys = path.split("."), at = L.drawLocal;
+                for (var i = 0; i < keys.length - 1; i++) { at = at[keys[i]]; }
+                at[keys[keys.length - 1]] = more[path];
+            });
         }
         {% endmacro %}
         """
     )
 
-    def __init__(self, texts: dict[str, str]) -> None:
+    def __init__(self, texts: dict[str, str], more: dict[str, str] | None = None) -> None:
         super().__init__()
         self._name = "DrawTexts"
         self.texts = texts
+        #: Further texts by their path in ``L.drawLocal`` (data: the script sets them).
+        self.more = more or {}
 
 
 class _MetricScale(_Inert, MacroElement):
@@ -1591,28 +1599,90 @@ def _draw_assets() -> tuple[str, str]:
     return js, css
 
 
-def add_place_picker(m: folium.Map, lang: str = "zh") -> folium.Map:
-    """Add a draw tool with one button: put a point on the map (for proposals and edits).
+i18n.register(
+    {
+        "map.draw.line": {
+            "zh": "画一条路（存为社区道路，或封路）",
+            "en": "Draw a road (to save as a community road, or to close)",
+        },
+        "map.draw.area": {
+            "zh": "画一个范围（封闭或限速其中的道路）",
+            "en": "Draw an area (to close or slow the roads in it)",
+        },
+        "map.draw.box": {
+            "zh": "拖出一个矩形范围（封闭或限速其中的道路）",
+            "en": "Drag a rectangle (to close or slow the roads in it)",
+        },
+        "map.draw.line_start": {
+            "zh": "点击地图，开始画线",
+            "en": "Click the map to start the line",
+        },
+        "map.draw.line_cont": {"zh": "点击继续画线", "en": "Click to go on"},
+        "map.draw.line_end": {
+            "zh": "再点一下最后一个点，完成这条线",
+            "en": "Click the last point again to finish the line",
+        },
+        "map.draw.area_start": {"zh": "点击地图，开始画范围", "en": "Click the map to start"},
+        "map.draw.area_cont": {"zh": "点击继续画", "en": "Click to go on"},
+        "map.draw.area_end": {
+            "zh": "点击第一个点，闭合这个范围",
+            "en": "Click the first point to close the area",
+        },
+        "map.draw.box_start": {"zh": "按住鼠标拖出矩形", "en": "Press and drag to draw"},
+        "map.draw.release": {"zh": "松开鼠标完成", "en": "Release the mouse to finish"},
+        "map.draw.finish": {"zh": "完成", "en": "Finish"},
+        "map.draw.undo": {"zh": "删掉最后一个点", "en": "Delete the last point"},
+    }
+)
 
-    Only a circle marker can be drawn (it needs no icon images); editing and deleting drawn
-    points is off, since what a point means is decided in the app. Call
-    :func:`use_embedded_assets` afterwards so the tool works with no internet.
+
+def add_place_picker(m: folium.Map, lang: str = "zh", *, shapes: bool = False) -> folium.Map:
+    """Add a draw tool: put a point on the map (for proposals and edits), and with
+    ``shapes`` also draw a line (a community road, or a stretch to close) or an area (roads
+    to close or slow), as :mod:`mapping.app_state` takes them.
+
+    Circle markers, lines and areas need no icon images; editing and deleting drawn shapes
+    is off, since what a shape means is decided in the app. Call :func:`use_embedded_assets`
+    afterwards so the tool works with no internet.
     """
+    more = {}
+    if shapes:
+        more = {
+            "draw.toolbar.buttons.polyline": i18n.t("map.draw.line", lang),
+            "draw.toolbar.buttons.polygon": i18n.t("map.draw.area", lang),
+            "draw.toolbar.buttons.rectangle": i18n.t("map.draw.box", lang),
+            "draw.handlers.polyline.tooltip.start": i18n.t("map.draw.line_start", lang),
+            "draw.handlers.polyline.tooltip.cont": i18n.t("map.draw.line_cont", lang),
+            "draw.handlers.polyline.tooltip.end": i18n.t("map.draw.line_end", lang),
+            "draw.handlers.polygon.tooltip.start": i18n.t("map.draw.area_start", lang),
+            "draw.handlers.polygon.tooltip.cont": i18n.t("map.draw.area_cont", lang),
+            "draw.handlers.polygon.tooltip.end": i18n.t("map.draw.area_end", lang),
+            "draw.handlers.rectangle.tooltip.start": i18n.t("map.draw.box_start", lang),
+            "draw.handlers.simpleshape.tooltip.end": i18n.t("map.draw.release", lang),
+            "draw.toolbar.finish.text": i18n.t("map.draw.finish", lang),
+            "draw.toolbar.finish.title": i18n.t("map.draw.finish", lang),
+            "draw.toolbar.undo.text": i18n.t("map.draw.undo", lang),
+            "draw.toolbar.undo.title": i18n.t("map.draw.undo", lang),
+        }
     _DrawTexts(
         {
             "button": i18n.t("map.draw.button", lang),
             "start": i18n.t("map.draw.start", lang),
             "cancel": i18n.t("map.draw.cancel", lang),
-        }
+        },
+        more,
     ).add_to(m)  # before the tool, so its texts are set when the toolbar is built
+    line = {"shapeOptions": {"color": COMMUNITY_COLOR, "weight": 4, "opacity": 0.9}}
+    area = {"shapeOptions": {"color": CLOSED_COLOR, "weight": 3, "fillOpacity": 0.15}}
     folium.plugins.Draw(
         export=False,
         position="topleft",
         show_geometry_on_click=False,
         draw_options={
-            "polyline": False,
-            "polygon": False,
-            "rectangle": False,
+            "polyline": line if shapes else False,
+            "polygon": area if shapes else False,
+            # showArea off: Leaflet.draw 1.0.4's area text fails for rectangles
+            "rectangle": {**area, "showArea": False} if shapes else False,
             "circle": False,
             "marker": False,
             "circlemarker": {"color": "#ff7f00", "radius": 9},
