@@ -72,6 +72,10 @@ i18n.register(
             "point shifts to: they were converted by subtracting the formula's shift, which may "
             "be off by a few hundred metres. Check these points and their coordinate system.",
         },
+        # a system's name in text (a layers.schema.Phrase in notes)
+        "coords.system.wgs84": {"zh": "WGS84（GPS）", "en": "WGS84 (GPS)"},
+        "coords.system.gcj02": {"zh": "GCJ-02（高德/腾讯）", "en": "GCJ-02 (Amap/Tencent)"},
+        "coords.system.bd09": {"zh": "BD-09（百度）", "en": "BD-09 (Baidu)"},
         "error.coords.bad_point": {
             "zh": "无法为经度 {lon}、纬度 {lat} 选择 UTM 投影带：需要经度在 -180..180、"
             "纬度在 -80..84 之间的十进制度数。",

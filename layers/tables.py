@@ -49,7 +49,7 @@ import shapely
 from layers import i18n, survey
 from layers.coords import AUTO, normalize_choice, to_wgs84
 from layers.errors import FileFormatError, GapMapperError, InputError, NoDataError, SettingsError
-from layers.schema import WGS84, Note, ReadAs, add_notes, set_read_as
+from layers.schema import WGS84, Note, Phrase, ReadAs, add_notes, set_read_as
 
 #: File extensions read by :func:`read_table` and the format each stands for.
 FORMATS = {
@@ -278,6 +278,12 @@ i18n.register(
             "WGS84 坐标读取；{count} 个系统信息列（如提交时间、编号）没有使用。",
             "en": "{file}: read as a {tool} export, positions from '{question}', as phone GPS "
             "(WGS84); {count} metadata column(s) (submission time, ids...) were not used.",
+        },
+        "note.tables.survey_export_declared": {
+            "zh": "{file}：识别为 {tool} 导出的表格，位置取自“{question}”，按所选的 {system}"
+            "读取；{count} 个系统信息列（如提交时间、编号）没有使用。",
+            "en": "{file}: read as a {tool} export, positions from '{question}', in {system} "
+            "as chosen; {count} metadata column(s) (submission time, ids...) were not used.",
         },
         "note.tables.geopoint_chosen": {
             "zh": "{file} 有 {count} 个位置问题（{questions}）：使用的是填写最多的“{chosen}”。"
@@ -882,6 +888,7 @@ def read_table(
             columns=as_column_mapping(columns),
             allow_missing=allow_missing,
             layer_kind=layer_kind,
+            declared=read_as.declared,
         )
         if kind == "csv":
             gdf = _read_csv(path, opts)
@@ -1036,6 +1043,7 @@ class _Options:
     columns: ColumnMapping | None
     allow_missing: bool
     layer_kind: str | None
+    declared: bool = False
 
 
 def _read_as(path: Path, kind: str, label: str, choice: str) -> tuple[ReadAs, list[Note]]:
@@ -1412,18 +1420,17 @@ def _table_to_frame(
     if found.acc is not None:
         notes.extend(_accuracy_notes(found.acc, found.missing, rows, label))
     if shape.tool is not None:
-        notes.insert(
-            0,
-            Note(
-                "note.tables.survey_export",
-                {
-                    "file": label,
-                    "tool": shape.label,
-                    "question": found.question,
-                    "count": len(shape.metadata),
-                },
-            ),
-        )
+        params = {
+            "file": label,
+            "tool": shape.label,
+            "question": found.question,
+            "count": len(shape.metadata),
+        }
+        key = "note.tables.survey_export"
+        if opts.declared:
+            key = "note.tables.survey_export_declared"
+            params["system"] = Phrase(f"coords.system.{opts.system}")
+        notes.insert(0, Note(key, params))
     lon = np.full(len(frame), np.nan)
     lat = np.full(len(frame), np.nan)
     ok = ~found.missing

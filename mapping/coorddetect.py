@@ -67,9 +67,6 @@ _BRUTE_PAIRS = 250_000
 
 i18n.register(
     {
-        "coords.system.wgs84": {"zh": "WGS84（GPS）", "en": "WGS84 (GPS)"},
-        "coords.system.gcj02": {"zh": "GCJ-02（高德/腾讯）", "en": "GCJ-02 (Amap/Tencent)"},
-        "coords.system.bd09": {"zh": "BD-09（百度）", "en": "BD-09 (Baidu)"},
         "coords.what.households": {"zh": "农户", "en": "households"},
         "coords.what.villages": {"zh": "村庄", "en": "villages"},
         "coords.what.services": {"zh": "设施", "en": "services"},

@@ -168,6 +168,10 @@ def test_a_declared_system_still_applies_to_a_survey_export(villages):
     lon, lat = gcj02_to_wgs84(WITH_GPS[0][6], WITH_GPS[0][5])
     assert (hh.loc["A01", "geometry"].x, hh.loc["A01", "geometry"].y) == (lon, lat)
     assert read_as_of(hh).declared and read_as_of(hh).reason == "user"
+    note = notes_of(hh)[0]
+    assert note.key == "note.tables.survey_export_declared"
+    assert "按所选的 GCJ-02（高德/腾讯）读取" in note.message("zh")
+    assert "WGS84" not in note.message("en")
 
 
 def test_survey_services_from_a_kobo_export(tmp_path):
