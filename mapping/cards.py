@@ -58,6 +58,7 @@ from mapping.printmap import (
     _missing_glyphs_allowed,
     _text_width_pt,
     _wrap,
+    segments_patch,
 )
 
 matplotlib.use("Agg")  # cards are drawn off screen, on any computer
@@ -437,8 +438,6 @@ def _inset(ax, card: _Card, model: MapModel, vid, after: MapModel | None) -> Non
     )  # fmt: skip
     groups = np.array([ROAD_GROUP_OF.get(h, "path") for h in HIGHWAY_CLASSES], dtype=object)
     seg_group = groups[net.seg_highway]
-    from matplotlib.collections import LineCollection
-
     for group, (color, width, dash) in ROAD_GROUPS.items():
         sel = inside & (seg_group == group)
         if not sel.any():
@@ -446,10 +445,10 @@ def _inset(ax, card: _Card, model: MapModel, vid, after: MapModel | None) -> Non
         segs = np.stack(
             [np.column_stack([sx0[sel], sy0[sel]]), np.column_stack([sx1[sel], sy1[sel]])], axis=1
         )
-        ax.add_collection(
-            LineCollection(
-                segs, colors=color, linewidths=width * 0.9,
-                linestyles=(0, (4, 2)) if dash else "solid", zorder=2,
+        ax.add_patch(
+            segments_patch(
+                segs, edgecolor=color, linewidth=width * 0.9,
+                linestyle=(0, (4, 2)) if dash else "solid", zorder=2,
             )
         )  # fmt: skip
 
