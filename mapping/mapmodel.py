@@ -217,6 +217,14 @@ i18n.register(
             "zh": "限速 {speed} 公里/小时：{condition}",
             "en": "Slowed to {speed} km/h: {condition}",
         },
+        "map.placed": {
+            "zh": "{village}：{n} 户没有坐标，按村的位置计算",
+            "en": "{village}: {n} households without coordinates, counted at the village",
+        },
+        "map.layer.placed": {
+            "zh": "没有坐标的农户（按村计）",
+            "en": "Households without coordinates (at their village)",
+        },
         "map.popup.route": {
             "zh": "沿道路 {km} 公里到{name}（路线已画在图上）",
             "en": "{km} km by road to {name} (the route is drawn on the map)",
@@ -428,6 +436,10 @@ class MapModel:
         and its class only); in ``full`` mode ``analysis.households`` as they are.
     highlight
         Household ids to ring (``full`` mode only; empty otherwise).
+    placed_at_village
+        Households without coordinates placed at their village (``located == "village"``),
+        counted per village id; they are not among ``households`` (a dot on the village's
+        point would pass for a surveyed position). Empty in ``committee`` mode.
     service_areas, area_bands
         Service areas in EPSG:4326 (or None) and their distinct bands, metres, nearest first.
     community
@@ -457,6 +469,7 @@ class MapModel:
     highlight: tuple[str, ...]
     service_areas: gpd.GeoDataFrame | None
     area_bands: tuple[float, ...]
+    placed_at_village: pd.Series = field(default_factory=lambda: pd.Series(dtype="int64"))
     community: gpd.GeoDataFrame | None = None
     community_join_m: float = 20.0
     conditions: gpd.GeoDataFrame | None = None
@@ -536,14 +549,22 @@ def build_map_model(
         else check_highlight(analysis.households, highlight_households)
     )
     households: gpd.GeoDataFrame | None = None
+    drawn = analysis.households
+    placed = pd.Series(dtype="int64")
+    if "located" in drawn and len(drawn):
+        # households without coordinates sit on their village's point: a dot there would
+        # look like a surveyed position; they are counted at the village instead
+        at_village = (drawn["located"] == "village").to_numpy(dtype=bool)
+        placed = drawn.loc[at_village, "village_id"].astype(str).value_counts()
+        drawn = drawn[~at_village]
     if privacy == "full":
-        households = analysis.households
+        households = drawn
     else:
         # a ring at a moved point would say which moved point is which household's
         highlight = []
         if privacy == "displaced":
             households = displaced_households(
-                analysis.households,
+                drawn,
                 kind,
                 bins_m=HOUSEHOLD_BINS_M,
                 rng=rng,
@@ -575,6 +596,7 @@ def build_map_model(
         highlight=tuple(highlight),
         service_areas=areas,
         area_bands=tuple(area_bands(areas)) if areas is not None else (),
+        placed_at_village=placed if privacy != "committee" else pd.Series(dtype="int64"),
         community=(
             corrections.join.lines
             if corrections is not None

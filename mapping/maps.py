@@ -1101,6 +1101,37 @@ def _add_corrections(m: folium.Map, model: MapModel) -> None:
         ).add_to(m)
 
 
+def _add_placed_at_village(m: folium.Map, model: MapModel) -> None:
+    """A hollow ring at each village whose households without coordinates were placed there,
+    its tooltip saying how many (they are counted, not drawn as dots)."""
+    if not len(model.placed_at_village):
+        return
+    v = model.analysis.villages
+    features = []
+    for i, (vid, n) in enumerate(model.placed_at_village.items()):
+        if vid not in v.index:
+            continue
+        text = i18n.t("map.placed", model.lang, village=v.at[vid, "village_name"], n=int(n))
+        features.append(
+            {
+                "type": "Feature",
+                "id": i,
+                "properties": {"s": "p", "tip": _esc(text), "popup": _esc(text)},
+                "geometry": _round_geometry(v.at[vid, "geometry"]),
+            }
+        )
+    style = {"radius": 13, "color": "#555555", "weight": 2, "dashArray": "3 3", "fill": False,
+             "className": "gm-placed"}  # fmt: skip
+    PreparedGeoJson(
+        _feature_collection(features),
+        {"p": style},
+        None,
+        name=i18n.t("map.layer.placed", model.lang),
+        point_radius=13,
+        on_each_feature=_BIND_JS,
+    ).add_to(m)
+
+
 def _condition_names(model: MapModel) -> str:
     return ("、" if model.lang == "zh" else ", ").join(model.condition_names)
 
@@ -1488,6 +1519,7 @@ def draw_map_model(
         _add_highlight(m, model.households, list(model.highlight), lang)
     elif model.displaced:
         _add_displaced_households(m, model.households, kind, lang)  # no bounds: see below
+    _add_placed_at_village(m, model)
     bounds.append(_add_services(m, analysis.services, kind, lang))
     _LayerControl(collapsed=compact).add_to(m)
     _MetricScale().add_to(m)
