@@ -24,31 +24,47 @@ from pathlib import Path
 
 import folium
 import pandas as pd
+import shapely
 import streamlit as st
 
 from layers import i18n
-from layers.coords import COORD_SYSTEMS
+from layers.coords import AUTO, COORD_SYSTEMS
 from layers.errors import GapMapperError
+from layers.tracks import ROAD_CLASSES, road_class_label
 from mapping.analysis import Analysis, apply_proposals, rethreshold, run_analysis
 from mapping.app_state import (
     DEFAULT_HOW,
     DEMO,
     FILE_LAYERS,
     HOW,
+    USUAL,
     History,
     Work,
+    condition_from_extra,
     digest_settings,
     distance_km_shown,
+    line_length_m,
     origins_from_extra,
+    step_add_closure,
+    step_add_road,
+    step_condition,
+    step_delete_closure,
+    step_delete_road,
     step_edit,
+    step_edit_roads,
     step_files,
     step_load_demo,
     step_load_source,
     step_open_project,
     step_proposals,
+    step_read_closures,
+    step_read_roads,
     step_restore,
     step_settings,
 )
+from mapping.community import add_community_roads
+from mapping.conditions import apply_conditions_to_analysis, mark_cut_off
+from mapping.corrections import CorrectedRun
 from mapping.export import household_table, summarize, village_table
 from mapping.maps import add_place_picker, draw_map, render_map_html, use_embedded_assets
 from mapping.netcache import build_network_cached
@@ -57,6 +73,7 @@ from mapping.privacy import displacement_key_for
 from mapping.project import (
     autosave_path,
     is_project,
+    open_corrections,
     open_project,
     open_settings,
     save_project,
@@ -96,6 +113,9 @@ KEY_MESSAGES = "messages"
 KEY_EXPORT = "export_html"
 KEY_SAVED = "saved_project"
 KEY_PRINT = "printed_map"
+KEY_REPORT = "report_pack"  # (report file name, its bytes, cards zip name, its bytes, n cards)
+#: Which villages get a card.
+CARDS_WHICH = ("flagged", "all", "none")
 KEY_AUTOSAVED = "autosaved_state"
 KEY_RESTORE_OFFER = "restore_offer"  # the autosave offered back (its path), or None
 KEY_WORKSPACE = "ws"  # this tab's workspace: its autosave, kept in the address for a reload
@@ -103,7 +123,27 @@ KEY_PENDING = "pending_settings"
 KEY_SITES = "suggested_sites"
 KEY_PROPOSAL_VILLAGE = "proposal_village"
 KEY_EXPORT_WHICH = "export_which"
+KEY_DRAWN = "drawn_shape"  # a line or area drawn on the map (lon/lat), not yet used
+KEY_MAP_SEEN = "map_seen"  # the map's last answer, to tell a new drawing from an old one
+KEY_CONDITION = "condition"  # the road condition the page shows
+KEY_ROUTES = "show_routes"
+KEY_ROADS_ROUND = "roads_round"  # the roads and closures pickers' generation
+#: The speed a slow-down starts from (km/h): snow or mud on a dirt road, a workshop's guess.
+SLOW_START_KMH = 20.0
+KEY_COLUMNS_STEP = "columns_step"  # the "which column is ..." step: the file it asks about
+KEY_COLUMNS_READY = "columns_ready"  # mappings the user gave: read with the files next run
+KEY_COLUMN_ROLE = "colmap_{role}"
+#: Readers' messages for headers they did not recognise: the app asks which column is which.
+UNRECOGNISED = (
+    "error.tables.no_lon_lat",
+    "error.villages.no_name_column",
+    "error.services.no_kind",
+)
+#: Roles a layer cannot be read without (besides positions), as layers.columns says.
+REQUIRED_ROLES = {"households": (), "villages": ("name",), "services": ("kind",)}
 KINDS = ("kindergarten", "school")
+#: The coordinate-system choice: detect from the roads (the default), or a system.
+COORD_OPTIONS = (AUTO, *COORD_SYSTEMS)
 LANG_LABELS = {"zh": "中文", "en": "English"}
 SOURCES = ("demo", "osm", "download", "project")
 MODES = ("motorbike", "walk", "car")
@@ -117,12 +157,18 @@ CHOICE_KEYS = (
     KEY_MODE,
     KEY_PROPOSAL_VILLAGE,
     KEY_EXPORT_WHICH,
+    KEY_CONDITION,
     "edit_layer",
     "edit_kind",
+    "road_class",
+    "road_pick",
+    "closure_effect",
+    "closure_pick",
     "edit_pick",
     "plan_objective",
     "plan_weight",
     "export_privacy",
+    "cards_which",
     *(KEY_LAYER_HOW.format(layer=layer) for layer in FILE_LAYERS),
     *(KEY_THRESHOLD_UNIT.format(kind=kind) for kind in KINDS),
 )
@@ -135,6 +181,8 @@ EXPANDER_KEYS = (
     "exp_plan",
     "exp_summary",
     "exp_export",
+    "exp_roads",
+    "exp_health",
 )
 #: Query parameters that keep a tab's choices across a reload of the page.
 REMEMBERED = (KEY_LANG, KEY_COORDS)
@@ -172,7 +220,44 @@ i18n.register(
         "app.coords.wgs84": {"zh": "WGS84（GPS、OSM）", "en": "WGS84 (GPS, OSM)"},
         "app.coords.gcj02": {"zh": "GCJ-02（高德、腾讯）", "en": "GCJ-02 (Amap, Tencent)"},
         "app.coords.bd09": {"zh": "BD-09（百度）", "en": "BD-09 (Baidu)"},
+        "app.coords.auto": {
+            "zh": "自动判断（按哪种读取离道路最近）",
+            "en": "Detect (the reading that sits nearest the roads)",
+        },
         "app.apply_layers": {"zh": "读入图层", "en": "Read layers"},
+        "app.colmap.title": {"zh": "{file}：哪一列是……", "en": "{file}: which column is …"},
+        "app.colmap.why": {
+            "zh": "没有认出这个文件里的{missing}。请在下面说明每一列是什么（文件的前几行在上面）。"
+            "选好后会记住：以后同样表头的文件会直接读取。",
+            "en": "The {missing} of this file were not recognised. Say below which column is "
+            "which (the file's first rows are above). The choice is remembered: files with "
+            "the same headers are read directly next time.",
+        },
+        "app.colmap.missing.position": {"zh": "经纬度", "en": "positions"},
+        "app.colmap.missing.name": {"zh": "村名", "en": "village names"},
+        "app.colmap.missing.kind": {"zh": "设施类型", "en": "kinds of service"},
+        "app.colmap.missing.columns": {"zh": "各列", "en": "columns"},
+        "app.colmap.rows": {"zh": "{file} 的前 {n} 行", "en": "The first {n} rows of {file}"},
+        "app.colmap.none": {"zh": "（没有这一列）", "en": "(no such column)"},
+        "app.colmap.apply": {"zh": "按这样读入", "en": "Read it this way"},
+        "app.colmap.cancel": {"zh": "取消", "en": "Cancel"},
+        "app.colmap.need_position": {
+            "zh": "请选出经度和纬度两列，或者一个同时写着纬度和经度的“位置”列。",
+            "en": "Choose the longitude and the latitude columns, or one position column "
+            "holding both.",
+        },
+        "app.colmap.need_role": {
+            "zh": "请选出“{role}”是哪一列。",
+            "en": "Choose the {role} column.",
+        },
+        "app.colmap.twice": {
+            "zh": "“{header}”一列被选了两次。每一列只能有一个用途。",
+            "en": "The column '{header}' was chosen twice; each column has one role.",
+        },
+        "app.colmap.remembered": {
+            "zh": "{file}：按上次为同样表头记住的列读取（{pairs}）。",
+            "en": "{file}: read with the columns remembered for these headers ({pairs}).",
+        },
         "app.uploader.button": {"zh": "选择文件", "en": "Choose a file"},
         "app.uploader.limit": {
             "zh": "每个文件最大 200MB · {types}",
@@ -252,6 +337,196 @@ i18n.register(
             "zh": "本页地图显示农户位置，仅供工作团队使用；要分享请导出“村委会版地图”。",
             "en": "This map shows household positions, for the team only; to share, export "
             "the committee map.",
+        },
+        "app.map.routes": {
+            "zh": "显示路线（点一个村，画出它到最近设施的道路路线）",
+            "en": "Show routes (click a village to draw its road route to the nearest service)",
+        },
+        "app.map.drawn.line": {
+            "zh": "你在地图上画了一条线（{km} 公里）。打开下面的“社区补充的道路 / 路况”，"
+            "把它存为社区道路，或封闭它经过的道路。",
+            "en": "You drew a line on the map ({km} km). Open 'Community roads / road "
+            "conditions' below to save it as a community road, or to close the roads along it.",
+        },
+        "app.map.drawn.area": {
+            "zh": "你在地图上画了一个范围。打开下面的“社区补充的道路 / 路况”，封闭或限速其中的道路。",
+            "en": "You drew an area on the map. Open 'Community roads / road conditions' below "
+            "to close or slow the roads in it.",
+        },
+        "app.map.located": {
+            "zh": "{n} 户没有坐标，按所在村计算；地图上没有画出它们。",
+            "en": "{n} households have no coordinates and are counted at their village; the "
+            "map does not draw them.",
+        },
+        "app.roads": {
+            "zh": "社区补充的道路 / 路况",
+            "en": "Community roads / road conditions",
+        },
+        "app.roads.help": {
+            "zh": "OSM 里缺的路由社区来补：用地图左上角的画线工具画出来，或读入手机记录的轨迹。"
+            "社区道路在两端、交叉处和离已有道路 {join} 米以内的点接入路网；沿着已有道路的部分不重复计算。",
+            "en": "The community adds the roads OSM lacks: draw them with the line tool at the "
+            "map's top left, or read tracks recorded with a phone. A community road joins the "
+            "roads at its ends, where it crosses them and wherever it comes within {join} m of "
+            "them; stretches along an existing road are not counted twice.",
+        },
+        "app.roads.community": {"zh": "社区补充的道路", "en": "Community roads"},
+        "app.roads.drawn": {
+            "zh": "地图上画好的线：{km} 公里。",
+            "en": "The line drawn on the map: {km} km.",
+        },
+        "app.roads.draw_first": {
+            "zh": "先用地图左上角的画线工具（第一个按钮）画出道路：逐点点击，最后再点一下最后一个点。",
+            "en": "Draw the road with the line tool at the map's top left (the first button): "
+            "click point by point, then click the last point again.",
+        },
+        "app.roads.class": {"zh": "道路类型", "en": "Road class"},
+        "app.roads.name": {"zh": "名称（可空）", "en": "Name (optional)"},
+        "app.roads.by": {"zh": "谁添加的（可空）", "en": "Added by (optional)"},
+        "app.roads.add": {
+            "zh": "把画好的线存为社区道路",
+            "en": "Save the line as a community road",
+        },
+        "app.roads.added": {
+            "zh": "已添加社区道路“{name}”（{cls}）。",
+            "en": "Community road '{name}' added ({cls}).",
+        },
+        "app.roads.file": {
+            "zh": "道路文件（GPX 轨迹、KML/KMZ、GeoJSON、GPKG、打包的 Shapefile）",
+            "en": "Road files (GPX tracks, KML/KMZ, GeoJSON, GPKG, zipped Shapefile)",
+        },
+        "app.roads.file_coords": {
+            "zh": "GPX 总是 WGS84；其他文件按左边“表格经纬度的坐标系”读取（选“自动判断”时按 WGS84；"
+            "奥维导出的文件是 GCJ-02）。",
+            "en": "GPX is always WGS84; other files are read in the coordinate system chosen on "
+            "the left ('Detect' reads them as WGS84; Ovital exports are GCJ-02).",
+        },
+        "app.roads.load": {"zh": "读入道路文件", "en": "Read the road file"},
+        "app.roads.loaded": {
+            "zh": "已读入 {file}：{n} 条道路。",
+            "en": "Read {file}: {n} road(s).",
+        },
+        "app.roads.table": {
+            "zh": "社区道路（可以改类型、名称和添加人，然后保存）",
+            "en": "Community roads (change the class, name or who added it, then apply)",
+        },
+        "app.roads.col.id": {"zh": "编号", "en": "Id"},
+        "app.roads.col.road_class": {"zh": "类型", "en": "Class"},
+        "app.roads.col.name": {"zh": "名称", "en": "Name"},
+        "app.roads.col.added_by": {"zh": "添加人", "en": "Added by"},
+        "app.roads.col.source": {"zh": "来源", "en": "From"},
+        "app.roads.drawn_source": {"zh": "在地图上画的", "en": "drawn on the map"},
+        "app.roads.apply": {"zh": "保存表格修改", "en": "Apply the table edits"},
+        "app.roads.saved": {
+            "zh": "社区道路的修改已保存。",
+            "en": "The community roads are updated.",
+        },
+        "app.roads.pick": {"zh": "选择道路", "en": "Road"},
+        "app.roads.delete": {"zh": "删除这条道路", "en": "Delete this road"},
+        "app.roads.deleted": {
+            "zh": "已删除社区道路“{name}”。",
+            "en": "Community road '{name}' deleted.",
+        },
+        "app.roads.download": {
+            "zh": "下载社区道路（{fmt}）",
+            "en": "Download the community roads ({fmt})",
+        },
+        "app.roads.changed": {
+            "zh": "社区道路带来的变化（到最近的{kind}）",
+            "en": "What the community roads changed (to the nearest {kind})",
+        },
+        "app.roads.unchanged": {
+            "zh": "社区道路没有改变任何村庄到{kind}的距离。",
+            "en": "The community roads change no village's distance to a {kind}.",
+        },
+        "app.roads.col.village": {"zh": "村庄", "en": "Village"},
+        "app.roads.col.before": {"zh": "之前（公里）", "en": "Before (km)"},
+        "app.roads.col.after": {"zh": "之后（公里）", "en": "After (km)"},
+        "app.roads.col.change": {"zh": "变化（公里）", "en": "Change (km)"},
+        "app.roads.col.why": {"zh": "说明", "en": "What changed"},
+        "app.roads.demo": {
+            "zh": "载入示例：一条记录的轨迹和“冬季积雪”的封路",
+            "en": "Load the demo's recorded track and its winter closures",
+        },
+        "app.closures": {"zh": "封路和限速", "en": "Closures and slow-downs"},
+        "app.closures.help": {
+            "zh": "路况是一组封路或限速，例如“冬季积雪”“雨季”。在地图上画一个范围或一条线，"
+            "或者点一下某段路，再按下面的按钮。",
+            "en": "A road condition is a set of closures or slow-downs, such as 'winter snow' "
+            "or 'rainy season'. Draw an area or a line on the map, or click a road, then "
+            "press a button below.",
+        },
+        "app.closures.condition": {"zh": "路况名称", "en": "Condition"},
+        "app.closures.placeholder": {"zh": "例如：冬季积雪", "en": "e.g. winter snow"},
+        "app.closures.effect": {"zh": "作用", "en": "Effect"},
+        "app.closures.effect.closed": {"zh": "封路（不能通行）", "en": "closed"},
+        "app.closures.effect.slowed": {"zh": "限速", "en": "slowed"},
+        "app.closures.speed": {"zh": "限速（公里/小时）", "en": "Speed (km/h)"},
+        "app.closures.drawn": {
+            "zh": "对地图上画好的线或范围里的道路",
+            "en": "To the roads along the line or in the area drawn",
+        },
+        "app.closures.click": {
+            "zh": "对所选位置最近的那段路",
+            "en": "To the road nearest the chosen place",
+        },
+        "app.closures.added": {
+            "zh": "已在“{condition}”下加上{effect}。地图现在显示这种路况。",
+            "en": "Added to '{condition}': {effect}. The map now shows this condition.",
+        },
+        "app.closures.no_road": {
+            "zh": "所选位置 150 米以内没有道路。请在地图上点在要封的那段路上。",
+            "en": "There is no road within 150 m of the chosen place. Click on the road to close.",
+        },
+        "app.closures.file": {
+            "zh": "封路文件（范围或线；可有 condition 和 speed_kmh 列）",
+            "en": "Closure files (areas or lines; optional condition and speed_kmh columns)",
+        },
+        "app.closures.load": {"zh": "读入封路文件", "en": "Read the closure file"},
+        "app.closures.loaded": {
+            "zh": "已读入 {file}：{n} 处封路或限速（路况：{conditions}）。",
+            "en": "Read {file}: {n} closure(s) or slow-down(s) (conditions: {conditions}).",
+        },
+        "app.closures.col.id": {"zh": "编号", "en": "Id"},
+        "app.closures.col.condition": {"zh": "路况", "en": "Condition"},
+        "app.closures.col.effect": {"zh": "作用", "en": "Effect"},
+        "app.closures.col.name": {"zh": "名称", "en": "Name"},
+        "app.closures.col.source": {"zh": "来源", "en": "From"},
+        "app.closures.slowed_to": {"zh": "限速 {speed} 公里/小时", "en": "slowed to {speed} km/h"},
+        "app.closures.pick": {"zh": "选择封路", "en": "Closure"},
+        "app.closures.delete": {"zh": "删除这处封路", "en": "Delete this closure"},
+        "app.closures.deleted": {"zh": "已删除封路 {name}。", "en": "Closure {name} deleted."},
+        "app.compare": {"zh": "各种路况对比", "en": "Conditions side by side"},
+        "app.compare.usual": {"zh": "平时（公里）", "en": "Usual (km)"},
+        "app.compare.under": {"zh": "{condition}（公里）", "en": "{condition} (km)"},
+        "app.compare.cut": {"zh": "无法到达", "en": "cut off"},
+        "app.compare.flag": {"zh": "{km}（超标）", "en": "{km} (beyond)"},
+        "app.health": {
+            "zh": "数据体检：哪里缺路、哪些点离路太远",
+            "en": "Data health: missing roads, points far from any road",
+        },
+        "app.health.help": {
+            "zh": "“建议补路”列出社区道路最能改变结果的村：请派人带手机去记录那里的路。",
+            "en": "'Map this road' lists the villages where a community road would change the "
+            "answer most: send someone with a phone to record the tracks there.",
+        },
+        "app.health.none": {"zh": "没有发现问题。", "en": "No problems found."},
+        "app.health.issue.map_this_road": {"zh": "建议补路", "en": "Map this road"},
+        "app.health.issue.long_offroad": {"zh": "离路太远", "en": "Far from a road"},
+        "app.health.issue.small_piece": {"zh": "断开的小段路", "en": "Disconnected road"},
+        "app.health.issue.service_unreachable": {
+            "zh": "没人能到的设施",
+            "en": "Service no one reaches",
+        },
+        "app.health.col.issue": {"zh": "问题", "en": "Issue"},
+        "app.health.col.name": {"zh": "名称", "en": "Name"},
+        "app.health.col.detail": {"zh": "说明", "en": "Details"},
+        "app.condition": {"zh": "路况", "en": "Road condition"},
+        "app.condition.usual": {"zh": "平时（无封路）", "en": "Usual (no closures)"},
+        "app.condition.shown": {
+            "zh": "现在显示的是“{condition}”的路况：封路和限速已经计入距离、时间和标记。",
+            "en": "Shown under '{condition}': its closures and slow-downs are in the "
+            "distances, times and flags.",
         },
         "app.map.areas": {
             "zh": "显示服务范围（沿道路在标准距离以内的区域）",
@@ -391,6 +666,31 @@ i18n.register(
         "app.print.paper": {"zh": "打印纸张", "en": "Paper"},
         "app.print.format": {"zh": "文件格式", "en": "Format"},
         "app.print.make": {"zh": "生成打印版地图", "en": "Make the printable map"},
+        "app.report": {
+            "zh": "报告 PDF 和村卡片（可以发微信）",
+            "en": "Report PDF and village cards (for WeChat)",
+        },
+        "app.report.author": {
+            "zh": "制作人（印在报告封面上，可空）",
+            "en": "Made by (printed on the report's cover; optional)",
+        },
+        "app.report.cards": {"zh": "村卡片", "en": "Village cards"},
+        "app.report.cards.flagged": {"zh": "超标的村", "en": "villages beyond"},
+        "app.report.cards.all": {"zh": "所有村", "en": "every village"},
+        "app.report.cards.none": {"zh": "不要卡片", "en": "no cards"},
+        "app.report.make": {"zh": "生成报告和村卡片", "en": "Make the report and the cards"},
+        "app.report.page": {
+            "zh": "正在画报告：第 {done}/{total} 页",
+            "en": "Drawing the report: page {done} of {total}",
+        },
+        "app.report.card": {
+            "zh": "正在画村卡片：{done}/{total}",
+            "en": "Drawing the village cards: {done} of {total}",
+        },
+        "app.report.done": {
+            "zh": "报告和 {n} 张村卡片已经做好。",
+            "en": "The report and {n} village card(s) are ready.",
+        },
         "app.save": {
             "zh": "保存项目（全部图层、拟建点和设置）",
             "en": "Save project (all layers, proposals, settings)",
@@ -492,11 +792,32 @@ def cached_distances(layers_key: str, settings_key: tuple, _scenario, _settings,
     return run_analysis(_scenario, _settings, network=_network)
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def cached_community(layers_key: str, dist_key: tuple, community_key: str, _distances, _roads):
+    """The distances with the community roads joined in (:func:`add_community_roads`: the
+    network patched, only what the roads reach searched again); (analysis, join)."""
+    return add_community_roads(_distances, _roads)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def cached_condition(
+    layers_key: str, dist_key: tuple, community_key: str, closures_key: str, _open, _closures,
+    condition: str,
+):  # fmt: skip
+    """The distances under a road condition (its closures and slow-downs); (analysis,
+    :class:`~mapping.conditions.ConditionNetwork`)."""
+    return apply_conditions_to_analysis(_open, _closures, condition)
+
+
 @st.cache_resource(show_spinner=False, max_entries=32)
-def cached_gaps(layers_key: str, settings_key: str, _distances: Analysis, _settings):
+def cached_gaps(
+    analysis_key: str, settings_key: str, _distances: Analysis, _settings, conditions: tuple
+):
     """The gaps under the session's thresholds (shared by the sessions holding the same
-    layers and settings: a new laptop's first page reuses them)."""
-    return rethreshold(_distances, _settings)
+    layers and settings: a new laptop's first page reuses them); villages cut off by the
+    ``conditions``' closures say so, naming them."""
+    gaps = rethreshold(_distances, _settings)
+    return mark_cut_off(gaps, conditions) if conditions else gaps
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -623,10 +944,10 @@ def mirror() -> None:
         st.session_state[KEY_SCENARIO] = w.scenario
     if st.session_state.get(KEY_PROPOSALS) is not w.proposals:
         st.session_state[KEY_PROPOSALS] = w.proposals
-    made = (w.layers_key, w.proposals_key)
+    made = (w.analysis_key, w.proposals_key)
     if st.session_state.get("made_from") != made:
         st.session_state["made_from"] = made
-        for key in (KEY_EXPORT, KEY_SAVED, KEY_PRINT):
+        for key in (KEY_EXPORT, KEY_SAVED, KEY_PRINT, KEY_REPORT):
             st.session_state.pop(key, None)
 
 
@@ -725,6 +1046,8 @@ def file_picker(container, label: str, types: list[str], key: str):
 PICKER_TYPES = {
     "up_osm": ["osm", "pbf", "gz", "bz2"],
     "up_project": ["gpkg"],
+    "up_roads": ["gpx", "kml", "kmz", "geojson", "json", "gpkg", "zip"],
+    "up_closures": ["gpx", "kml", "kmz", "geojson", "json", "gpkg", "zip"],
     **{
         f"up_{layer}": ["csv", "xlsx", "geojson", "json", "gpkg", "zip", "kml"]
         for layer in FILE_LAYERS
@@ -796,7 +1119,7 @@ def render_data_source() -> None:
     sb.header(t("app.data"))
     source = sb.radio(t("app.source"), SOURCES, format_func=labels("app.source"), key=KEY_SOURCE)
     if source == "demo":
-        if not work().is_pure_demo() and sb.button(t("app.load_demo"), key="load_demo"):
+        if not work().is_untouched_demo() and sb.button(t("app.load_demo"), key="load_demo"):
             with guarded("load_demo"):
                 change(cached_demo_work().with_settings(work().settings), step_load_demo())
                 st.rerun()
@@ -826,7 +1149,7 @@ def render_data_source() -> None:
     with sb.expander(t("app.layers"), key="exp_layers", on_change="rerun"):
         st.radio(
             t("app.coords"),
-            COORD_SYSTEMS,
+            COORD_OPTIONS,
             format_func=labels("app.coords"),
             key=KEY_COORDS,
             horizontal=False,
@@ -852,7 +1175,11 @@ def render_data_source() -> None:
             elif typed.strip():
                 chosen[layer] = (None, Path(typed.strip()), how)
         if st.button(t("app.apply_layers"), key="apply_layers", disabled=not chosen):
+            st.session_state.pop(KEY_COLUMNS_STEP, None)
             apply_layer_files(chosen)
+        ready = st.session_state.pop(KEY_COLUMNS_READY, None)
+        if ready is not None and chosen:  # the "which column is ..." step was answered
+            apply_layer_files(chosen, ready)
 
 
 def load_osm(up, typed: str) -> None:
@@ -878,35 +1205,87 @@ def load_project(up) -> None:
     page keeps the user's language."""
     with uploaded([up]) as ((path,), folder), guarded("open_project", (folder,)):
         scenario, settings, proposals, extra = open_project(path)
+        community, closures = open_corrections(path)
         new = Work.start(
             scenario, up.name, app_settings(settings), proposals, origins=origins_from_extra(extra)
-        )
+        ).with_corrections(community, closures, condition_from_extra(extra))
+        check_corrections(new)
         change(new, step_open_project(up.name))
         sync_widgets()
         clear_pickers()
     st.rerun()
 
 
-def apply_layer_files(chosen: dict) -> None:
-    """Read the chosen files into their layers (added or replacing, as chosen): one step."""
-    from layers.households import read_households
-    from layers.services import read_services
-    from layers.villages import read_villages
+def column_memory() -> Path:
+    """The folder where column mappings are remembered per header set (beside the
+    autosave, :func:`layers.columns.remember_columns`)."""
+    return autosave_path().parent
 
-    readers = {"households": read_households, "villages": read_villages, "services": read_services}
-    coords = st.session_state.get(KEY_COORDS, "wgs84")
+
+def apply_layer_files(chosen: dict, mappings: dict | None = None) -> None:
+    """Read the chosen files into their layers (added or replacing, as chosen): one step.
+
+    Files are read as the command line reads them (:func:`mapping.scenario.replace_layers`:
+    villages first, households without coordinates placed at their village, each file's
+    coordinate system checked against the roads, detected with "auto"). A file whose
+    headers the readers do not recognise is read with the columns remembered for its
+    headers, else the page asks which column is which (:func:`render_column_step`) and
+    reads nothing until then. ``mappings``: ``{layer: {role: header}}`` the user gave.
+    """
+    from layers.columns import ColumnChoice, inspect_file
+    from layers.errors import InputError
+    from mapping.scenario import replace_layers
+
+    coords = st.session_state.get(KEY_COORDS, AUTO)
+    mappings = dict(mappings or {})
     uploads = [up for up, _, _ in chosen.values() if up is not None]
     with uploaded(uploads) as (paths, folder), guarded("read_layers", (folder,)):
         saved = iter(paths)
-        new = work()
-        loaded = []
+        files = {}
         for layer, (up, typed, how) in chosen.items():
             path, name = (next(saved), up.name) if up is not None else (typed, typed.name)
-            frame = readers[layer](path, coords=coords, layer_label=name)
+            files[layer] = (path, name, how)
+        remembered = []
+        while True:
+            try:
+                read = replace_layers(
+                    work().scenario,
+                    **{layer: path for layer, (path, _, _) in files.items()},
+                    coords=coords,
+                    columns=ColumnChoice(by_layer=mappings),
+                )
+                break
+            except InputError as err:
+                layer = next(
+                    (
+                        layer
+                        for layer, (_, name, _) in files.items()
+                        if err.key in UNRECOGNISED and err.params.get("file") == name
+                    ),
+                    None,
+                )
+                if layer is None or layer in mappings:
+                    raise
+                path, name, _ = files[layer]
+                preview = inspect_file(path, layer, layer_label=name, memory_folder=column_memory())
+                if preview.remembered and not preview.missing:
+                    mappings[layer] = dict(preview.guess)
+                    remembered.append((name, preview.guess))
+                    continue
+                start_column_step(layer, name, preview, mappings)
+                st.rerun()  # nothing is read until the user says which column is which
+        new = work()
+        loaded = []
+        for layer, (_, name, how) in files.items():
+            frame = getattr(read, layer)
             new = new.with_file(layer, frame, name, how)
             loaded.append((layer, name, how))
         change(new, step_files(loaded))
         say("success", "app.loaded", what=", ".join(name for _, name, _ in loaded))
+        for name, pairs in remembered:
+            say("info", "app.colmap.remembered", file=name, pairs=pairs_text(pairs))
+        for layer in files:
+            say_notes(getattr(read, layer))
         if "households" in chosen:
             outside = {lg: new.scenario.outside_warning(lg) for lg in i18n.LANGUAGES}
             if outside["en"]:
@@ -915,10 +1294,143 @@ def apply_layer_files(chosen: dict) -> None:
         st.rerun()
 
 
+def pairs_text(pairs: dict) -> str:
+    """``经度=东经度数, 纬度=北纬度数`` in the page's language."""
+    from layers.columns import role_label
+
+    return ", ".join(f"{role_label(r, lang())}={h}" for r, h in pairs.items())
+
+
+def say_notes(frame) -> None:
+    """Keep what a reader noted about a file for the top of the page (both languages):
+    ``note.*`` as information, ``warning.*`` as a warning."""
+    from layers.schema import notes_of
+
+    for note in notes_of(frame):
+        text = {lg: note.message(lg) for lg in i18n.LANGUAGES}
+        level = "warning" if note.is_warning else "info"
+        st.session_state.setdefault(KEY_MESSAGES, []).append((level, text))
+
+
+def start_column_step(layer: str, name: str, preview, settled: dict) -> None:
+    """Ask which column of ``name`` is which (the first rows shown, the guess chosen)."""
+    st.session_state[KEY_COLUMNS_STEP] = {
+        "layer": layer,
+        "file": name,
+        "headers": list(preview.headers),
+        "rows": [list(r) for r in preview.rows],
+        "roles": list(preview.roles),
+        "missing": list(preview.missing),
+        "geodata": bool(preview.geodata),
+        "settled": dict(settled),
+    }
+    for role in preview.roles:
+        st.session_state[KEY_COLUMN_ROLE.format(role=role)] = preview.guess.get(role, "")
+
+
+def render_column_step() -> None:
+    """The "which column is ..." step: the file's first rows and a choice per role."""
+    from layers.columns import role_label
+
+    step = st.session_state.get(KEY_COLUMNS_STEP)
+    if not step:
+        return
+    headers = step["headers"]
+    with st.container(border=True, key="colmap"):
+        st.subheader(t("app.colmap.title", file=step["file"]))
+        missing = [m for m in step["missing"] if m in ("position", "name", "kind")]
+        words = t("state.list.sep").join(t(f"app.colmap.missing.{m}") for m in missing)
+        st.write(t("app.colmap.why", missing=words or t("app.colmap.missing.columns")))
+        st.caption(t("app.colmap.rows", file=step["file"], n=len(step["rows"])))
+        st.dataframe(
+            pd.DataFrame(step["rows"], columns=headers, dtype="str"),
+            hide_index=True,
+            key="colmap_rows",
+        )
+        cols = st.columns(3)
+        none = t("app.colmap.none")
+        for i, role in enumerate(step["roles"]):
+            key = KEY_COLUMN_ROLE.format(role=role)
+            if st.session_state.get(key) not in ("", *headers):
+                st.session_state[key] = ""
+            cols[i % 3].selectbox(
+                role_label(role, lang()),
+                ["", *headers],
+                format_func=lambda h: none if h == "" else h,
+                key=key,
+            )
+        c1, c2 = st.columns(2)
+        c1.button(
+            t("app.colmap.apply"), key="colmap_apply", type="primary", on_click=accept_columns
+        )
+        c2.button(t("app.colmap.cancel"), key="colmap_cancel", on_click=cancel_columns)
+
+
+def accept_columns() -> None:
+    """The step's button: check the choice, remember it for these headers, and read the
+    files with it in this run (:func:`render_data_source`)."""
+    from layers.columns import remember_columns, role_label
+
+    step = st.session_state.get(KEY_COLUMNS_STEP)
+    if not step:
+        return
+    mapping = {}
+    for role in step["roles"]:
+        header = st.session_state.get(KEY_COLUMN_ROLE.format(role=role)) or ""
+        if header:
+            mapping[role] = header
+    twice = [h for h in mapping.values() if list(mapping.values()).count(h) > 1]
+    if twice:
+        say("error", "app.colmap.twice", header=twice[0])
+        return
+    if not step["geodata"] and not ("point" in mapping or {"lon", "lat"} <= set(mapping)):
+        say("error", "app.colmap.need_position")
+        return
+    for role in REQUIRED_ROLES[step["layer"]]:
+        if role not in mapping:
+            text = {
+                lg: i18n.t("app.colmap.need_role", lg, role=role_label(role, lg))
+                for lg in i18n.LANGUAGES
+            }
+            st.session_state.setdefault(KEY_MESSAGES, []).append(("error", text))
+            return
+    with guarded("remember_columns", rerun=False):
+        remember_columns(step["headers"], mapping, folder=column_memory())
+    st.session_state[KEY_COLUMNS_READY] = {**step["settled"], step["layer"]: mapping}
+    st.session_state.pop(KEY_COLUMNS_STEP, None)
+
+
+def cancel_columns() -> None:
+    st.session_state.pop(KEY_COLUMNS_STEP, None)
+
+
 def speeds_table(mode: str, overrides: dict | None) -> pd.DataFrame:
     base = CAR_SPEEDS_KMH if mode == "car" else MOTORBIKE_SPEEDS_KMH
     merged = {**base, **(overrides or {})}
     return pd.DataFrame({"road_class": list(merged), "kmh": list(merged.values())})
+
+
+def render_condition() -> None:
+    """The road condition the page shows (when the closures name any): a change is a step."""
+    w = work()
+    if not w.conditions:
+        return
+    st.session_state[KEY_CONDITION] = w.condition  # the work's, also after undo or a restore
+    st.sidebar.selectbox(
+        t("app.condition"),
+        [USUAL, *w.conditions],
+        format_func=lambda c: t("app.condition.usual") if c == USUAL else c,
+        key=KEY_CONDITION,
+        on_change=choose_condition,
+    )
+
+
+def choose_condition() -> None:
+    """The condition picker's callback (one step)."""
+    chosen = st.session_state.get(KEY_CONDITION, USUAL)
+    with guarded("condition", rerun=False):
+        if chosen != work().condition:
+            change(work().with_condition(chosen), step_condition())
 
 
 def render_settings() -> AnalysisSettings:
@@ -1017,20 +1529,51 @@ def app_settings(settings: AnalysisSettings) -> AnalysisSettings:
 # Main area
 
 
-def current_analysis(settings: AnalysisSettings) -> tuple[Analysis, Analysis]:
-    """(without proposals, with proposals), reusing cached networks and distances."""
-    w = work()
+def corrected_distances(w: Work, settings: AnalysisSettings) -> CorrectedRun:
+    """The distances of ``w`` on the roads as the workshop corrected them, each step
+    reusing the one before (as :func:`mapping.corrections.run_corrected` does, cached per
+    step): OSM, plus the community roads, under the condition shown. Thresholds are not
+    applied yet (:func:`current_analysis` does)."""
     scenario = w.labelled_scenario()
     speeds = tuple(sorted((settings.speeds_kmh or {}).items()))
     net = cached_network(w.roads_key, settings.mode, speeds, settings.walk_speed_kmh, scenario)
     dist_key = (settings.mode, speeds, settings.walk_speed_kmh, settings.kinds, settings.snap_to)
     dist_settings = settings.with_(thresholds_m=AnalysisSettings().thresholds_m)
-    distances = cached_distances(w.layers_key, dist_key, scenario, dist_settings, net)
+    osm = cached_distances(w.layers_key, dist_key, scenario, dist_settings, net)
+    opened, join = osm, None
+    if len(w.community):
+        opened, join = cached_community(w.layers_key, dist_key, w.community_key, osm, w.community)
+    analysis, effect = opened, None
+    if w.condition != USUAL:
+        analysis, effect = cached_condition(
+            w.layers_key, dist_key, w.community_key, w.closures_key, opened, w.closures,
+            w.condition,
+        )  # fmt: skip
+    return CorrectedRun(
+        analysis=analysis,
+        osm=osm,
+        open=opened,
+        join=join,
+        conditions=effect,
+        community=w.community if len(w.community) else None,
+        closures=w.closures if len(w.closures) else None,
+    )
+
+
+def current_analysis(settings: AnalysisSettings) -> tuple[Analysis, Analysis, CorrectedRun]:
+    """(without proposals, with proposals, the corrected run they come from), reusing cached
+    networks and distances. The run's ``analysis`` is the one without proposals; its
+    ``osm`` and ``open`` are distances without thresholds."""
+    w = work()
+    run = corrected_distances(w, settings)
     settings_key = digest_settings(settings)
-    base = cached_gaps(w.layers_key, settings_key, distances, settings)
+    conditions = run.conditions.conditions if run.conditions is not None else ()
+    base = cached_gaps(w.analysis_key, settings_key, run.analysis, settings, tuple(conditions))
+    run = dataclasses.replace(run, analysis=base)
     if not len(w.proposals):
-        return base, base
-    return base, cached_after(w.layers_key, settings_key, w.proposals_key, base, w.proposals)
+        return base, base, run
+    after = cached_after(w.analysis_key, settings_key, w.proposals_key, base, w.proposals)
+    return base, after, run
 
 
 def session_memo(name: str, source, key, make):
@@ -1081,27 +1624,35 @@ def limit_text(settings: AnalysisSettings, kind: str, lg: str) -> str:
     return i18n.t("app.limit.km", lg, n=f"{settings.threshold_m(kind) / 1000:g}")
 
 
-def render_map(base: Analysis, analysis: Analysis, kind: str) -> None:
+def render_map(base: Analysis, analysis: Analysis, kind: str, run: CorrectedRun) -> None:
     from streamlit_folium import st_folium
 
     from mapping.coverage import service_areas
     from mapping.whatif import newly_covered_households
 
+    c1, c2 = st.columns(2)
     areas = None
-    if st.checkbox(t("app.map.areas"), key="show_areas"):
+    if c1.checkbox(t("app.map.areas"), key="show_areas"):
         with st.spinner(t("app.map.areas")):
             areas = service_areas(analysis, kind, (analysis.settings.threshold_m(kind),))
+    routes = c2.checkbox(t("app.map.routes"), key=KEY_ROUTES)
     newly = newly_covered_households(base, analysis, kind) if analysis is not base else None
+    drawn, placed = without_placed_households(analysis)
+    corrected = run if run.join is not None or run.conditions is not None else None
     m = draw_map(
-        analysis,
+        drawn,
         lang=lang(),
         kind=kind,
         privacy="full",
         compact=True,
         service_areas=areas,
-        highlight_households=newly or None,
+        highlight_households=[h for h in newly if h in drawn.households.index] or None
+        if newly
+        else None,
+        routes=routes,
+        corrections=corrected,
     )
-    m = use_embedded_assets(add_place_picker(m, lang()))
+    m = use_embedded_assets(add_place_picker(m, lang(), shapes=True))
     out = st_folium(
         m,
         height=620,
@@ -1112,12 +1663,49 @@ def render_map(base: Analysis, analysis: Analysis, kind: str) -> None:
         on_change=note_map_answer,
     )
     st.caption(t("app.map.full_detail"))
+    if placed:
+        st.caption(t("app.map.located", n=placed))
+    if run.conditions is not None:
+        st.info(t("app.condition.shown", condition=work().condition))
+    shape = st.session_state.get(KEY_DRAWN)
+    if shape is not None:
+        if shape.geom_type == "LineString":
+            st.info(t("app.map.drawn.line", km=f"{line_length_m(shape) / 1000:.2f}"))
+        else:
+            st.info(t("app.map.drawn.area"))
     del out  # its answer is taken at the start of the next run (take_map_choice)
 
 
+def without_placed_households(analysis: Analysis) -> tuple[Analysis, int]:
+    """The analysis to draw: households placed at their village's point (no coordinates of
+    their own, ``located = village``) are left off the map, they would all stand on that
+    one point as if surveyed there; (analysis, how many were left off). The frame is made
+    once per analysis (the map's household layer is reused while it stays the same)."""
+    hh = analysis.households
+    if "located" not in hh or not (hh["located"] == "village").any():
+        return analysis, 0
+
+    def make():
+        own = hh[hh["located"] != "village"]
+        return dataclasses.replace(analysis, households=own), int(len(hh) - len(own))
+
+    return session_memo("map_households", analysis, None, make)
+
+
 def chosen_marker() -> folium.FeatureGroup:
-    """A ring on the chosen place, added to the map without redrawing it."""
+    """A ring on the chosen place, and the line or area drawn and not yet used (dashed),
+    added to the map without redrawing it."""
     group = folium.FeatureGroup(name=t("app.whatif.marker"), control=False)
+    shape = st.session_state.get(KEY_DRAWN)
+    if shape is not None:
+        style = {"color": "#6a1b9a", "weight": 3, "dashArray": "6 4", "fill": False}
+        if shape.geom_type == "LineString":
+            folium.PolyLine([(y, x) for x, y in shape.coords], interactive=False, **style).add_to(
+                group
+            )
+        else:
+            ring = [(y, x) for x, y in shape.exterior.coords]
+            folium.Polygon(ring, interactive=False, **style).add_to(group)
     click = st.session_state.get(KEY_CLICK)
     if click:
         folium.CircleMarker(
@@ -1146,12 +1734,35 @@ def take_map_choice() -> None:
     """
     if not st.session_state.pop(KEY_MAP_NEW, False):
         return
-    answer = chosen_place(st.session_state.get("map"))
+    out = st.session_state.get("map") or {}
+    geometry = (out.get("last_active_drawing") or {}).get("geometry") or {}
+    seen = st.session_state.get(KEY_MAP_SEEN) or {}
+    st.session_state[KEY_MAP_SEEN] = {"drawing": geometry}
+    if geometry.get("type") in ("LineString", "Polygon"):
+        if geometry != seen.get("drawing"):  # a new line or area: kept for the roads section
+            shape = drawn_shape(geometry)
+            if shape is not None:
+                st.session_state[KEY_DRAWN] = shape
+            return
+        out = {"last_clicked": out.get("last_clicked")}  # the drawing is old: a click is new
+    answer = chosen_place(out)
     if answer is None:
         return
     st.session_state[KEY_CLICK] = answer
     st.session_state[KEY_PROPOSAL_VILLAGE] = ""  # the picked village no longer counts
     st.session_state.pop("chosen_village", None)
+
+
+def drawn_shape(geometry: dict) -> shapely.Geometry | None:
+    """A line or area from the map's draw tool (GeoJSON, lon/lat), or None when it is not
+    one (fewer than two points, an empty ring)."""
+    try:
+        shape = shapely.geometry.shape(geometry)
+    except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.ShapelyError):
+        return None
+    if shape.is_empty or shape.geom_type not in ("LineString", "Polygon"):
+        return None
+    return shapely.force_2d(shape)
 
 
 def chosen_place(out: dict | None) -> tuple[float, float] | None:
@@ -1391,6 +2002,476 @@ def edit_feature(layer: str, action: str) -> None:
         ss.setdefault(KEY_MESSAGES, []).append(("success", text))
 
 
+# --------------------------------------------------------------------------------------------
+# Community roads and road conditions (issue 13)
+
+
+def check_corrections(new: Work) -> None:
+    """Work out ``new``'s distances before it becomes the session's work, so that a road
+    or closure the analysis refuses (every road outside the area) is a message at the step
+    that made it, with nothing changed (and the result is cached for the next run)."""
+    corrected_distances(new, new.settings)
+
+
+def line_coords() -> str:
+    """The coordinate system of road and closure files other than GPX: the one chosen, or
+    WGS84 for "detect" (what ``python -m mapping --coords auto`` does for lines)."""
+    chosen = st.session_state.get(KEY_COORDS, AUTO)
+    return chosen if chosen in COORD_SYSTEMS else "wgs84"
+
+
+def roads_picker_key(name: str) -> str:
+    n = st.session_state.get(KEY_ROADS_ROUND, 0)
+    return f"{name}_{n}" if n else name
+
+
+def render_corrections(run: CorrectedRun, settings: AnalysisSettings, kind: str) -> None:
+    """Community roads (drawn, read, edited, deleted), closures under conditions, what the
+    roads changed and the conditions side by side."""
+    from mapping.community import JOIN_M
+
+    section = st.expander(t("app.roads"), key="exp_roads", on_change="rerun")
+    with section:
+        if not section.open:  # a closed section is not worked out
+            return
+        w = work()
+        st.caption(t("app.roads.help", join=f"{JOIN_M:g}"))
+        for note in run.notes:
+            getattr(st, "warning" if note.is_warning else "info")(note.message(lang()))
+        if w.origins["roads"] == (DEMO,) and not len(w.community) and not len(w.closures):
+            st.button(t("app.roads.demo"), key="roads_demo", on_click=load_demo_corrections)
+        st.subheader(t("app.roads.community"))
+        render_drawn_road()
+        up = st.file_uploader(
+            t("app.roads.file"),
+            type=PICKER_TYPES["up_roads"],
+            key=roads_picker_key("up_roads"),
+            help=t("app.roads.file_coords"),
+        )
+        if st.button(t("app.roads.load"), key="roads_load", disabled=up is None):
+            load_line_file(up, "roads")
+        if len(w.community):
+            render_road_table(w)
+            render_changes(run, settings, kind)
+        st.subheader(t("app.closures"))
+        render_closure_tools()
+        up = st.file_uploader(
+            t("app.closures.file"),
+            type=PICKER_TYPES["up_closures"],
+            key=roads_picker_key("up_closures"),
+            help=t("app.roads.file_coords"),
+        )
+        if st.button(t("app.closures.load"), key="closures_load", disabled=up is None):
+            load_line_file(up, "closures")
+        if len(w.closures):
+            render_closure_table(w)
+            render_comparison(run, settings, kind)
+
+
+def render_drawn_road() -> None:
+    shape = st.session_state.get(KEY_DRAWN)
+    if shape is None or shape.geom_type != "LineString":
+        st.caption(t("app.roads.draw_first"))
+        return
+    st.write(t("app.roads.drawn", km=f"{line_length_m(shape) / 1000:.2f}"))
+    c1, c2, c3 = st.columns(3)
+    c1.selectbox(
+        t("app.roads.class"),
+        ROAD_CLASSES,
+        format_func=lambda c: road_class_label(c, lang()),
+        key="road_class",
+    )
+    c2.text_input(t("app.roads.name"), key="road_name")
+    c3.text_input(t("app.roads.by"), key="road_by")
+    st.button(t("app.roads.add"), key="road_add", type="primary", on_click=add_drawn_road)
+
+
+def add_drawn_road() -> None:
+    """The save button's callback: the drawn line becomes a community road (one step)."""
+    ss = st.session_state
+    shape = ss.get(KEY_DRAWN)
+    if shape is None:
+        return
+    with guarded("add_road", rerun=False):
+        road_class = ss.get("road_class") or ROAD_CLASSES[0]
+        new = work().with_drawn_road(
+            shape, road_class=road_class, name=ss.get("road_name"), added_by=ss.get("road_by")
+        )
+        check_corrections(new)
+        road = new.community.iloc[-1]
+        name = road["name"] if isinstance(road["name"], str) else str(road["road_id"])
+        change(new, step_add_road(name))
+        ss.pop(KEY_DRAWN, None)
+        ss["road_name"] = ""
+        text = {
+            lg: i18n.t("app.roads.added", lg, name=name, cls=road_class_label(road_class, lg))
+            for lg in i18n.LANGUAGES
+        }
+        ss.setdefault(KEY_MESSAGES, []).append(("success", text))
+
+
+def load_line_file(up, what: str) -> None:
+    """Read a road file (``what`` = ``roads``) or a closure file (``closures``), uploaded:
+    added to the layer (one step), the upload deleted at once."""
+    from layers.tracks import read_closures, read_community_roads
+
+    with uploaded([up]) as ((path,), folder), guarded(f"load_{what}", (folder,)):
+        if what == "roads":
+            frame = read_community_roads(path, coords=line_coords(), layer_label=up.name)
+            new = work().with_road_file(frame)
+            step = step_read_roads(up.name)
+        else:
+            frame = read_closures(path, coords=line_coords(), layer_label=up.name)
+            new = work().with_closure_file(frame)
+            step = step_read_closures(up.name)
+        check_corrections(new)
+        change(new, step)
+        if what == "roads":
+            say("success", "app.roads.loaded", file=up.name, n=len(frame))
+        else:
+            names = "、".join(dict.fromkeys(frame["condition"].astype(str)))
+            say("success", "app.closures.loaded", file=up.name, n=len(frame), conditions=names)
+        say_notes(frame)
+        st.session_state[KEY_ROADS_ROUND] = st.session_state.get(KEY_ROADS_ROUND, 0) + 1
+    st.rerun()
+
+
+def load_demo_corrections() -> None:
+    """The demo's recorded track and its winter closures (data/demo), as a workshop would
+    read them: one step."""
+    from layers.tracks import read_closures, read_community_roads
+    from mapping.scenario import DEMO_DIR
+
+    with guarded("load_demo_roads", rerun=False):
+        roads = read_community_roads(DEMO_DIR / "community_track.gpx")
+        closures = read_closures(DEMO_DIR / "winter_closure.geojson")
+        new = work().with_road_file(roads).with_closure_file(closures)
+        check_corrections(new)
+        change(new, step_read_roads("community_track.gpx, winter_closure.geojson"))
+        say("success", "app.roads.loaded", file="community_track.gpx", n=len(roads))
+        names = "、".join(dict.fromkeys(closures["condition"].astype(str)))
+        say("success", "app.closures.loaded", file="winter_closure.geojson", n=len(closures),
+            conditions=names)  # fmt: skip
+
+
+def source_label(source: object) -> str:
+    return t("app.roads.drawn_source") if source == "drawn" else str(source)
+
+
+def render_road_table(w: Work) -> None:
+    """The community roads as a table whose class, name and author can be changed."""
+    roads = w.community
+    labels_of = {c: road_class_label(c, lang()) for c in ROAD_CLASSES}
+    table = pd.DataFrame(
+        {
+            "road_class": roads["road_class"].map(labels_of),
+            "name": roads["name"].astype(object),
+            "added_by": roads["added_by"].astype(object),
+            "source": roads["source"].map(source_label),
+        },
+        index=roads.index,
+    )
+    st.caption(t("app.roads.table"))
+    edited = st.data_editor(
+        table,
+        key=f"road_table_{w.community_key[:8]}",
+        disabled=["source"],
+        column_config={
+            "_index": t("app.roads.col.id"),
+            "road_class": st.column_config.SelectboxColumn(
+                t("app.roads.col.road_class"), options=list(labels_of.values()), required=True
+            ),
+            "name": t("app.roads.col.name"),
+            "added_by": t("app.roads.col.added_by"),
+            "source": t("app.roads.col.source"),
+        },
+    )
+    if st.button(t("app.roads.apply"), key="roads_apply"):
+        with guarded("edit_roads"):
+            back = {v: k for k, v in labels_of.items()}
+            edits = edited.assign(road_class=edited["road_class"].map(lambda v: back.get(v, v)))
+            new = w.with_road_edits(edits)
+            if new is not w:
+                check_corrections(new)
+                change(new, step_edit_roads())
+                say("success", "app.roads.saved")
+            st.rerun()
+    c1, c2 = st.columns(2)
+    c1.selectbox(
+        t("app.roads.pick"),
+        list(roads.index),
+        format_func=lambda r: road_label(roads, r),
+        key="road_pick",
+    )
+    c2.button(t("app.roads.delete"), key="road_delete", on_click=delete_road)
+    c1, c2 = st.columns(2)
+    for col, fmt in ((c1, "geojson"), (c2, "gpx")):
+        col.download_button(
+            t("app.roads.download", fmt=fmt.upper() if fmt == "gpx" else "GeoJSON"),
+            roads_file(w, fmt),
+            file_name=f"community_roads.{fmt}",
+            mime="application/geo+json" if fmt == "geojson" else "application/gpx+xml",
+            key=f"download_roads_{fmt}",
+        )
+
+
+def road_label(roads, road_id: str) -> str:
+    if road_id not in roads.index:
+        return str(road_id)
+    name = roads.loc[road_id, "name"]
+    return f"{name}（{road_id}）" if isinstance(name, str) and name else str(road_id)
+
+
+def delete_road() -> None:
+    road_id = st.session_state.get("road_pick")
+    roads = work().community
+    if road_id not in roads.index:
+        return
+    name = road_label(roads, road_id)
+    with guarded("delete_road", rerun=False):
+        new = work().without_road(road_id)
+        check_corrections(new)
+        change(new, step_delete_road(name))
+        say("success", "app.roads.deleted", name=name)
+
+
+def roads_file(w: Work, fmt: str) -> bytes:
+    """The community roads as a GeoJSON or GPX file's bytes (made again only when they
+    change), written through :func:`layers.tracks.write_community_roads` (all-or-nothing)
+    in a temporary folder deleted after."""
+    from layers.tracks import write_community_roads
+
+    def make() -> bytes:
+        with tempfile.TemporaryDirectory(prefix="gapmapper-") as tmp:
+            path = write_community_roads(w.community, Path(tmp) / f"community_roads.{fmt}")
+            return path.read_bytes()
+
+    return session_memo(f"roads_{fmt}", w.community, w.community_key, make)
+
+
+def render_changes(run: CorrectedRun, settings: AnalysisSettings, kind: str) -> None:
+    """What the community roads changed: the villages whose distance to the nearest
+    service of ``kind`` changed, by how much (on the usual roads, no condition)."""
+    from mapping.community import compare_villages
+
+    if run.join is None:
+        return
+    changes = session_memo(
+        "community_changes",
+        run.open,
+        (digest_settings(settings), kind),
+        lambda: compare_villages(
+            rethreshold(run.osm, settings).villages,
+            rethreshold(run.open, settings).villages,
+            [kind],
+        ),
+    )
+    st.write(t("app.roads.changed", kind=t(f"kind.{kind}")))
+    if not len(changes):
+        st.caption(t("app.roads.unchanged", kind=t(f"kind.{kind}")))
+        return
+    st.dataframe(
+        pd.DataFrame(
+            {
+                t("app.roads.col.village"): changes["village_name"],
+                t("app.roads.col.before"): (changes["dist_before_m"] / 1000).round(2),
+                t("app.roads.col.after"): (changes["dist_after_m"] / 1000).round(2),
+                t("app.roads.col.change"): (changes["change_m"] / 1000).round(2),
+                t("app.roads.col.why"): changes[f"sentence_{lang()}"],
+            }
+        ),
+        hide_index=True,
+        key="community_changes",
+    )
+
+
+def render_closure_tools() -> None:
+    """Close or slow the roads in the drawn area (or along the drawn line), or the road
+    nearest the chosen place, under a named condition."""
+    st.caption(t("app.closures.help"))
+    c1, c2, c3 = st.columns(3)
+    c1.text_input(
+        t("app.closures.condition"),
+        key="closure_condition",
+        placeholder=t("app.closures.placeholder"),
+    )
+    effect = c2.radio(
+        t("app.closures.effect"),
+        ("closed", "slowed"),
+        format_func=labels("app.closures.effect"),
+        key="closure_effect",
+        horizontal=True,
+    )
+    c3.number_input(
+        t("app.closures.speed"),
+        min_value=1.0,
+        max_value=120.0,
+        value=SLOW_START_KMH,
+        step=5.0,
+        key="closure_speed",
+        disabled=effect != "slowed",
+    )
+    c1, c2 = st.columns(2)
+    c1.button(
+        t("app.closures.drawn"),
+        key="closure_drawn",
+        disabled=st.session_state.get(KEY_DRAWN) is None,
+        on_click=add_closure,
+        args=("drawn",),
+    )
+    c2.button(
+        t("app.closures.click"),
+        key="closure_click",
+        disabled=st.session_state.get(KEY_CLICK) is None,
+        on_click=add_closure,
+        args=("click",),
+    )
+
+
+def add_closure(where: str) -> None:
+    """The closure buttons' callback: close (or slow) the roads in the drawn area or along
+    the drawn line, or the road stretch nearest the chosen place, under the condition
+    named; the page then shows that condition (one step)."""
+    from mapping.app_state import road_stretch_near
+
+    ss = st.session_state
+    with guarded("add_closure", rerun=False):
+        if where == "drawn":
+            shape = ss.get(KEY_DRAWN)
+        else:
+            lon, lat = ss[KEY_CLICK]
+            shape = road_stretch_near(corrected_distances(work(), work().settings).open.network,
+                                      lon, lat)  # fmt: skip
+            if shape is None:
+                say("error", "app.closures.no_road")
+                return
+        slowed = ss.get("closure_effect") == "slowed"
+        speed = float(ss.get("closure_speed") or SLOW_START_KMH) if slowed else None
+        condition = (ss.get("closure_condition") or "").strip()
+        new = work().with_closure(shape, condition=condition, speed_kmh=speed)
+        new = new.with_condition(condition)
+        check_corrections(new)
+        change(new, step_add_closure(condition))
+        if where == "drawn":
+            ss.pop(KEY_DRAWN, None)
+        text = {
+            lg: i18n.t(
+                "app.closures.added",
+                lg,
+                condition=condition,
+                effect=closure_effect_text(speed, lg),
+            )
+            for lg in i18n.LANGUAGES
+        }
+        ss.setdefault(KEY_MESSAGES, []).append(("success", text))
+
+
+def closure_effect_text(speed_kmh, lg: str) -> str:
+    if speed_kmh is None or pd.isna(speed_kmh):
+        return i18n.t("app.closures.effect.closed", lg)
+    return i18n.t("app.closures.slowed_to", lg, speed=f"{float(speed_kmh):g}")
+
+
+def render_closure_table(w: Work) -> None:
+    closures = w.closures
+    st.dataframe(
+        pd.DataFrame(
+            {
+                t("app.closures.col.id"): closures.index,
+                t("app.closures.col.condition"): closures["condition"],
+                t("app.closures.col.effect"): [
+                    closure_effect_text(v, lang()) for v in closures["speed_kmh"]
+                ],
+                t("app.closures.col.name"): closures["name"],
+                t("app.closures.col.source"): closures["source"].map(source_label),
+            }
+        ),
+        hide_index=True,
+        key="closure_table",
+    )
+    c1, c2 = st.columns(2)
+    c1.selectbox(t("app.closures.pick"), list(closures.index), key="closure_pick")
+    c2.button(t("app.closures.delete"), key="closure_delete", on_click=delete_closure)
+
+
+def delete_closure() -> None:
+    closure_id = st.session_state.get("closure_pick")
+    if closure_id not in work().closures.index:
+        return
+    with guarded("delete_closure", rerun=False):
+        new = work().without_closure(closure_id)
+        check_corrections(new)
+        change(new, step_delete_closure(closure_id))
+        say("success", "app.closures.deleted", name=closure_id)
+
+
+def render_comparison(run: CorrectedRun, settings: AnalysisSettings, kind: str) -> None:
+    """The conditions side by side: a sentence per condition ("冬季积雪：7 个村庄到幼儿园超过
+    5 公里，比平时多 1 个"), and the villages beyond the threshold under any of them."""
+    from mapping.conditions import compare_conditions
+
+    w = work()
+    comparison = session_memo(
+        "conditions",
+        run.open,
+        (w.digests["closures"], digest_settings(settings)),
+        lambda: compare_conditions(rethreshold(run.open, settings), w.closures),
+    )
+    st.write(t("app.compare"))
+    summary = comparison.summary
+    for sentence in summary.loc[summary["kind"] == kind, f"sentence_{lang()}"]:
+        st.markdown(f"- {sentence}")
+    table = comparison.villages
+    names = ["", *w.conditions]
+    flags = table[[f"flag_{kind}|{n}" for n in names]].to_numpy(bool)
+    rows = table[flags.any(axis=1)]
+    if not len(rows):
+        return
+
+    def cell(row, name):
+        if row[f"cut_off_{kind}|{name}"]:
+            return t("app.compare.cut")
+        d = row[f"dist_{kind}_m|{name}"]
+        km = "—" if pd.isna(d) else f"{d / 1000:.1f}"
+        return t("app.compare.flag", km=km) if row[f"flag_{kind}|{name}"] else km
+
+    shown = {t("app.roads.col.village"): rows["village_name"].astype(str)}
+    for name in names:
+        header = t("app.compare.usual") if name == "" else t("app.compare.under", condition=name)
+        shown[header] = [cell(r, name) for _, r in rows.iterrows()]
+    st.dataframe(pd.DataFrame(shown), hide_index=True, key="conditions_table")
+
+
+def render_health(base: Analysis) -> None:
+    """Data health (:func:`mapping.health.compute_health`): where a road is missing, points
+    far from any road, disconnected pieces, services no one reaches."""
+    from mapping.health import compute_health
+
+    section = st.expander(t("app.health"), key="exp_health", on_change="rerun")
+    with section:
+        if not section.open:
+            return
+        st.caption(t("app.health.help"))
+        health = session_memo("health", base, None, lambda: compute_health(base))
+        if not len(health):
+            st.success(t("app.health.none"))
+            return
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    t("app.health.col.issue"): [
+                        t(f"app.health.issue.{i}") for i in health["issue"]
+                    ],
+                    t("app.health.col.name"): health["name"].astype(str),
+                    t("app.health.col.detail"): health[f"detail_{lang()}"],
+                }
+            ),
+            hide_index=True,
+            key="health_table",
+            column_config={t("app.health.col.detail"): st.column_config.TextColumn(width="large")},
+        )
+
+
 def suggestion_preview(after: Analysis, kind: str) -> Analysis | None:
     """The analysis with the suggested (not yet accepted) sites added, for the map only."""
     from mapping.planning import sites_to_proposals
@@ -1606,9 +2687,13 @@ def render_chart(shown: pd.DataFrame, limit_km: float | None, kind: str) -> None
     st.vega_lite_chart(spec, width="stretch")
 
 
-def export_analysis(base: Analysis, after: Analysis, which: str) -> Analysis:
-    """The analysis an export shows (today's, or after the proposals), its title saying which."""
-    chosen = after if which == "after" else base
+def export_analysis(
+    base: Analysis, after: Analysis, which: str, *, title_only: bool = False
+) -> Analysis:
+    """The analysis an export shows (today's, or after the proposals), its title saying
+    which; with ``title_only`` today's analysis under the title of ``which`` (the report
+    shows today's gaps and, after the proposals, what they change)."""
+    chosen = after if which == "after" and not title_only else base
     n = len(work().proposals)
     sc = chosen.scenario
     title = {
@@ -1618,7 +2703,7 @@ def export_analysis(base: Analysis, after: Analysis, which: str) -> Analysis:
     return dataclasses.replace(chosen, scenario=sc.replace(title=title))
 
 
-def render_exports(base: Analysis, after: Analysis, kind: str) -> None:
+def render_exports(base: Analysis, after: Analysis, kind: str, run: CorrectedRun) -> None:
     lg = lang()
     section = st.expander(t("app.export"), key="exp_export", on_change="rerun")
     with section:
@@ -1653,6 +2738,7 @@ def render_exports(base: Analysis, after: Analysis, kind: str) -> None:
                     kind=kind,
                     privacy=privacy,
                     key=displacement_key_for(privacy),
+                    corrections=corrections_of(run),
                 )
                 st.session_state[KEY_EXPORT] = (privacy, render_map_html(m))
                 st.session_state["export_name"] = f"map-{privacy}-{which}-{lg}.html"
@@ -1680,6 +2766,7 @@ def render_exports(base: Analysis, after: Analysis, kind: str) -> None:
                     paper=paper,
                     privacy=privacy,
                     key=displacement_key_for(privacy),
+                    corrections=corrections_of(run),
                 )
                 path = write_print_map(fig, Path(tmp) / f"map-{paper}.{fmt}")
                 st.session_state[KEY_PRINT] = (path.name, path.read_bytes())
@@ -1691,6 +2778,7 @@ def render_exports(base: Analysis, after: Analysis, kind: str) -> None:
                 file_name=printed[0],
                 key="download_print",
             )
+        render_report(base, after, kind, run, which, privacy)
         if st.button(t("app.save"), key="save_project"):
             with guarded("save_project"), tempfile.TemporaryDirectory() as tmp:
                 w = work()
@@ -1700,6 +2788,8 @@ def render_exports(base: Analysis, after: Analysis, kind: str) -> None:
                     w.settings,
                     w.proposals,
                     extra={"lang": lg, **w.project_extra()},
+                    community=w.community,
+                    closures=w.closures,
                 )
                 st.session_state[KEY_SAVED] = path.read_bytes()
         if st.session_state.get(KEY_SAVED):
@@ -1725,6 +2815,117 @@ def render_exports(base: Analysis, after: Analysis, kind: str) -> None:
             mime="text/csv",
             key="download_households",
         )
+
+
+def corrections_of(run: CorrectedRun) -> CorrectedRun | None:
+    """The run for a map to draw its community roads and closed roads (None without)."""
+    return run if run.join is not None or run.conditions is not None else None
+
+
+def render_report(
+    base: Analysis, after: Analysis, kind: str, run: CorrectedRun, which: str, privacy: str
+) -> None:
+    """The report PDF and the village cards (a zip), in the privacy mode chosen, of today or
+    after the proposals, with a progress bar; written all-or-nothing
+    (:func:`layers.files.output_folder`) in a temporary folder deleted after."""
+    st.write(t("app.report"))
+    c1, c2 = st.columns(2)
+    c1.text_input(t("app.report.author"), key="report_author")
+    cards = c2.radio(
+        t("app.report.cards"),
+        CARDS_WHICH,
+        format_func=labels("app.report.cards"),
+        key="cards_which",
+        horizontal=True,
+    )
+    if st.button(t("app.report.make"), key="make_report"):
+        bar = st.progress(0.0, text=t("app.report.page", done=0, total="…"))
+        with guarded("make_report"):
+            made = make_report(base, after, kind, run, which, privacy, cards, bar)
+            st.session_state[KEY_REPORT] = made
+            bar.progress(1.0, text=t("app.report.done", n=made[4]))
+    made = st.session_state.get(KEY_REPORT)
+    if made:
+        c1, c2 = st.columns(2)
+        c1.download_button(
+            t("app.export.download", file=made[0]),
+            made[1],
+            file_name=made[0],
+            mime="application/pdf",
+            key="download_report",
+        )
+        if made[3] is not None:
+            c2.download_button(
+                t("app.export.download", file=made[2]),
+                made[3],
+                file_name=made[2],
+                mime="application/zip",
+                key="download_cards",
+            )
+
+
+def make_report(base, after, kind, run, which, privacy, cards, bar) -> tuple:
+    """Write the report and the cards (see :func:`render_report`); their names and bytes."""
+    import zipfile
+
+    import matplotlib.pyplot as plt
+
+    from layers.files import output_folder
+    from mapping.cards import card_file_name, cards_for, draw_village_card, write_card
+    from mapping.mapmodel import build_map_model
+    from mapping.report import write_report
+
+    lg = lang()
+    key = displacement_key_for(privacy)
+    # the report shows today's gaps; "after" adds what the proposals would change
+    now = export_analysis(base, after, which if which == "now" else "after", title_only=True)
+    model = build_map_model(
+        now, lang=lg, kind=kind, privacy=privacy, key=key, corrections=corrections_of(run)
+    )
+    later = None
+    if which == "after" and after is not base:
+        later = build_map_model(
+            after, lang=lg, kind=kind, privacy=privacy, key=key, corrections=corrections_of(run)
+        )
+    ids = [] if cards == "none" else cards_for(model, cards)
+    # pages and cards share the bar by count (a card takes about as long as a page)
+    pages_total = [1]
+
+    def on_page(done: int, total: int) -> None:
+        pages_total[0] = total
+        share = done / (total + len(ids))
+        bar.progress(min(share, 1.0), text=t("app.report.page", done=done, total=total))
+
+    suffix = f"{privacy}-{which}-{lg}"
+    names = (f"report-{suffix}.pdf", f"cards-{suffix}.zip")
+    with tempfile.TemporaryDirectory(prefix="gapmapper-") as tmp:
+        with output_folder(Path(tmp) / "pack") as out:
+            write_report(model, out.path(names[0]), after=later,
+                         author=st.session_state.get("report_author") or "", progress=on_page)  # fmt: skip
+            taken: set[str] = set()
+            files = []
+            for i, vid in enumerate(ids, start=1):
+                village = str(now.villages.at[vid, "village_name"])
+                name = card_file_name(village, vid, taken)
+                fig = draw_village_card(model, vid, after=later)
+                try:
+                    write_card(fig, out.path(f"cards/{name}"))
+                finally:
+                    plt.close(fig)
+                files.append(name)
+                done = pages_total[0] + i
+                bar.progress(
+                    min(done / (pages_total[0] + len(ids)), 1.0),
+                    text=t("app.report.card", done=i, total=len(ids)),
+                )
+            if files:
+                # one file to send: WeChat and e-mail take a zip of the cards
+                with zipfile.ZipFile(out.path(names[1]), "w", zipfile.ZIP_STORED) as z:
+                    for name in files:
+                        z.write(out.path(f"cards/{name}"), arcname=name)
+        pdf = (Path(tmp) / "pack" / names[0]).read_bytes()
+        zipped = (Path(tmp) / "pack" / names[1]).read_bytes() if files else None
+    return names[0], pdf, names[1], zipped, len(files)
 
 
 def readable_table(table: pd.DataFrame, lg: str) -> pd.DataFrame:
@@ -1770,20 +2971,22 @@ def table_csv(source, lg: str, name: str, make) -> bytes:
 
 
 def autosave(settings: AnalysisSettings) -> None:
-    """Keep the workshop's own work (uploads, edits, proposals) in the autosave file.
+    """Keep the workshop's own work (uploads, edits, proposals, community roads, closures)
+    in the autosave file.
 
     Only when there is work of the user's in it (not for the untouched demo), and only when
     it changed since the last autosave. The layers are written in the background
     (:func:`mapping.project.save_project_later`), atomically, so a crash mid-save keeps the
-    previous autosave; a change of settings only rewrites the small settings file beside it.
-    The layers' origins go with them, so a restore says the same about them.
+    previous autosave; a change of settings (or of the road condition shown) only rewrites
+    the small settings file beside it. The layers' origins go with them, so a restore says
+    the same about them.
     """
     w = work()
-    if w.is_pure_demo() and not len(w.proposals):
+    if w.is_untouched_demo():
         return
-    data = (w.layers_key, w.proposals_key)
+    data = (w.layers_key, w.proposals_key, w.community_key, w.digests["closures"])
     extra = {"lang": lang(), "token": "+".join(data), **w.project_extra()}
-    state = (data, repr(settings))
+    state = (data, repr(settings), w.condition)
     saved = st.session_state.get(KEY_AUTOSAVED)
     if saved == state:
         return
@@ -1791,7 +2994,15 @@ def autosave(settings: AnalysisSettings) -> None:
     try:
         if saved is None or saved[0] != data:
             # in the background: a county's layers take a second or two to write
-            save_project_later(path, w.scenario, settings, w.proposals, extra=extra)
+            save_project_later(
+                path,
+                w.scenario,
+                settings,
+                w.proposals,
+                extra=extra,
+                community=w.community,
+                closures=w.closures,
+            )
         # the settings alone, beside it: a threshold change must not rewrite a county's layers
         save_settings(path, settings, extra)
     except (OSError, GapMapperError) as err:
@@ -1844,13 +3055,14 @@ def render_restore_offer() -> None:
         st.session_state[KEY_RESTORE_OFFER] = None
         with guarded("restore"):
             scenario, settings, proposals, extra = open_project(path)
+            community, closures = open_corrections(path)
             later = open_settings(path)  # settings changed after the layers were saved
             if later is not None and later[1].get("token") == extra.get("token"):
                 settings, extra = later
             origins = origins_from_extra(extra)
             new = Work.start(
                 scenario, path.name, app_settings(settings), proposals, origins=origins
-            )
+            ).with_corrections(community, closures, condition_from_extra(extra))
             change(new, step_restore())
             sync_widgets()
         st.rerun()
@@ -1876,7 +3088,7 @@ def start_session() -> None:
     st.session_state[KEY_RESTORE_OFFER] = latest_autosave(ws)
     remembered = {
         KEY_LANG: tuple(LANG_LABELS),
-        KEY_COORDS: COORD_SYSTEMS,
+        KEY_COORDS: COORD_OPTIONS,
     }
     for key, allowed in remembered.items():
         value = st.query_params.get(key)
@@ -1909,13 +3121,17 @@ def render_page() -> None:
         key=KEY_MAP_KIND,
         horizontal=True,
     )
+    render_condition()
     render_messages()
     render_restore_offer()
+    render_column_step()
     try:
         with st.spinner(t("app.load")):
-            base, after = current_analysis(settings)
+            base, after, run = current_analysis(settings)
     except GapMapperError as err:
         st.error(t("app.error", message=err.message(lang())))
+        with undo_place:  # a change that cannot be worked out can still be undone
+            render_undo()
         st.stop()
     scenario = after.scenario
     w = work()
@@ -1929,11 +3145,13 @@ def render_page() -> None:
         preview = suggestion_preview(after, kind)
         if preview is not None:
             st.info(t("app.plan.preview"))
-            render_map(after, preview, kind)
+            render_map(after, preview, kind, run)
         else:
-            render_map(base, after, kind)
+            render_map(base, after, kind, run)
         render_whatif(after, kind)
         render_editing()
+        render_corrections(run, settings, kind)
+        render_health(base)
         render_planning(base, after, kind)
     shown = village_rows_shown(after, kind)
     with col_side:
@@ -1944,7 +3162,7 @@ def render_page() -> None:
             if section.open:
                 st.text(summarize(after, lang()))
     render_table(shown)
-    render_exports(base, after, kind)
+    render_exports(base, after, kind, run)
     with undo_place:
         render_undo()
     autosave(settings)

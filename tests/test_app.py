@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import shapely
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -48,9 +49,11 @@ def metrics(at) -> dict[str, str]:
 
 
 def village_rows(at):
-    """The village table (the one frame with a village-name column)."""
+    """The village table (the one frame with a village-name and a flag column)."""
     frames = [d.value for d in at.dataframe]
-    return next(f for f in frames if {"村庄", "Village"} & set(f.columns))
+    return next(
+        f for f in frames if {"村庄", "Village"} & set(f.columns) and {"超标", "Beyond"} & set(f)
+    )
 
 
 def test_opens_on_the_demo_in_chinese_with_the_far_village_flagged(app):
@@ -564,12 +567,15 @@ def test_a_tampered_project_is_a_message_in_the_users_language(app, private_tmp,
 
 def test_a_bug_is_a_short_message_and_the_log_never_a_traceback(app, tmp_path, monkeypatch):
     import layers.households
+    import mapping.scenario
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug in a reader")
 
     monkeypatch.setenv("GAPMAPPER_LOG_DIR", str(tmp_path / "log"))
     monkeypatch.setattr(layers.households, "read_households", broken)
+    # the app reads files as the command line does (mapping.scenario.replace_layers)
+    monkeypatch.setattr(mapping.scenario, "read_households", broken)
     scenario = app.session_state["scenario"]
     upload(app, "up_households", "hh.csv", OWN.encode())
     app.button(key="apply_layers").click().run()
@@ -701,3 +707,281 @@ def test_a_hostile_osm_upload_is_a_message_naming_the_file(lang, private_tmp):
     assert str(private_tmp) not in message
     assert metrics(at) == before
     assert list(private_tmp.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 13 in the app: community roads and road conditions
+
+
+def demo_track():
+    from layers.tracks import read_community_roads
+
+    return read_community_roads(ROOT / "data" / "demo" / "community_track.gpx")
+
+
+def demo_closures():
+    from layers.tracks import read_closures
+
+    return read_closures(ROOT / "data" / "demo" / "winter_closure.geojson")
+
+
+def library_run(community=None, closures=None, condition=None, **thresholds_m):
+    """The command line's answer (mapping.corrections.run_corrected in one go): the oracle
+    for the app, which works it out step by step from its caches."""
+    from mapping.corrections import run_corrected
+    from mapping.scenario import load_demo
+    from mapping.settings import AnalysisSettings
+
+    settings = AnalysisSettings(kinds=("kindergarten", "school"))
+    if thresholds_m:
+        settings = settings.with_(thresholds_m={**settings.thresholds_m, **thresholds_m})
+    return run_corrected(
+        load_demo(), settings, community=community, closures=closures, condition=condition
+    )
+
+
+def table_of(at, prefix: str):
+    """The editable table whose key starts with ``prefix``."""
+    return next(d for d in at.dataframe if d.key and d.key.startswith(prefix))
+
+
+def frame_with(at, column: str):
+    """The first table on the page with a column named ``column``."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_a_line_drawn_on_the_map_becomes_a_community_road(app):
+    """The demo's recorded track, drawn instead of read: the app's numbers are the command
+    line's for the same road; class and name edited in the table; deleted; undone."""
+    track = demo_track()
+    oracle = library_run(community=track)
+    expected = oracle.community_changes()
+    expected = expected[expected["kind"] == "kindergarten"]
+    assert expected["village_name"].tolist() == ["巨井泉村二组"]  # the demo's story
+    open_sections(app, "exp_roads")
+    app.session_state["drawn_shape"] = track.geometry.iloc[0]  # what a drawn line stores
+    app.run()
+    assert any("你在地图上画了一条线（3.22 公里）" in i.value for i in app.info)
+    assert app.selectbox(key="road_class").value == "track"  # 土路 by default
+    app.text_input(key="road_name").input("近路").run()
+    app.text_input(key="road_by").input("乌兰").run()
+    app.button(key="road_add").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "已添加社区道路“近路”（土路）。" in [s.value for s in app.success]
+    roads = app.session_state["history"].work.community
+    assert roads[["name", "added_by", "road_class"]].values.tolist() == [["近路", "乌兰", "track"]]
+    # what the community roads changed: the command line's table, to the metre
+    changes = frame_with(app, "变化（公里）")
+    assert changes["村庄"].tolist() == ["巨井泉村二组"]
+    row = expected.iloc[0]
+    assert changes["之前（公里）"].iloc[0] == round(row["dist_before_m"] / 1000, 2)
+    assert changes["之后（公里）"].iloc[0] == round(row["dist_after_m"] / 1000, 2) == 3.4
+    table = village_rows(app).set_index("村庄")
+    assert table.loc["巨井泉村二组", "距离（公里）"] == round(
+        oracle.analysis.villages.set_index("village_name").loc[
+            "巨井泉村二组", "dist_kindergarten_m"
+        ]
+        / 1000,
+        1,
+    )
+    # the class and name edited in the table (labels in the page's language)
+    editor = table_of(app, "road_table")
+    app.session_state[editor.key] = {
+        "edited_rows": {0: {"road_class": "主要道路", "name": "大路"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    app.run()
+    app.button(key="roads_apply").click().run()
+    roads = app.session_state["history"].work.community
+    assert roads[["name", "road_class"]].values.tolist() == [["大路", "secondary"]]
+    # deleted, then undone, then the edit undone
+    app.button(key="road_delete").click().run()
+    assert len(app.session_state["history"].work.community) == 0
+    assert village_rows(app).set_index("村庄").loc["巨井泉村二组", "距离（公里）"] == 4.3
+    assert "撤销：删除社区道路 大路（R1）" in app.button(key="undo").label
+    app.button(key="undo").click().run()
+    assert app.session_state["history"].work.community["name"].tolist() == ["大路"]
+    app.button(key="undo").click().run()
+    assert app.session_state["history"].work.community["name"].tolist() == ["近路"]
+
+
+def test_a_road_file_is_read_and_offered_back_as_geojson_and_gpx(app, private_tmp):
+    from layers.tracks import read_community_roads
+
+    open_sections(app, "exp_roads")
+    data = (ROOT / "data" / "demo" / "community_track.gpx").read_bytes()
+    upload(app, "up_roads", "我们记录的轨迹.gpx", data)
+    app.button(key="roads_load").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "已读入 我们记录的轨迹.gpx：1 条道路。" in [s.value for s in app.success]
+    assert list(private_tmp.iterdir()) == []  # the upload is gone
+    roads = app.session_state["history"].work.community
+    assert roads["source"].tolist() == ["我们记录的轨迹.gpx"]
+    for fmt in ("geojson", "gpx"):
+        made = app.session_state[f"memo_roads_{fmt}"][2]
+        back = private_tmp / f"back.{fmt}"
+        back.write_bytes(made)
+        again = read_community_roads(back)
+        assert again.geometry.iloc[0].equals_exact(roads.geometry.iloc[0], 1e-6), fmt
+        assert again["name"].tolist() == roads["name"].tolist()
+
+
+def test_a_bad_road_file_is_a_message_and_nothing_changes(app, private_tmp):
+    open_sections(app, "exp_roads")
+    before = metrics(app)
+    gpx = (
+        '<?xml version="1.0"?><gpx version="1.1" creator="x" '
+        'xmlns="http://www.topografix.com/GPX/1/1">'
+        '<wpt lat="41.9" lon="113.0"><name>学校</name></wpt></gpx>'
+    )
+    upload(app, "up_roads", "只有航点.gpx", gpx.encode())
+    app.button(key="roads_load").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    message = app.error[0].value
+    assert message.startswith("无法完成：") and "只有航点.gpx" in message
+    assert "之前的数据和设置保持不变" in message and str(private_tmp) not in message
+    assert len(app.session_state["history"].work.community) == 0
+    assert metrics(app) == before
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_roads_all_outside_the_area_are_refused_at_the_step(app):
+    """The join refuses roads that all lie outside the study area: said when they are
+    saved, nothing changes (the page is not left without its map)."""
+    open_sections(app, "exp_roads")
+    app.session_state["drawn_shape"] = shapely.LineString([(100.0, 30.0), (100.1, 30.1)])
+    app.run()
+    app.button(key="road_add").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("研究区以外" in e.value for e in app.error)
+    assert len(app.session_state["history"].work.community) == 0
+    assert app.session_state["drawn_shape"] is not None  # the line is still there to move
+
+
+def test_a_winter_closure_cuts_off_the_far_village_and_names_the_condition(app, private_tmp):
+    """The demo's closure file read through the picker; the condition shown; the village
+    table, metrics and comparison are the command line's (12 km threshold: 希乐图村 is
+    within it on the usual roads, cut off in winter)."""
+    app.number_input(key="threshold_km_kindergarten").set_value(12.0).run()
+    usual = metrics(app)
+    open_sections(app, "exp_roads")
+    data = (ROOT / "data" / "demo" / "winter_closure.geojson").read_bytes()
+    upload(app, "up_closures", "冬天.geojson", data)
+    app.button(key="closures_load").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("2 处封路或限速（路况：冬季积雪）" in s.value for s in app.success)
+    assert list(private_tmp.iterdir()) == []
+    assert metrics(app) == usual  # read, not yet shown
+    sentences = [m.value for m in app.markdown if m.value.startswith("- 冬季积雪")]
+    oracle = library_run(closures=demo_closures(), kindergarten=12000.0)
+    expected = oracle.conditions_side_by_side()
+    expected = expected[expected["kind"] == "kindergarten"]["sentence_zh"].tolist()
+    assert sentences == [f"- {s}" for s in expected]
+    assert "比平时多 1 个（其中 1 个无法沿道路到达）" in sentences[0]
+    app.selectbox(key="condition").set_value("冬季积雪").run()
+    assert not app.exception, [e.value for e in app.exception]
+    far = village_rows(app).set_index("村庄").loc[FAR]
+    assert bool(far["超标"]) and pd_isna(far["距离（公里）"])
+    assert far["说明"].startswith(f"{FAR}：冬季积雪封路后，沿道路无法到达任何幼儿园")
+    winter = oracle.analysis.villages
+    assert int(metrics(app)["超标村庄"]) == int(winter["flag_kindergarten"].sum())
+    assert any("现在显示的是“冬季积雪”的路况" in i.value for i in app.info)
+    app.button(key="undo").click().run()  # back to the usual roads
+    assert app.selectbox(key="condition").value == ""
+    assert metrics(app) == usual
+
+
+def pd_isna(value) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def test_an_area_drawn_or_a_click_closes_roads_under_a_condition(app):
+    """The demo's snowdrift drawn as an area gives the file's answer; a click on a road
+    closes the stretch between its junctions; a blank condition name is refused."""
+    snowdrift = demo_closures().geometry.iloc[0]
+    open_sections(app, "exp_roads")
+    app.session_state["drawn_shape"] = snowdrift
+    app.run()
+    app.button(key="closure_drawn").click().run()
+    assert any("请先给路况起个名字" in e.value for e in app.error)
+    assert len(app.session_state["history"].work.closures) == 0
+    app.text_input(key="closure_condition").input("大雪").run()
+    app.button(key="closure_drawn").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    work = app.session_state["history"].work
+    assert work.conditions == ["大雪"] and work.condition == "大雪"
+    assert "已在“大雪”下加上封路（不能通行）。地图现在显示这种路况。" in [
+        s.value for s in app.success
+    ]
+    far = village_rows(app).set_index("村庄").loc[FAR]
+    assert far["说明"].startswith(f"{FAR}：大雪封路后，沿道路无法到达任何幼儿园")
+    # a slow-down at a clicked road: the stretch nearest the click, slowed to 15 km/h
+    net = library_run().open.network
+    x, y = net.x[net.seg_u[100:101]], net.y[net.seg_u[100:101]]
+    lon, lat = net.to_lonlat(x, y)
+    app.session_state["last_click"] = (float(lon[0]), float(lat[0]))
+    app.run()
+    app.radio(key="closure_effect").set_value("slowed").run()
+    app.number_input(key="closure_speed").set_value(15.0).run()
+    app.button(key="closure_click").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    closures = app.session_state["history"].work.closures
+    assert closures["speed_kmh"].tolist()[1] == 15.0
+    line = closures.geometry.iloc[1]
+    assert line.geom_type == "LineString" and line.distance(shapely.Point(lon[0], lat[0])) < 1e-6
+    # a click far from any road closes nothing
+    app.session_state["last_click"] = (112.0, 40.0)
+    app.run()
+    app.button(key="closure_click").click().run()
+    assert any("150 米以内没有道路" in e.value for e in app.error)
+    assert len(app.session_state["history"].work.closures) == 2
+
+
+def test_corrections_are_kept_in_the_project_and_the_autosave(app, tmp_path, private_folders):
+    from mapping.project import open_corrections, wait_for_saves
+
+    open_sections(app, "exp_roads")
+    app.button(key="roads_demo").click().run()
+    app.selectbox(key="condition").set_value("冬季积雪").run()
+    shown = metrics(app)
+    wait_for_saves()
+    roads, closures = open_corrections(own_autosave(app))
+    assert len(roads) == 1 and closures["condition"].tolist() == ["冬季积雪", "冬季积雪"]
+    open_sections(app, "exp_export")
+    app.button(key="save_project").click().run()
+    project = tmp_path / "p.gpkg"
+    project.write_bytes(app.session_state["saved_project"])
+    roads, closures = open_corrections(project)
+    assert roads["source"].tolist() == ["community_track.gpx"] and len(closures) == 2
+    # after a crash: restored with the roads, closures and the condition shown
+    st.cache_resource.clear()
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    again.query_params["ws"] = app.session_state["ws"]
+    again.run()
+    again.button(key="restore_yes").click().run()
+    assert not again.exception, [e.value for e in again.exception]
+    assert again.selectbox(key="condition").value == "冬季积雪"
+    assert metrics(again) == shown
+    # and from the project file, in another session
+    third = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    third.run()
+    third.radio(key="source").set_value("project").run()
+    upload(third, "up_project", "冬天的项目.gpkg", project.read_bytes())
+    third.button(key="load_project").click().run()
+    assert not third.exception, [e.value for e in third.exception]
+    assert metrics(third) == shown
+    assert len(third.session_state["history"].work.community) == 1
+
+
+def test_the_data_health_panel_says_where_to_record_a_track(app):
+    from mapping.health import compute_health
+
+    open_sections(app, "exp_health")
+    health = frame_with(app, "问题")
+    oracle = compute_health(library_run().analysis)
+    assert health["说明"].tolist() == oracle["detail_zh"].tolist()
+    assert health["名称"].tolist() == oracle["name"].astype(str).tolist()
+    assert health["问题"].iloc[0] == "建议补路" and "记录轨迹" in health["说明"].iloc[0]

@@ -419,7 +419,7 @@ def test_a_language_switch_changes_labels_never_choices_or_data(page, tmp_path):
     """Item 2: after 中文 -> English every choice is still made and the user's data stays."""
     lon, lat = demo_place(FAR)
     page.open_expander(OWN_LAYERS)
-    page.act(lambda: page.choose("coords", 1))  # GCJ-02
+    page.act(lambda: page.choose("coords", 2))  # GCJ-02 (after "detect" and WGS84)
     load_own_layer(page, "households", households_csv(tmp_path / "户.csv", lon, lat))
     assert beyond(page) == 3
     page.act(lambda: page.select("mode", "步行"))
