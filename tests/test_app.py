@@ -985,3 +985,182 @@ def test_the_data_health_panel_says_where_to_record_a_track(app):
     assert health["说明"].tolist() == oracle["detail_zh"].tolist()
     assert health["名称"].tolist() == oracle["name"].astype(str).tolist()
     assert health["问题"].iloc[0] == "建议补路" and "记录轨迹" in health["说明"].iloc[0]
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 14 in the app: which column is which, the coordinate system detected, households
+# placed at their village
+
+ODD = (
+    "编码,东经度数,北纬度数,所在嘎查,孩子\n"
+    "A1,113.0047,41.9373,希乐图村,2\n"
+    "A2,113.0050,41.9370,希乐图村,1\n"
+    "A3,113.0052,41.9368,希乐图村,3\n"
+)
+
+
+def test_unrecognised_headers_ask_which_column_is_which_and_remember(app, private_tmp):
+    from layers.columns import recall_columns
+
+    before = metrics(app)
+    upload(app, "up_households", "调查表.csv", ODD.encode())
+    app.button(key="apply_layers").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert metrics(app) == before and not app.error  # nothing read yet, nothing wrong
+    assert list(private_tmp.iterdir()) == []  # the upload is not kept while asking
+    assert any(h.value == "调查表.csv：哪一列是……" for h in app.subheader)
+    rows = frame_with(app, "东经度数")
+    assert rows["编码"].tolist() == ["A1", "A2", "A3"]  # the first rows, as text
+    # the columns whose numbers look like degrees are offered first
+    assert app.selectbox(key="colmap_lon").value == "东经度数"
+    assert app.selectbox(key="colmap_lat").value == "北纬度数"
+    # lat left out: said, and still asked
+    app.selectbox(key="colmap_lat").set_value("").run()
+    app.button(key="colmap_apply").click().run()
+    assert any("请选出经度和纬度两列" in e.value for e in app.error)
+    assert any(h.value == "调查表.csv：哪一列是……" for h in app.subheader)
+    app.selectbox(key="colmap_lat").set_value("北纬度数")
+    app.selectbox(key="colmap_id").set_value("编码")
+    app.selectbox(key="colmap_village").set_value("所在嘎查")
+    app.selectbox(key="colmap_children").set_value("孩子").run()
+    app.button(key="colmap_apply").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "已载入：调查表.csv" in [s.value for s in app.success]
+    hh = app.session_state["scenario"].households
+    assert hh.index.tolist() == ["A1", "A2", "A3"] and hh["children"].tolist() == [2, 1, 3]
+    assert hh["village_name"].tolist() == ["希乐图村"] * 3
+    assert not any(h.value.endswith("哪一列是……") for h in app.subheader)
+    assert list(private_tmp.iterdir()) == []
+    # remembered for these headers (beside the autosave)
+    from mapping.project import autosave_path
+
+    remembered = recall_columns(ODD.splitlines()[0].split(","), folder=autosave_path().parent)
+    assert remembered == {
+        "lon": "东经度数", "lat": "北纬度数", "id": "编码", "village": "所在嘎查", "children": "孩子",
+    }  # fmt: skip
+    # the next export of the same form is read at once, and says how
+    again = ODD.replace("A1", "B1").replace("A2", "B2").replace("A3", "B3")
+    upload(app, "up_households", "调查表2.csv", again.encode())
+    app.button(key="apply_layers").click().run()
+    assert "已载入：调查表2.csv" in [s.value for s in app.success]
+    assert any(
+        "按上次为同样表头记住的列读取" in i.value and "经度=东经度数" in i.value for i in app.info
+    )
+    assert app.session_state["scenario"].households.index.tolist() == ["B1", "B2", "B3"]
+
+
+def test_the_column_step_speaks_english_on_an_english_page(app):
+    app.radio(key="lang").set_value("en").run()
+    upload(app, "up_households", "survey.csv", ODD.encode())
+    app.button(key="apply_layers").click().run()
+    assert any(h.value == "survey.csv: which column is …" for h in app.subheader)
+    assert app.selectbox(key="colmap_lon").label == "longitude"
+    app.button(key="colmap_cancel").click().run()
+    assert not any(h.value.endswith("which column is …") for h in app.subheader)
+    assert len(app.session_state["scenario"].households) > 3  # still the demo's
+
+
+def test_the_coordinate_system_is_detected_by_default_and_said(app):
+    """The demo's households file is GCJ-02 (copied from Amap): read with the default
+    "detect", the roads choose GCJ-02 and the page says so with the medians; the
+    households land where the demo itself puts them (it declares GCJ-02)."""
+    from mapping.scenario import load_demo
+
+    assert app.radio(key="coords").value == "auto"
+    data = (ROOT / "data" / "demo" / "households.csv").read_bytes()
+    upload(app, "up_households", "农户.csv", data)
+    app.button(key="apply_layers").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    said = [i.value for i in app.info if "农户.csv：按 GCJ-02（高德/腾讯）读取" in i.value]
+    assert said and "农户到道路的中位距离" in said[0] and "按 WGS84" in said[0]
+    mine = app.session_state["scenario"].households
+    demo = load_demo().households.loc[mine.index]
+    assert mine.geometry.geom_equals_exact(demo.geometry, 1e-9).all()
+    # declared WGS84 (wrongly): read as declared, with a warning saying what fits better
+    app.radio(key="coords").set_value("wgs84").run()
+    upload(app, "up_households", "农户.csv", data)
+    app.button(key="apply_layers").click().run()
+    assert any("坐标系可能选错了" in w.value and "GCJ-02" in w.value for w in app.warning)
+
+
+def test_households_without_coordinates_are_counted_at_their_village(app):
+    csv = (
+        "户编号,经度,纬度,所属村,儿童数\n"
+        "C1,113.0047,41.9373,希乐图村,1\n"
+        "C2,,,希乐图村,2\n"
+        "C3,,,温家村,1\n"
+    )
+    upload(app, "up_households", "补录.csv", csv.encode())
+    app.button(key="apply_layers").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    hh = app.session_state["scenario"].households
+    assert hh["located"].tolist() == ["gps", "village", "village"]
+    assert any("2 户没有坐标，按所在村计算；地图上没有画出它们。" in c.value for c in app.caption)
+    open_sections(app, "exp_summary")
+    summary = next(t.value for t in app.text if "村庄" in t.value)
+    assert "2 户没有坐标，按所在村计算。" in summary
+    table = village_rows(app).set_index("村庄")
+    assert table.loc[FAR, "农户"] == 2 and table.loc["温家村", "农户"] == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 15 in the app: the report PDF and the village cards
+
+
+def test_the_report_and_the_cards_are_made_for_the_committee(app, private_tmp):
+    import io
+    import zipfile
+
+    import pypdf
+    from PIL import Image
+
+    from mapping.cards import card_file_name
+
+    open_sections(app, "exp_export")
+    assert app.radio(key="export_privacy").value == "committee"
+    assert app.radio(key="cards_which").value == "flagged"
+    app.text_input(key="report_author").input("乌兰察布社工站").run()
+    app.button(key="make_report").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    name, pdf, zip_name, zipped, n = app.session_state["report_pack"]
+    assert name == "report-committee-now-zh.pdf" and pdf.startswith(b"%PDF")
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    text = text.replace("\n", "")
+    villages = app.session_state["scenario"].villages
+    table = village_rows(app)
+    flagged = table[table["超标"]]
+    for reason in flagged["说明"]:
+        assert reason.replace(" ", "") in text.replace(" ", ""), reason
+    assert "乌兰察布社工站" in text
+    households = app.session_state["scenario"].households
+    for value in [*households.index, *households["name"].dropna(), *households["phone"].dropna()]:
+        assert str(value) not in text  # committee: nothing of a household
+    # one card per flagged village, named by the village, 1080 px wide
+    with zipfile.ZipFile(io.BytesIO(zipped)) as z:
+        names = sorted(z.namelist())
+        first = Image.open(io.BytesIO(z.read(names[0])))
+    assert n == len(flagged) == len(names)
+    ids = villages.index[villages["village_name"].isin(flagged["村庄"])]
+    assert names == sorted(card_file_name(villages.at[v, "village_name"], v) for v in ids)
+    assert first.size[0] == 1080
+    bar = app.get("progress")[0].proto  # the bar, full, says what was made
+    assert bar.value == 100 and bar.text == f"报告和 {n} 张村卡片已经做好。"
+    assert list(private_tmp.iterdir()) == []  # the temporary folder is gone
+
+
+def test_the_report_after_the_proposals_says_so(app):
+    picker = app.selectbox(key="proposal_village")
+    picker.select_index(picker.options.index(FAR)).run()
+    app.button(key="add_kindergarten").click().run()
+    open_sections(app, "exp_export")
+    app.radio(key="export_which").set_value("after").run()
+    app.radio(key="cards_which").set_value("none").run()
+    app.button(key="make_report").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    name, pdf, _, zipped, n = app.session_state["report_pack"]
+    assert name == "report-committee-after-zh.pdf" and zipped is None and n == 0
+
+
+def test_routes_can_be_drawn_on_the_map(app):
+    app.checkbox(key="show_routes").check().run()
+    assert not app.exception, [e.value for e in app.exception]
