@@ -133,12 +133,13 @@ SLOW_START_KMH = 20.0
 KEY_COLUMNS_STEP = "columns_step"  # the "which column is ..." step: the file it asks about
 KEY_COLUMNS_READY = "columns_ready"  # mappings the user gave: read with the files next run
 KEY_COLUMN_ROLE = "colmap_{role}"
-#: Readers' messages for headers they did not recognise: the app asks which column is which.
-UNRECOGNISED = (
-    "error.tables.no_lon_lat",
-    "error.villages.no_name_column",
-    "error.services.no_kind",
-)
+#: Readers' messages for headers they did not recognise (and what was not recognised): the
+#: app asks which column is which.
+UNRECOGNISED = {
+    "error.tables.no_lon_lat": "position",
+    "error.villages.no_name_column": "name",
+    "error.services.no_kind": "kind",
+}
 #: Roles a layer cannot be read without (besides positions), as layers.columns says.
 REQUIRED_ROLES = {"households": (), "villages": ("name",), "services": ("kind",)}
 KINDS = ("kindergarten", "school")
@@ -236,7 +237,6 @@ i18n.register(
         "app.colmap.missing.position": {"zh": "经纬度", "en": "positions"},
         "app.colmap.missing.name": {"zh": "村名", "en": "village names"},
         "app.colmap.missing.kind": {"zh": "设施类型", "en": "kinds of service"},
-        "app.colmap.missing.columns": {"zh": "各列", "en": "columns"},
         "app.colmap.rows": {"zh": "{file} 的前 {n} 行", "en": "The first {n} rows of {file}"},
         "app.colmap.none": {"zh": "（没有这一列）", "en": "(no such column)"},
         "app.colmap.apply": {"zh": "按这样读入", "en": "Read it this way"},
@@ -1272,7 +1272,7 @@ def apply_layer_files(chosen: dict, mappings: dict | None = None) -> None:
                     mappings[layer] = dict(preview.guess)
                     remembered.append((name, preview.guess))
                     continue
-                start_column_step(layer, name, preview, mappings)
+                start_column_step(layer, name, preview, mappings, UNRECOGNISED[err.key])
                 st.rerun()  # nothing is read until the user says which column is which
         new = work()
         loaded = []
@@ -1312,15 +1312,16 @@ def say_notes(frame) -> None:
         st.session_state.setdefault(KEY_MESSAGES, []).append((level, text))
 
 
-def start_column_step(layer: str, name: str, preview, settled: dict) -> None:
-    """Ask which column of ``name`` is which (the first rows shown, the guess chosen)."""
+def start_column_step(layer: str, name: str, preview, settled: dict, unknown: str) -> None:
+    """Ask which column of ``name`` is which (the first rows shown, the guess chosen);
+    ``unknown``: what the reader did not find (``position``, ``name``, ``kind``)."""
     st.session_state[KEY_COLUMNS_STEP] = {
         "layer": layer,
         "file": name,
         "headers": list(preview.headers),
         "rows": [list(r) for r in preview.rows],
         "roles": list(preview.roles),
-        "missing": list(preview.missing),
+        "missing": list(dict.fromkeys([unknown, *preview.missing])),
         "geodata": bool(preview.geodata),
         "settled": dict(settled),
     }
@@ -1340,7 +1341,7 @@ def render_column_step() -> None:
         st.subheader(t("app.colmap.title", file=step["file"]))
         missing = [m for m in step["missing"] if m in ("position", "name", "kind")]
         words = t("state.list.sep").join(t(f"app.colmap.missing.{m}") for m in missing)
-        st.write(t("app.colmap.why", missing=words or t("app.colmap.missing.columns")))
+        st.write(t("app.colmap.why", missing=words))
         st.caption(t("app.colmap.rows", file=step["file"], n=len(step["rows"])))
         st.dataframe(
             pd.DataFrame(step["rows"], columns=headers, dtype="str"),
@@ -1630,12 +1631,11 @@ def render_map(base: Analysis, analysis: Analysis, kind: str, run: CorrectedRun)
     from mapping.coverage import service_areas
     from mapping.whatif import newly_covered_households
 
-    c1, c2 = st.columns(2)
     areas = None
-    if c1.checkbox(t("app.map.areas"), key="show_areas"):
+    if st.checkbox(t("app.map.areas"), key="show_areas"):
         with st.spinner(t("app.map.areas")):
             areas = service_areas(analysis, kind, (analysis.settings.threshold_m(kind),))
-    routes = c2.checkbox(t("app.map.routes"), key=KEY_ROUTES)
+    routes = st.checkbox(t("app.map.routes"), key=KEY_ROUTES)
     newly = newly_covered_households(base, analysis, kind) if analysis is not base else None
     drawn, placed = without_placed_households(analysis)
     corrected = run if run.join is not None or run.conditions is not None else None

@@ -1009,6 +1009,7 @@ def test_unrecognised_headers_ask_which_column_is_which_and_remember(app, privat
     assert metrics(app) == before and not app.error  # nothing read yet, nothing wrong
     assert list(private_tmp.iterdir()) == []  # the upload is not kept while asking
     assert any(h.value == "调查表.csv：哪一列是……" for h in app.subheader)
+    assert any(m.value.startswith("没有认出这个文件里的经纬度。") for m in app.markdown)
     rows = frame_with(app, "东经度数")
     assert rows["编码"].tolist() == ["A1", "A2", "A3"]  # the first rows, as text
     # the columns whose numbers look like degrees are offered first

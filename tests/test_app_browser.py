@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests import browser
@@ -610,3 +611,156 @@ def test_sections_stay_open_after_their_buttons(page):
     page.act(lambda: page.click_key("make_export"))
     assert page.expander_open("导出与保存")
     assert page.key_text("download_map")
+
+
+# --------------------------------------------------------------------------------------------
+# Issues 13, 14, 15 in the browser: the column step, a road drawn with the draw tool, closed
+# roads and routes on the map
+
+IN_FRAME = """
+((selector) => {
+  const doc = document.querySelector('FOLIUM_FRAME').contentDocument;
+  return doc ? doc.querySelectorAll(selector).length : 0;
+})
+""".replace("FOLIUM_FRAME", FOLIUM_FRAME)
+
+# Where, in page pixels, a draw-tool button and the action link titled ``title`` are.
+DRAW_BUTTON = """
+((selector) => {
+  const frame = document.querySelector('FOLIUM_FRAME');
+  frame.scrollIntoView({block: 'center'});
+  const f = frame.getBoundingClientRect();
+  const el = Array.from(frame.contentDocument.querySelectorAll(selector))
+    .find(e => e.getBoundingClientRect().width > 0);
+  if (!el) { return null; }
+  const b = el.getBoundingClientRect();
+  return {title: el.title, at: [f.left + b.left + b.width / 2, f.top + b.top + b.height / 2]};
+})
+""".replace("FOLIUM_FRAME", FOLIUM_FRAME)
+
+
+# The popups of the map's villages (their HTML, as the map holds it).
+VILLAGE_POPUPS = """
+(() => {
+  const win = document.querySelector('FOLIUM_FRAME').contentWindow;
+  const out = [];
+  win.map.eachLayer(function (layer) {
+    const cls = (layer.options && layer.options.className) || "";
+    if (layer.feature && cls.split(" ").indexOf("gm-village") >= 0) {
+      out.push(layer.feature.properties.popup || "");
+    }
+  });
+  return out;
+})()
+""".replace("FOLIUM_FRAME", FOLIUM_FRAME)
+
+
+def in_frame(page: browser.StreamlitPage, selector: str) -> int:
+    return page.chromium.evaluate(f"{IN_FRAME}({browser._js(selector)})")
+
+
+def map_pixel(page: browser.StreamlitPage, lon: float, lat: float) -> tuple[float, float]:
+    return tuple(page.chromium.evaluate(f"{MAP_POINT}({lat}, {lon})"))
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_unrecognised_headers_are_mapped_in_the_page(page, tmp_path):
+    """Issue 14: a survey table with headers the readers do not know: the page shows its
+    first rows and asks which column is which; the answer reads the file."""
+    lon, lat = demo_place(FAR)
+    rows = [f"U{i},{lon + 0.001 * i:.6f},{lat:.6f},{FAR},1" for i in range(1, 4)]
+    csv = tmp_path / "调查表.csv"
+    csv.write_text("编码,东经度数,北纬度数,所在嘎查,孩子\n" + "\n".join(rows) + "\n", "utf-8")
+    start = beyond(page)
+    load_own_layer(page, "households", csv)
+    text = page.text()
+    assert "调查表.csv：哪一列是……" in text and "没有认出这个文件里的经纬度" in text
+    assert page.exists(".st-key-colmap [data-testid=stDataFrame]")  # the first rows
+    assert beyond(page) == start  # nothing read yet
+    assert page.select_value("colmap_lon") == "东经度数"  # guessed from the numbers
+    page.act(lambda: page.select("colmap_id", "编码"))
+    page.act(lambda: page.select("colmap_village", "所在嘎查"))
+    page.act(lambda: page.click_key("colmap_apply"))
+    assert "已载入：调查表.csv" in page.text()
+    assert "哪一列是" not in page.text()
+    assert beyond(page) == 3  # the three households, beyond 5 km like their village
+
+
+def zoom_to(page: browser.StreamlitPage, points: list[tuple[float, float]]) -> None:
+    """Zoom the map in on ``points`` (lon, lat), as a person zooms in before drawing."""
+    bounds = [[min(y for _, y in points), min(x for x, _ in points)],
+              [max(y for _, y in points), max(x for x, _ in points)]]  # fmt: skip
+    page.chromium.evaluate(
+        f"document.querySelector('{FOLIUM_FRAME}').contentWindow.map"
+        f".fitBounds({bounds}, {{padding: [40, 40], animate: false}}) && true"
+    )
+    page.chromium.pump(0.5)
+
+
+def draw_line(page: browser.StreamlitPage, points: list[tuple[float, float]]) -> None:
+    """Draw a line through ``points`` (lon, lat) with the map's line tool, as a person does:
+    the tool's button, a click per point, then 完成."""
+    zoom_to(page, points)
+    tool = page.chromium.wait_for(f"{DRAW_BUTTON}('.leaflet-draw-draw-polyline')", 20)
+    assert tool["title"] == "画一条路（存为社区道路，或封路）"
+    _click(page.chromium, *tool["at"])
+    for lon, lat in points:
+        _click(page.chromium, *map_pixel(page, lon, lat))
+        page.chromium.pump(0.3)
+    finish = page.chromium.evaluate(f"{DRAW_BUTTON}('.leaflet-draw-actions a[title=\"完成\"]')")
+    page.act(lambda: _click(page.chromium, *finish["at"]))
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_line_drawn_on_the_map_is_saved_as_a_community_road(page):
+    """Issue 13: the line tool draws a road; saved with a name, it is on the map in its own
+    layer and in the legend, and the table says what it changed; undo takes it away."""
+    from layers.tracks import read_community_roads
+    from tests.conftest import ROOT
+
+    track = read_community_roads(ROOT / "data" / "demo" / "community_track.gpx")
+    coords = list(track.geometry.iloc[0].coords)
+    # a few of the recorded track's points: the same road, drawn by hand
+    points = [coords[i] for i in np.linspace(0, len(coords) - 1, 6).astype(int)]
+    assert in_frame(page, ".gm-community") == 0
+    draw_line(page, points)
+    assert "你在地图上画了一条线" in page.text()
+    page.open_expander("社区补充的道路")
+    page.act(lambda: page.type("road_name", "手画的近路"))
+    page.act(lambda: page.click_key("road_add"), ready=RENDERED)
+    text = page.text()
+    assert "已添加社区道路“手画的近路”（土路）。" in text
+    # what it changed: a table (its cells are drawn on a canvas), not "nothing changed"
+    assert "社区道路带来的变化（到最近的幼儿园）" in text
+    assert "社区道路没有改变任何村庄" not in text
+    page.chromium.wait_for(f"{IN_FRAME}('.gm-community') > 0", 30)
+    frame_text = page.chromium.evaluate(
+        f"document.querySelector('{FOLIUM_FRAME}').contentDocument.body.textContent"
+    )
+    assert "社区补充的道路" in frame_text  # the folded legend's entry
+    page.act(lambda: page.click_key("undo"), ready=RENDERED)
+    page.chromium.wait_for(f"{IN_FRAME}('.gm-community') === 0", 30)
+    assert [u for u in page.chromium.requests if not browser.is_local_url(u)] == []
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_closed_roads_and_a_villages_route_are_drawn(page):
+    """Issue 13: under the demo's winter condition the closed roads are drawn and the far
+    village is cut off, in words naming the condition. Issue 15: with routes on, opening a
+    village's popup draws its route."""
+    page.open_expander("社区补充的道路")
+    page.act(lambda: page.click_key("roads_demo"), ready=RENDERED)
+    page.act(lambda: page.select("condition", "冬季积雪"), ready=RENDERED)
+    page.chromium.wait_for(f"{IN_FRAME}('.gm-closed') > 0", 30)
+    popups = page.chromium.evaluate(VILLAGE_POPUPS)
+    far = [p for p in popups if f'<b class="gm-name">{FAR}</b>' in p]
+    assert len(far) == 1 and f"{FAR}：冬季积雪封路后，沿道路无法到达任何幼儿园" in far[0]
+    assert "（其中 1 个无法沿道路到达）" in page.text()  # the conditions side by side
+    page.act(lambda: page.select("condition", "平时（无封路）"), ready=RENDERED)
+    page.act(lambda: page.click("[class*=st-key-show_routes] label"), ready=RENDERED)
+    x, y = map_pixel(page, *demo_place("光明村"))  # no household drawn over its point
+    page.act(lambda: page.click_at(x, y))
+    page.chromium.wait_for(f"{IN_FRAME}('.gm-route') > 0", 20)
