@@ -944,3 +944,10 @@ def road_stretch_near(
         nodes.append(b if a == nodes[-1] else a)
     lon_n, lat_n = network.to_lonlat(network.x[nodes], network.y[nodes])
     return shapely.LineString(np.column_stack([lon_n, lat_n]))
+
+
+def line_length_m(line: shapely.Geometry) -> float:
+    """The length of a line drawn on the map (lon/lat), metres on the WGS84 ellipsoid."""
+    from pyproj import Geod
+
+    return float(Geod(ellps="WGS84").geometry_length(line))
