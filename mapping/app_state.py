@@ -142,7 +142,7 @@ i18n.register(
         "state.step.delete_closure": {"zh": "删除封路 {name}", "en": "deleting the closure {name}"},
         "state.step.condition": {"zh": "选择路况", "en": "choosing the road condition"},
         "error.state.road_class": {
-            "zh": "社区道路 {road} 的类型“{value}”不认识。可选：土路、乡村道路、主要道路。",
+            "zh": "社区道路 {road} 的类型“{value}”不认识。可选：{classes}。",
             "en": "Community road {road}: the class '{value}' is not known. Choose one of "
             "{classes}.",
         },
