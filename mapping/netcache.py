@@ -59,14 +59,14 @@ from shapely.geometry.base import BaseGeometry
 from layers.files import atomic_path, user_folder
 from layers.osm import Clip, OSMExtract, read_osm
 from layers.roads import RoadEdges
-from layers.schema import WGS84
+from layers.schema import WGS84, Note, add_notes
 from layers.services import validate_services
 from layers.villages import validate_villages
 from mapping.network import RoadNetwork, build_network
 from mapping.settings import AnalysisSettings
 
 #: Bump when the layout of the cache files changes.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the reader's notes are kept
 CACHE_DIR_ENV = "GAPMAPPER_CACHE_DIR"
 
 _EDGE_SAMPLE = 1 << 20  # bytes hashed at each end of the source file
@@ -370,6 +370,9 @@ def _encode_extract(extract: OSMExtract, key: dict) -> dict[str, np.ndarray]:
     out.update(_encode_frame("services", extract.services))
     out.update(_encode_frame("villages", extract.villages))
     out.update(_encode_frame("boundaries", extract.boundaries))
+    # what the reader warned about (absurd capacities...) must be said again when the
+    # extract comes from the cache: notes as JSON (their key and parameters)
+    out["notes"] = _text([[n.key, dict(n.params)] for n in extract.notes])
     return out
 
 
@@ -380,12 +383,17 @@ def _read_extract(path: Path, key: dict, source: str) -> OSMExtract | None:
     try:
         roads = RoadEdges(**{f: data[f"roads/{f}"] for f in _ROAD_FIELDS})
         villages = _decode_frame("villages", data)
+        notes = tuple(Note(key, params) for key, params in json.loads(str(data.get("notes", "[]"))))
+        services = validate_services(_decode_frame("services", data))
+        if notes:
+            add_notes(services, notes)
         return OSMExtract(
             roads=roads,
-            services=validate_services(_decode_frame("services", data)),
+            services=services,
             villages=validate_villages(villages),
             boundaries=_decode_frame("boundaries", data),
             source=source,
+            notes=notes,
         )
     except _BAD_CACHE:
         return None

@@ -229,3 +229,21 @@ def test_missing_source_raises_the_readers_error(tmp_path):
     assert info.value.key == "error.osm.not_found"
     assert "nope.osm" in info.value.message("en")
     assert not (tmp_path / "cache").exists()
+
+
+def test_a_reopened_extract_still_warns_about_what_it_read(tmp_path):
+    """The reader's notes (an absurd capacity read as unknown) come back from the cache, on
+    the extract and on its services, so the user is told on every run, not only the first."""
+    from layers.schema import notes_of
+
+    text = (FIXTURES / "osm" / "small.osm").read_text(encoding="utf-8")
+    text = text.replace('<tag k="capacity" v="120"/>', '<tag k="capacity" v="99999999999"/>')
+    path = tmp_path / "cap.osm"
+    path.write_text(text, encoding="utf-8")
+    fresh = read_osm(path)
+    assert [n.key for n in fresh.notes] == ["warning.osm.bad_capacity"]
+    cache = tmp_path / "cache"
+    load_network_cached(path, cache_dir=cache)
+    again, _ = load_network_cached(path, cache_dir=cache)
+    assert again.notes == fresh.notes
+    assert notes_of(again.services) == fresh.notes
