@@ -1448,22 +1448,25 @@ def render_settings() -> AnalysisSettings:
     if mode != "walk":
         base = CAR_SPEEDS_KMH if mode == "car" else MOTORBIKE_SPEEDS_KMH
         overrides = current.speeds_kmh if current.mode == mode else None
-        with sb.expander(t("app.speeds"), key="exp_speeds", on_change="rerun"):
-            edited = st.data_editor(
-                speeds_table(mode, overrides),
-                hide_index=True,
-                disabled=["road_class"],
-                key=f"{KEY_SPEEDS}_{mode}",
-                column_config={
-                    "road_class": st.column_config.TextColumn(t("app.road_class")),
-                    "kmh": st.column_config.NumberColumn(t("app.speed"), min_value=1.0),
-                },
-            )
-            speeds = {
-                cls: float(v)
-                for cls, v in zip(edited["road_class"], edited["kmh"], strict=True)
-                if pd.notna(v) and float(v) > 0 and float(v) != base.get(cls)
-            } or None
+        section = sb.expander(t("app.speeds"), key="exp_speeds", on_change="rerun")
+        speeds = overrides
+        with section:
+            if section.open:  # closed, the speeds are the work's (the table is not drawn)
+                edited = st.data_editor(
+                    speeds_table(mode, overrides),
+                    hide_index=True,
+                    disabled=["road_class"],
+                    key=f"{KEY_SPEEDS}_{mode}",
+                    column_config={
+                        "road_class": st.column_config.TextColumn(t("app.road_class")),
+                        "kmh": st.column_config.NumberColumn(t("app.speed"), min_value=1.0),
+                    },
+                )
+                speeds = {
+                    cls: float(v)
+                    for cls, v in zip(edited["road_class"], edited["kmh"], strict=True)
+                    if pd.notna(v) and float(v) > 0 and float(v) != base.get(cls)
+                } or None
     sb.header(t("app.thresholds"))
     thresholds, minutes = {}, {}
     for kind in KINDS:
@@ -1631,14 +1634,16 @@ def render_map(base: Analysis, analysis: Analysis, kind: str, run: CorrectedRun)
     from mapping.coverage import service_areas
     from mapping.whatif import newly_covered_households
 
-    areas = None
-    if st.checkbox(t("app.map.areas"), key="show_areas"):
-        with st.spinner(t("app.map.areas")):
-            areas = service_areas(analysis, kind, (analysis.settings.threshold_m(kind),))
+    show_areas = st.checkbox(t("app.map.areas"), key="show_areas")
     routes = st.checkbox(t("app.map.routes"), key=KEY_ROUTES)
     newly = newly_covered_households(base, analysis, kind) if analysis is not base else None
     drawn, placed = without_placed_households(analysis)
-    corrected = run if run.join is not None or run.conditions is not None else None
+    highlight = tuple(h for h in newly or () if h in drawn.households.index)
+
+    areas = None
+    if show_areas:
+        with st.spinner(t("app.map.areas")):
+            areas = service_areas(analysis, kind, (analysis.settings.threshold_m(kind),))
     m = draw_map(
         drawn,
         lang=lang(),
@@ -1646,12 +1651,12 @@ def render_map(base: Analysis, analysis: Analysis, kind: str, run: CorrectedRun)
         privacy="full",
         compact=True,
         service_areas=areas,
-        highlight_households=[h for h in newly if h in drawn.households.index] or None
-        if newly
-        else None,
+        highlight_households=list(highlight) or None,
         routes=routes,
-        corrections=corrected,
+        corrections=corrections_of(run),
     )
+    # drawn anew on every run: streamlit-folium renames the map's parts as it renders them,
+    # so a map kept from the run before would be sent as a broken script
     m = use_embedded_assets(add_place_picker(m, lang(), shapes=True))
     out = st_folium(
         m,

@@ -1165,3 +1165,27 @@ def test_the_report_after_the_proposals_says_so(app):
 def test_routes_can_be_drawn_on_the_map(app):
     app.checkbox(key="show_routes").check().run()
     assert not app.exception, [e.value for e in app.exception]
+
+
+def test_road_speeds_are_kept_when_their_table_is_closed(app):
+    """The speeds table is drawn only while its section is open; closing it keeps the
+    speeds set in it (and undo takes them back)."""
+    from mapping.settings import MOTORBIKE_SPEEDS_KMH
+
+    open_sections(app, "exp_speeds")
+    row = list(MOTORBIKE_SPEEDS_KMH).index("track")
+    app.session_state[table_of(app, "vehicle_speeds_motorbike").key] = {
+        "edited_rows": {row: {"kmh": 5.0}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    app.run()
+    assert app.session_state["history"].work.settings.speeds_kmh == {"track": 5.0}
+    app.session_state["exp_speeds"] = False  # closed
+    app.run()
+    assert not [d for d in app.dataframe if d.key and d.key.startswith("vehicle_speeds")]
+    app.number_input(key="threshold_km_kindergarten").set_value(6.0).run()
+    assert app.session_state["history"].work.settings.speeds_kmh == {"track": 5.0}
+    app.button(key="undo").click().run()
+    app.button(key="undo").click().run()
+    assert app.session_state["history"].work.settings.speeds_kmh is None
