@@ -921,9 +921,21 @@ def guarded(context: str, hide: tuple[Path, ...] = (), *, rerun: bool = True):
         st.rerun()  # the message is shown at the top of the page
 
 
+#: Characters Streamlit's Markdown gives a meaning (links, images, HTML, emphasis, code,
+#: tables, maths, colour directives, headings): a file name or a village name holding them
+#: is shown as the characters it holds.
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]<>$|~#"})
+
+
+def md(text: str) -> str:
+    """``text`` (which may hold a file name, a village or condition name: data) for an
+    element that renders Markdown (st.info, st.subheader, ...), its characters escaped."""
+    return str(text).translate(_MARKDOWN)
+
+
 def render_messages() -> None:
     for level, text in st.session_state.pop(KEY_MESSAGES, []):
-        getattr(st, level)(text.get(lang()) or text["en"])
+        getattr(st, level)(md(text.get(lang()) or text["en"]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1338,11 +1350,11 @@ def render_column_step() -> None:
         return
     headers = step["headers"]
     with st.container(border=True, key="colmap"):
-        st.subheader(t("app.colmap.title", file=step["file"]))
+        st.subheader(md(t("app.colmap.title", file=step["file"])))
         missing = [m for m in step["missing"] if m in ("position", "name", "kind")]
         words = t("state.list.sep").join(t(f"app.colmap.missing.{m}") for m in missing)
         st.write(t("app.colmap.why", missing=words))
-        st.caption(t("app.colmap.rows", file=step["file"], n=len(step["rows"])))
+        st.caption(md(t("app.colmap.rows", file=step["file"], n=len(step["rows"]))))
         st.dataframe(
             pd.DataFrame(step["rows"], columns=headers, dtype="str"),
             hide_index=True,
@@ -1671,7 +1683,7 @@ def render_map(base: Analysis, analysis: Analysis, kind: str, run: CorrectedRun)
     if placed:
         st.caption(t("app.map.located", n=placed))
     if run.conditions is not None:
-        st.info(t("app.condition.shown", condition=work().condition))
+        st.info(md(t("app.condition.shown", condition=work().condition)))
     shape = st.session_state.get(KEY_DRAWN)
     if shape is not None:
         if shape.geom_type == "LineString":
@@ -1823,7 +1835,7 @@ def chosen_text() -> str:
 def render_whatif(analysis: Analysis, kind: str) -> None:
     st.subheader(t("app.whatif"))
     st.caption(t("app.whatif.help"))
-    st.write(chosen_text())
+    st.write(md(chosen_text()))
     villages = analysis.villages
     none = t("app.whatif.no_village")
     options = ["", *village_order(analysis, kind)]
@@ -1904,7 +1916,7 @@ def render_editing() -> None:
             horizontal=True,
         )
         gdf = getattr(scenario, layer)
-        st.caption(chosen_text())
+        st.caption(md(chosen_text()))
         if layer == "households":
             c1, c2 = st.columns(2)
             c1.text_input(t("app.edit.id"), key="edit_new_id")
@@ -2042,7 +2054,7 @@ def render_corrections(run: CorrectedRun, settings: AnalysisSettings, kind: str)
         w = work()
         st.caption(t("app.roads.help", join=f"{JOIN_M:g}"))
         for note in run.notes:
-            getattr(st, "warning" if note.is_warning else "info")(note.message(lang()))
+            getattr(st, "warning" if note.is_warning else "info")(md(note.message(lang())))
         if w.origins["roads"] == (DEMO,) and not len(w.community) and not len(w.closures):
             st.button(t("app.roads.demo"), key="roads_demo", on_click=load_demo_corrections)
         st.subheader(t("app.roads.community"))
@@ -2425,7 +2437,7 @@ def render_comparison(run: CorrectedRun, settings: AnalysisSettings, kind: str) 
     st.write(t("app.compare"))
     summary = comparison.summary
     for sentence in summary.loc[summary["kind"] == kind, f"sentence_{lang()}"]:
-        st.markdown(f"- {sentence}")
+        st.markdown(f"- {md(sentence)}")
     table = comparison.villages
     names = ["", *w.conditions]
     flags = table[[f"flag_{kind}|{n}" for n in names]].to_numpy(bool)
@@ -3016,7 +3028,7 @@ def autosave(settings: AnalysisSettings) -> None:
         if not st.session_state.get("autosave_warned"):
             st.session_state["autosave_warned"] = True
             reason = err.message(lang()) if isinstance(err, GapMapperError) else str(err)
-            st.warning(t("app.autosave.failed", reason=reason))
+            st.warning(md(t("app.autosave.failed", reason=reason)))
         return
     st.session_state[KEY_AUTOSAVED] = state
 
@@ -3134,16 +3146,16 @@ def render_page() -> None:
         with st.spinner(t("app.load")):
             base, after, run = current_analysis(settings)
     except GapMapperError as err:
-        st.error(t("app.error", message=err.message(lang())))
+        st.error(md(t("app.error", message=err.message(lang()))))
         with undo_place:  # a change that cannot be worked out can still be undone
             render_undo()
         st.stop()
     scenario = after.scenario
     w = work()
-    st.title(scenario.title.get(lang()) or t("app.title"))
+    st.title(md(scenario.title.get(lang()) or t("app.title")))
     banner = w.banner(lang())
     if banner:
-        st.info(banner)
+        st.info(md(banner))
     render_metrics(base, after, kind)
     col_map, col_side = st.columns([2, 1])
     with col_map:

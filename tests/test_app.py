@@ -582,7 +582,8 @@ def test_a_bug_is_a_short_message_and_the_log_never_a_traceback(app, tmp_path, m
     assert not app.exception, [e.value for e in app.exception]
     message = app.error[0].value
     log = tmp_path / "log" / "gapmapper.log"
-    assert "RuntimeError" in message and str(log) in message
+    # the page shows Markdown: the path's underscores come escaped, so they show as they are
+    assert "RuntimeError" in message and str(log).replace("_", "\\_") in message
     assert "Traceback" not in message and "a bug in a reader" not in message
     assert "Traceback" in log.read_text(encoding="utf-8")
     assert "a bug in a reader" in log.read_text(encoding="utf-8")
@@ -1189,3 +1190,15 @@ def test_road_speeds_are_kept_when_their_table_is_closed(app):
     app.button(key="undo").click().run()
     app.button(key="undo").click().run()
     assert app.session_state["history"].work.settings.speeds_kmh is None
+
+
+def test_a_file_name_that_looks_like_markdown_is_shown_as_it_is(app):
+    """Data is never code: a file name holding Markdown (a link, emphasis, a colour
+    directive) reaches the page's messages escaped, so it shows as the characters it has."""
+    name = "农户[点我](http:--x)_*:red[红]*.csv"
+    upload(app, "up_households", name, OWN.encode())
+    app.button(key="apply_layers").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    shown = next(s.value for s in app.success if "已载入" in s.value)
+    assert shown == "已载入：农户\\[点我\\](http:--x)\\_\\*:red\\[红\\]\\*.csv"
+    assert app.title[0].value.startswith("察哈尔右翼后旗：农户是你的数据（农户\\[点我\\]")

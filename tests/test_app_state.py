@@ -438,3 +438,15 @@ def test_a_click_picks_the_road_between_two_junctions():
     # a length cap stops the walk
     capped = road_stretch_near(net, *nb.lonlat(350, 20), max_length_m=50)
     assert len(capped.coords) == 2
+
+
+def test_the_length_of_a_drawn_line_is_its_length_on_the_ellipsoid():
+    """Pencil: one degree of latitude between 41 and 42 N is the meridian arc's degree at
+    41.5 N, 111,132.954 - 559.822 cos 2phi + 1.175 cos 4phi = 111,063.6 m (WGS84)."""
+    from mapping.app_state import line_length_m
+
+    arc = line_length_m(shapely.LineString([(113.0, 41.0), (113.0, 42.0)]))
+    assert abs(arc - 111_063.6) < 0.5
+    assert line_length_m(shapely.LineString([(113.0, 41.0), (113.0, 41.5), (113.0, 42.0)])) == (
+        pytest.approx(arc, rel=1e-9)
+    )
