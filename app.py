@@ -307,6 +307,7 @@ i18n.register(
             "zh": "各村到最近{kind}的道路距离（公里）",
             "en": "Road distance from each village to the nearest {kind} (km)",
         },
+        "app.chart.limit": {"zh": "标准", "en": "threshold"},
         "app.col.village": {"zh": "村庄", "en": "Village"},
         "app.col.dist": {"zh": "距离（公里）", "en": "Distance (km)"},
         "app.col.time": {"zh": "时间（分钟）", "en": "Time (min)"},
@@ -1160,40 +1161,50 @@ def render_data_source() -> None:
         if up is not None and sb.button(t("app.load"), key="load_project"):
             load_project(up)
 
-    with sb.expander(t("app.layers"), key="exp_layers", on_change="rerun"):
-        st.radio(
-            t("app.coords"),
-            COORD_OPTIONS,
-            format_func=labels("app.coords"),
-            key=KEY_COORDS,
-            horizontal=False,
-            on_change=remember_coords,
+    section = sb.expander(t("app.layers"), key="exp_layers", on_change="rerun")
+    with section:
+        # a closed section is not drawn (three file pickers and four choices): a new
+        # session's first map comes sooner; its choices are kept meanwhile (keep_closed_choices)
+        if section.open:
+            render_layer_files()
+
+
+def render_layer_files() -> None:
+    """The "your own layers" section: the coordinate system, a file (or path) per layer and
+    whether it adds to or replaces the layer, and the button that reads them."""
+    st.radio(
+        t("app.coords"),
+        COORD_OPTIONS,
+        format_func=labels("app.coords"),
+        key=KEY_COORDS,
+        horizontal=False,
+        on_change=remember_coords,
+    )
+    chosen = {}
+    for layer in FILE_LAYERS:
+        name = t(f"app.layer.{layer}")
+        up = file_picker(st, name, PICKER_TYPES[f"up_{layer}"], f"up_{layer}")
+        typed = st.text_input(
+            t("app.layer_path", layer=name), key=KEY_LAYER_PATH.format(layer=layer)
         )
-        chosen = {}
-        for layer in FILE_LAYERS:
-            name = t(f"app.layer.{layer}")
-            up = file_picker(st, name, PICKER_TYPES[f"up_{layer}"], f"up_{layer}")
-            typed = st.text_input(
-                t("app.layer_path", layer=name), key=KEY_LAYER_PATH.format(layer=layer)
-            )
-            how_key = KEY_LAYER_HOW.format(layer=layer)
-            how = st.radio(
-                t("app.how", layer=name),
-                HOW,
-                format_func=labels("app.how"),
-                key=how_key,
-                horizontal=True,
-            )
-            if up is not None:
-                chosen[layer] = (up, None, how)
-            elif typed.strip():
-                chosen[layer] = (None, Path(typed.strip()), how)
-        if st.button(t("app.apply_layers"), key="apply_layers", disabled=not chosen):
-            st.session_state.pop(KEY_COLUMNS_STEP, None)
-            apply_layer_files(chosen)
-        ready = st.session_state.pop(KEY_COLUMNS_READY, None)
-        if ready is not None and chosen:  # the "which column is ..." step was answered
-            apply_layer_files(chosen, ready)
+        how_key = KEY_LAYER_HOW.format(layer=layer)
+        how = st.radio(
+            t("app.how", layer=name),
+            HOW,
+            format_func=labels("app.how"),
+            key=how_key,
+            horizontal=True,
+        )
+        if up is not None:
+            chosen[layer] = (up, None, how)
+        elif typed.strip():
+            chosen[layer] = (None, Path(typed.strip()), how)
+    if st.button(t("app.apply_layers"), key="apply_layers", disabled=not chosen):
+        st.session_state.pop(KEY_COLUMNS_STEP, None)
+        apply_layer_files(chosen)
+    ready = st.session_state.pop(KEY_COLUMNS_READY, None)
+    if ready is not None and chosen:  # the "which column is ..." step was answered
+        apply_layer_files(chosen, ready)
 
 
 def load_osm(up, typed: str) -> None:
@@ -2061,27 +2072,13 @@ def render_corrections(run: CorrectedRun, settings: AnalysisSettings, kind: str)
             st.button(t("app.roads.demo"), key="roads_demo", on_click=load_demo_corrections)
         st.subheader(t("app.roads.community"))
         render_drawn_road()
-        up = st.file_uploader(
-            t("app.roads.file"),
-            type=PICKER_TYPES["up_roads"],
-            key=roads_picker_key("up_roads"),
-            help=t("app.roads.file_coords"),
-        )
-        if st.button(t("app.roads.load"), key="roads_load", disabled=up is None):
-            load_line_file(up, "roads")
+        line_file_picker("roads")
         if len(w.community):
             render_road_table(w)
             render_changes(run, settings, kind)
         st.subheader(t("app.closures"))
         render_closure_tools()
-        up = st.file_uploader(
-            t("app.closures.file"),
-            type=PICKER_TYPES["up_closures"],
-            key=roads_picker_key("up_closures"),
-            help=t("app.roads.file_coords"),
-        )
-        if st.button(t("app.closures.load"), key="closures_load", disabled=up is None):
-            load_line_file(up, "closures")
+        line_file_picker("closures")
         if len(w.closures):
             render_closure_table(w)
             render_comparison(run, settings, kind)
@@ -2127,6 +2124,19 @@ def add_drawn_road() -> None:
             for lg in i18n.LANGUAGES
         }
         ss.setdefault(KEY_MESSAGES, []).append(("success", text))
+
+
+def line_file_picker(what: str) -> None:
+    """A file picker and its button for community roads (``what = "roads"``) or road
+    conditions (``"closures"``)."""
+    up = st.file_uploader(
+        t(f"app.{what}.file"),
+        type=PICKER_TYPES[f"up_{what}"],
+        key=roads_picker_key(f"up_{what}"),
+        help=t("app.roads.file_coords"),
+    )
+    if st.button(t(f"app.{what}.load"), key=f"{what}_load", disabled=up is None):
+        load_line_file(up, what)
 
 
 def load_line_file(up, what: str) -> None:
@@ -2665,45 +2675,23 @@ def render_table(shown: pd.DataFrame) -> None:
 
 def render_chart(shown: pd.DataFrame, limit_km: float | None, kind: str) -> None:
     """The farthest villages as horizontal bars, with the distance threshold as a line (none
-    when the kind is flagged by travel time).
+    when the kind is flagged by travel time): plain HTML (:mod:`mapping.barchart` says why
+    not a chart library)."""
+    from mapping.barchart import bar_chart_html
 
-    A Vega-Lite spec written out (Altair would validate the same spec against its schema on
-    every run, a tenth of a second of each).
-    """
     st.caption(t("app.chart", kind=t(f"kind.{kind}")))
     name, dist, flag = t("app.col.village"), t("app.col.dist"), t("app.col.flag")
     top = shown.dropna(subset=[dist]).nlargest(15, dist)
-    rows = [
-        {"v": str(v), "d": float(d), "f": bool(f), "x": limit_km}
-        for v, d, f in zip(top[name], top[dist], top[flag], strict=True)
-    ]
-    spec = {
-        "data": {"values": rows},
-        "layer": [
-            {
-                "mark": "bar",
-                "encoding": {
-                    "x": {"field": "d", "type": "quantitative", "title": dist},
-                    "y": {"field": "v", "type": "nominal", "sort": "-x", "title": None},
-                    "color": {
-                        "field": "f",
-                        "type": "nominal",
-                        "scale": {"domain": [True, False], "range": ["#d7191c", "#1a9641"]},
-                        "legend": None,
-                    },
-                    "tooltip": [
-                        {"field": "v", "type": "nominal", "title": name},
-                        {"field": "d", "type": "quantitative", "title": dist},
-                    ],
-                },
-            },
-            {
-                "mark": {"type": "rule", "strokeDash": [4, 3]},
-                "encoding": {"x": {"aggregate": "min", "field": "x", "type": "quantitative"}},
-            },
-        ][: 2 if limit_km is not None else 1],
-    }
-    st.vega_lite_chart(spec, width="stretch")
+    st.html(
+        bar_chart_html(
+            top[name].astype(str).tolist(),
+            top[dist].tolist(),
+            top[flag].astype(bool).tolist(),
+            limit=limit_km,
+            value_label=dist,
+            limit_label=t("app.chart.limit"),
+        )
+    )
 
 
 def export_analysis(
@@ -3117,12 +3105,28 @@ def start_session() -> None:
 
 def start_run() -> None:
     """Before any widget is drawn: settings to put into widgets, inputs to empty."""
+    keep_closed_choices()
     apply_pending_settings()
     take_map_choice()
     if st.session_state.pop("clear_paths", False):
         for layer in FILE_LAYERS:
             st.session_state[KEY_LAYER_PATH.format(layer=layer)] = ""
         st.session_state[KEY_OSM_PATH] = ""
+
+
+#: Choices made in a section that may be closed (and then not drawn): Streamlit forgets the
+#: value of a widget that a run does not draw, so each run stores them again.
+KEPT_CHOICES = (
+    KEY_COORDS,
+    *(KEY_LAYER_HOW.format(layer=layer) for layer in FILE_LAYERS),
+    *(KEY_LAYER_PATH.format(layer=layer) for layer in FILE_LAYERS),
+)
+
+
+def keep_closed_choices() -> None:
+    for key in KEPT_CHOICES:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
 
 
 def render_page() -> None:

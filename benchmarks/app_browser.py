@@ -21,19 +21,17 @@ time) are measured, so the browser's share of the wait can be read off.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.run import HEADER, Row, format_row, machine, row_app  # noqa: E402
+from benchmarks.run import HEADER, Row, format_row, machine, row_app, save_rows  # noqa: E402
 from tests import browser  # noqa: E402
 
 VIEWPORT = (1400, 1000)
@@ -186,10 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in result:
         print(format_row(r), flush=True)
     if args.json:
-        args.json.write_text(
-            json.dumps({"machine": info, "rows": [asdict(r) for r in result]}, indent=1),
-            encoding="utf-8",
-        )
+        save_rows(args.json, result, info)
     return 0 if all(r.ok is not False for r in result) else 1
 
 

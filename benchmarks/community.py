@@ -28,12 +28,9 @@ snapping grid, once per machine) happen before the timing.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +41,7 @@ import numpy as np  # noqa: E402
 import pyproj  # noqa: E402
 import shapely  # noqa: E402
 
-from benchmarks.run import HEADER, Row, best_of, format_row, machine, max_diff  # noqa: E402
+from benchmarks.run import HEADER, Row, best_of, format_row, max_diff, script_main  # noqa: E402
 from benchmarks.synthetic import UTM, make_scenario  # noqa: E402
 from layers.tracks import make_closures, make_community_roads  # noqa: E402
 from mapping.analysis import run_analysis  # noqa: E402
@@ -304,19 +301,7 @@ def run(quick: bool, out=print) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes")
-    parser.add_argument("--json", type=Path, help="also save the rows to this JSON file")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    rows = run(args.quick)
-    print(f"\nTotal {time.perf_counter() - started:.0f} s.")
-    if args.json:
-        args.json.write_text(
-            json.dumps({"machine": machine(), "rows": [asdict(r) for r in rows]}, indent=1),
-            encoding="utf-8",
-        )
-    return 0 if all(r.ok is not False for r in rows) else 1
+    return script_main(run, __doc__, argv)
 
 
 if __name__ == "__main__":

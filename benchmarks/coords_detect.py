@@ -26,11 +26,7 @@ clock, best of a few repeats, ours and the alternative called in turn; the first
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import time
-from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +35,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from benchmarks.run import HEADER, Row, best_of, format_row, machine  # noqa: E402
+from benchmarks.run import HEADER, Row, best_of, format_row, script_main  # noqa: E402
 from benchmarks.synthetic import make_scenario, place_points  # noqa: E402
 from layers.coords import wgs84_to_gcj02  # noqa: E402
 from mapping.coorddetect import MAX_SAMPLE, measure_coords  # noqa: E402
@@ -129,19 +125,7 @@ def run(quick: bool, out=print) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes")
-    parser.add_argument("--json", type=Path, help="also save the rows to this JSON file")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    rows = run(args.quick)
-    print(f"\nTotal {time.perf_counter() - started:.0f} s.")
-    if args.json:
-        args.json.write_text(
-            json.dumps({"machine": machine(), "rows": [asdict(r) for r in rows]}, indent=1),
-            encoding="utf-8",
-        )
-    return 0 if all(r.ok is not False for r in rows) else 1
+    return script_main(run, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +30,7 @@ if str(ROOT) not in sys.path:
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from benchmarks.run import HEADER, Row, best_of, format_row, machine  # noqa: E402
+from benchmarks.run import HEADER, Row, best_of, format_row, save_rows  # noqa: E402
 from benchmarks.synthetic import UTM, make_scenario  # noqa: E402
 from mapping.analysis import run_analysis  # noqa: E402
 from mapping.cards import draw_village_card, write_card, write_cards  # noqa: E402
@@ -131,11 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(format_row(r))
     if args.json:
-        args.json.write_text(
-            json.dumps({"machine": machine(), "rows": [asdict(r) for r in rows]}, indent=1),
-            encoding="utf-8",
-        )
-    return 0
+        save_rows(args.json, rows)
+    return 0 if all(r.ok is not False for r in rows) else 1
 
 
 if __name__ == "__main__":

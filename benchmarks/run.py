@@ -876,6 +876,27 @@ def machine() -> dict:
     }
 
 
+def save_rows(path: Path, rows: list[Row], info: dict | None = None, **extra: object) -> None:
+    """The rows of a run (and the machine it was on) as JSON."""
+    data = {"machine": info or machine(), **extra, "rows": [asdict(r) for r in rows]}
+    path.write_text(json.dumps(data, indent=1, default=float), encoding="utf-8")
+
+
+def script_main(run_rows: Callable[[bool], list[Row]], doc: str, argv: list[str] | None) -> int:
+    """The command line of a benchmark script whose rows come from ``run_rows(quick)``:
+    ``--quick`` (small sizes) and ``--json PATH``; exit status 1 when a row missed its target."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes")
+    parser.add_argument("--json", type=Path, help="also save the rows to this JSON file")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    rows = run_rows(args.quick)
+    print(f"\nTotal {time.perf_counter() - started:.0f} s.")
+    if args.json:
+        save_rows(args.json, rows)
+    return 0 if all(r.ok is not False for r in rows) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
@@ -900,13 +921,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(args.quick, out=lambda s: print(s, flush=True))
     print(f"total {time.perf_counter() - t0:.0f} s; load average after: {_load_avg()}")
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {"machine": info, "quick": args.quick, "rows": [asdict(r) for r in rows]},
-                indent=2,
-                default=float,
-            )  # fmt: skip
-        )
+        save_rows(args.json, rows, info, quick=args.quick)
     return 0 if all(r.ok is not False for r in rows) else 1
 
 

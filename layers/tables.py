@@ -1019,11 +1019,7 @@ def _xlsx_preview(path: Path, label: str, max_rows: int) -> tuple[list, str]:
         raise _not_readable(label, "not an XLSX workbook")
     workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
-        sheets = list(workbook.worksheets)
-        if not sheets:
-            raise NoDataError("error.tables.empty_file", file=label)
-        matching = [s for s in sheets if _has_position_headers(_first_row(s), None)]
-        chosen = matching[0] if matching else sheets[0]
+        sheets, matching, chosen = _choose_sheet(workbook, label, None)
         records = []
         for row, cells in _sheet_rows(chosen):
             records.append((row, cells))
@@ -1048,7 +1044,7 @@ class _Options:
 
 def _read_as(path: Path, kind: str, label: str, choice: str) -> tuple[ReadAs, list[Note]]:
     """The system to read ``path`` in (the user's, else the format's default) and notes."""
-    ovital = kind in ("ovkml", "ovkmz") or (kind in ("kml", "kmz") and _looks_like_ovital(path))
+    ovital = kind in ("ovkml", "ovkmz") or (kind in ("kml", "kmz") and looks_like_ovital(path))
     if kind == "gpx":
         notes = []
         if choice not in (AUTO, "wgs84"):
@@ -1063,7 +1059,7 @@ def _read_as(path: Path, kind: str, label: str, choice: str) -> tuple[ReadAs, li
     return ReadAs("wgs84", False, "default", label), []
 
 
-def _looks_like_ovital(path: Path) -> bool:
+def looks_like_ovital(path: Path) -> bool:
     """Whether the first kilobytes of a KML (or a KMZ's first KML) name 奥维/Ovital."""
     try:
         if zipfile.is_zipfile(path):
@@ -1232,13 +1228,7 @@ def _read_xlsx(path: Path, opts: _Options) -> gpd.GeoDataFrame:
         raise _not_readable(label, "not an XLSX workbook")
     workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
-        sheets = list(workbook.worksheets)
-        if not sheets:
-            raise NoDataError("error.tables.empty_file", file=label)
-        matching = [
-            sheet for sheet in sheets if _has_position_headers(_first_row(sheet), opts.columns)
-        ]
-        chosen = matching[0] if matching else sheets[0]
+        sheets, matching, chosen = _choose_sheet(workbook, label, opts.columns)
         records = list(_sheet_records(chosen, _TableLimits(label)))
     finally:
         workbook.close()
@@ -1261,6 +1251,16 @@ def _read_xlsx(path: Path, opts: _Options) -> gpd.GeoDataFrame:
             )
         )
     return add_notes(gdf, notes)
+
+
+def _choose_sheet(workbook, label: str, columns: ColumnMapping | None) -> tuple[list, list, object]:
+    """A workbook's sheets, those whose first row has position headers (by ``columns`` when
+    given), and the sheet to read: the first of those, else the first sheet."""
+    sheets = list(workbook.worksheets)
+    if not sheets:
+        raise NoDataError("error.tables.empty_file", file=label)
+    matching = [sheet for sheet in sheets if _has_position_headers(_first_row(sheet), columns)]
+    return sheets, matching, matching[0] if matching else sheets[0]
 
 
 def _sheet_rows(sheet) -> Iterator[tuple[int, list[str]]]:

@@ -77,7 +77,7 @@ from layers.errors import FileFormatError, InputError, NoDataError
 from layers.files import atomic_path
 from layers.roads import MODE_BITS, MODES
 from layers.schema import WGS84, Note, add_notes, check_columns, coerce, empty_frame, notes_of
-from layers.tables import find_column, read_table, text_values
+from layers.tables import find_column, looks_like_ovital, read_table, text_values
 
 #: Road classes of community roads: the OSM ``highway`` value each stands for, in the order
 #: a user picks them. A class sets the speed through :mod:`mapping.settings`.
@@ -592,7 +592,7 @@ def _read_lines_file(path: Path, label: str, system: str) -> tuple[gpd.GeoDataFr
             notes.append(Note("note.tracks.gpx_is_wgs84", {"file": label, "coords": system}))
         raw = _read_gpx(path, label)
     else:
-        if ext in (".kml", ".kmz") and system == "wgs84" and _looks_like_ovital(path):
+        if ext in (".kml", ".kmz") and system == "wgs84" and looks_like_ovital(path):
             notes.append(Note("note.tracks.ovital_gcj02", {"file": label}))
         # read_table: the size, zip-bomb, CRS and coordinate-range checks of every user file
         raw = read_table(path, coords=system, layer_label=label)
@@ -606,27 +606,6 @@ def _check_points(raw: gpd.GeoDataFrame, label: str) -> None:
     n = int(shapely.get_num_coordinates(raw.geometry.to_numpy()).sum())
     if n > MAX_POINTS:
         raise InputError("error.tracks.too_many_points", file=label, limit=f"{MAX_POINTS:,}")
-
-
-def _looks_like_ovital(path: Path) -> bool:
-    """Whether the first kilobytes of a KML (or a KMZ's first KML) name 奥维/Ovital."""
-    import zipfile
-
-    try:
-        if path.suffix.lower() == ".kmz":
-            with zipfile.ZipFile(path) as archive:
-                kml = [n for n in archive.namelist() if n.lower().endswith(".kml")]
-                if not kml:
-                    return False
-                with archive.open(kml[0]) as f:
-                    head = f.read(4096)
-        else:
-            with path.open("rb") as f:
-                head = f.read(4096)
-    except (OSError, zipfile.BadZipFile, ValueError):
-        return False  # read_table says what is wrong with the file
-    text = head.decode("utf-8", errors="replace").lower()
-    return "ovital" in text or "奥维" in text
 
 
 def _read_gpx(path: Path, label: str) -> gpd.GeoDataFrame:

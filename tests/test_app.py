@@ -107,6 +107,7 @@ def test_a_bad_households_file_is_explained_and_nothing_is_lost(app, tmp_path):
     before = metrics(app)
     bad = tmp_path / "households.csv"
     bad.write_text("户编号,经度,纬度\nA1,113.2,41.45\nA2,113.2,211.4\n", encoding="utf-8")
+    open_sections(app, "exp_layers")
     app.text_input(key="layer_path_households").input(str(bad)).run()
     app.button(key="apply_layers").click().run()
     assert not app.exception
@@ -122,6 +123,7 @@ def test_a_good_households_file_replaces_the_households(app, tmp_path):
     good.write_text(
         "户编号,经度,纬度,儿童数\nA1,113.20,41.45,2\nA2,113.25,41.46,1\n", encoding="utf-8"
     )
+    open_sections(app, "exp_layers")
     app.text_input(key="layer_path_households").input(str(good)).run()
     app.button(key="apply_layers").click().run()
     assert not app.exception
@@ -274,6 +276,7 @@ def test_planning_suggests_a_site_that_can_be_accepted(app):
 def test_households_outside_the_area_are_warned_about_in_the_app(app, tmp_path):
     csv = tmp_path / "hh.csv"
     csv.write_text("户编号,经度,纬度\nA1,113.20,41.45\nA2,116.50,39.90\n", encoding="utf-8")
+    open_sections(app, "exp_layers")
     app.text_input(key="layer_path_households").input(str(csv)).run()
     app.button(key="apply_layers").click().run()
     assert not app.exception
@@ -320,6 +323,9 @@ def upload(at, key: str, name: str, data: bytes) -> None:
     """Choose a file in the picker ``key`` (the app empties a picker after reading its file:
     the picker of the latest round)."""
     pickers = [u for u in at.file_uploader if u.key == key or u.key.startswith(f"{key}_")]
+    if not pickers:  # the section of the layers' pickers is closed: open it
+        open_sections(at, "exp_layers")
+        pickers = [u for u in at.file_uploader if u.key == key or u.key.startswith(f"{key}_")]
     pickers[-1].set_value((name, data, "application/octet-stream")).run()
 
 
@@ -358,6 +364,7 @@ def test_a_services_file_adds_by_default_and_replaces_when_asked(app, tmp_path):
     assert "已载入：新园.csv" in app.success[0].value
     app.button(key="undo").click().run()
     assert len(app.session_state["scenario"].services) == 19
+    open_sections(app, "exp_layers")
     app.radio(key="how_services").set_value("replace").run()
     upload(app, "up_services", "新园.csv", data)  # a new, empty picker after the first read
     app.button(key="apply_layers").click().run()
@@ -369,6 +376,7 @@ def test_a_services_file_adds_by_default_and_replaces_when_asked(app, tmp_path):
 def test_reading_a_file_twice_is_refused_and_nothing_changes(app, tmp_path):
     csv = tmp_path / "新园.csv"
     csv.write_text("名称,类型,经度,纬度\n新园,幼儿园,113.0,41.9\n", encoding="utf-8")
+    open_sections(app, "exp_layers")
     app.text_input(key="layer_path_services").input(str(csv)).run()
     app.button(key="apply_layers").click().run()
     services = app.session_state["scenario"].services
@@ -434,12 +442,34 @@ def test_an_opened_project_keeps_the_page_language_and_its_layers_origins(tmp_pa
 
 def test_the_coordinate_system_is_remembered_across_a_reload(app):
     """Item 8: the choice lives in the page's address, so a reload keeps it."""
+    open_sections(app, "exp_layers")
     app.radio(key="coords").set_value("gcj02").run()
     assert app.query_params["coords"] == "gcj02"
     again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     again.query_params["coords"] = "gcj02"
     again.run()
+    open_sections(again, "exp_layers")
     assert again.radio(key="coords").value == "gcj02"
+
+
+def test_the_layers_section_closed_is_not_drawn_and_keeps_its_choices(app):
+    """Closed, the own-layers section draws nothing (a new session's page is lighter), and
+    the coordinate system, the add/replace choices and typed paths chosen in it stay."""
+    assert not [u for u in app.file_uploader if u.key.startswith("up_households")]
+    open_sections(app, "exp_layers")
+    assert [u for u in app.file_uploader if u.key.startswith("up_households")]
+    app.radio(key="coords").set_value("gcj02").run()
+    app.radio(key="how_services").set_value("replace").run()
+    app.text_input(key="layer_path_villages").input("村.csv").run()
+    app.session_state["exp_layers"] = False
+    app.run()
+    app.number_input(key="threshold_km_kindergarten").set_value(6.0).run()  # another run
+    assert not [u for u in app.file_uploader if u.key.startswith("up_households")]
+    assert app.session_state["coords"] == "gcj02"
+    open_sections(app, "exp_layers")
+    assert app.radio(key="coords").value == "gcj02"
+    assert app.radio(key="how_services").value == "replace"
+    assert app.text_input(key="layer_path_villages").value == "村.csv"
 
 
 def test_an_added_service_is_confirmed_and_the_village_list_starts_with_the_flagged(app):
@@ -1068,6 +1098,7 @@ def test_the_coordinate_system_is_detected_by_default_and_said(app):
     households land where the demo itself puts them (it declares GCJ-02)."""
     from mapping.scenario import load_demo
 
+    open_sections(app, "exp_layers")
     assert app.radio(key="coords").value == "auto"
     data = (ROOT / "data" / "demo" / "households.csv").read_bytes()
     upload(app, "up_households", "农户.csv", data)

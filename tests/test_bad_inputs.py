@@ -733,6 +733,8 @@ def metrics(at) -> dict[str, str]:
 
 
 def load_in_app(at, path: Path, lang: str = "zh") -> list[str]:
+    at.session_state["exp_layers"] = True  # the section of one's own layers, opened
+    at.run()
     at.text_input(key="layer_path_households").input(str(path)).run()
     if lang != "zh":
         _format_in(at, lang)

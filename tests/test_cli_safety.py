@@ -69,8 +69,8 @@ def test_a_second_run_replaces_every_output(results, capsys):
     after = snapshot(out)
     assert set(after) == set(before)
     # the earlier run was in Chinese, this one in English: every table was rewritten
-    assert "threshold".encode() not in before["villages.csv"]
-    assert "threshold".encode() in after["villages.csv"]
+    assert b"threshold" not in before["villages.csv"]
+    assert b"threshold" in after["villages.csv"]
     assert sorted(p.name for p in out.parent.iterdir()) == ["out"]
 
 
