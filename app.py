@@ -1503,26 +1503,21 @@ def render_settings() -> AnalysisSettings:
             key=KEY_THRESHOLD_UNIT.format(kind=kind),
             horizontal=True,
         )
-        # both stay drawn (the one not in use greyed out), so each keeps its value
-        km = sb.number_input(
-            t("app.threshold", kind=name),
-            min_value=0.5,
-            max_value=200.0,
-            step=0.5,
-            key=KEY_THRESHOLD.format(kind=kind),
-            disabled=unit != "km",
-        )
-        thresholds[kind] = km * 1000
-        mins = sb.number_input(
-            t("app.threshold.min", kind=name),
-            min_value=1.0,
-            max_value=600.0,
-            step=5.0,
-            key=KEY_THRESHOLD_MIN.format(kind=kind),
-            disabled=unit != "min",
-        )
-        if unit == "min":
-            minutes[kind] = float(mins)
+        # only the one in use is drawn (a lighter page); the other keeps its value
+        # (keep_closed_choices) for when the unit is switched back
+        km_key, min_key = KEY_THRESHOLD.format(kind=kind), KEY_THRESHOLD_MIN.format(kind=kind)
+        if unit == "km":
+            sb.number_input(
+                t("app.threshold", kind=name), min_value=0.5, max_value=200.0, step=0.5,
+                key=km_key,
+            )  # fmt: skip
+        else:
+            sb.number_input(
+                t("app.threshold.min", kind=name), min_value=1.0, max_value=600.0, step=5.0,
+                key=min_key,
+            )  # fmt: skip
+            minutes[kind] = float(st.session_state[min_key])
+        thresholds[kind] = float(st.session_state[km_key]) * 1000
     settings = AnalysisSettings(
         mode=mode,
         thresholds_m=thresholds,
@@ -3114,10 +3109,13 @@ def start_run() -> None:
         st.session_state[KEY_OSM_PATH] = ""
 
 
-#: Choices made in a section that may be closed (and then not drawn): Streamlit forgets the
-#: value of a widget that a run does not draw, so each run stores them again.
+#: Choices made in a section that may be closed, or a threshold in the unit not in use (then
+#: not drawn): Streamlit forgets the value of a widget that a run does not draw, so each run
+#: stores them again.
 KEPT_CHOICES = (
     KEY_COORDS,
+    *(KEY_THRESHOLD.format(kind=kind) for kind in KINDS),
+    *(KEY_THRESHOLD_MIN.format(kind=kind) for kind in KINDS),
     *(KEY_LAYER_HOW.format(layer=layer) for layer in FILE_LAYERS),
     *(KEY_LAYER_PATH.format(layer=layer) for layer in FILE_LAYERS),
 )

@@ -644,6 +644,22 @@ def test_a_threshold_in_minutes_flags_by_travel_time(app):
     assert bool(village_rows(app).set_index("村庄").loc[FAR, "超标"])
 
 
+def test_only_the_threshold_in_use_is_drawn_and_the_other_keeps_its_value(app):
+    """The sidebar draws the kilometres or the minutes of a kind, whichever flags; switching
+    back finds the other as it was left."""
+    keys = lambda: {n.key for n in app.number_input}  # noqa: E731
+    assert "threshold_km_kindergarten" in keys() and "threshold_min_kindergarten" not in keys()
+    app.number_input(key="threshold_km_kindergarten").set_value(7.5).run()
+    app.radio(key="threshold_unit_kindergarten").set_value("min").run()
+    assert "threshold_km_kindergarten" not in keys()
+    app.number_input(key="threshold_min_kindergarten").set_value(45.0).run()
+    app.number_input(key="threshold_km_school").set_value(4.0).run()  # another run
+    app.radio(key="threshold_unit_kindergarten").set_value("km").run()
+    assert app.number_input(key="threshold_km_kindergarten").value == 7.5
+    assert app.session_state["threshold_min_kindergarten"] == 45.0
+    assert not app.exception
+
+
 def test_the_summary_lists_the_villages_with_most_households_beyond_first(app):
     """Item 10: the issue's case: 9 surveyed households in 光明村, the village list in its
     own order puts empty villages (and 希乐图村, now without households) before it."""
