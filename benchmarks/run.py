@@ -593,6 +593,8 @@ def child_app_county(osm: str, households_csv: str) -> dict:
     at.radio(key="source").set_value("osm").run()
     at.text_input(key="osm_path").set_value(osm).run()
     load = timed(lambda: at.button(key="load_osm").click().run())
+    at.session_state["exp_layers"] = True  # the section of one's own layers, opened
+    at.run()
     at.radio(key="coords").set_value("wgs84").run()
     at.text_input(key="layer_path_households").set_value(households_csv).run()
     apply = timed(lambda: at.button(key="apply_layers").click().run())

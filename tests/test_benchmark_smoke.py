@@ -105,6 +105,15 @@ def test_app_row_runs_without_errors():
     assert [r.note for r in rows] == ["no errors shown"] * 2
 
 
+def test_county_app_row_drives_the_app_without_errors():
+    """The app on a (tiny) county, driven by its widget keys as a user would: a key the app
+    no longer draws where the row expects it fails here, not in the full benchmark."""
+    rows = bench.row_app_county(2_000, 200)
+    assert len(rows) == 4
+    assert all(r.ok is not False for r in rows), [r.note for r in rows]
+    assert all("no errors shown" in r.note for r in rows)
+
+
 def test_memory_row_reaches_every_household():
     (row,) = bench.row_memory(2_000, 300)
     # households sit on nodes of the largest weakly connected piece; a few one-way dead ends
