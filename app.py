@@ -8,9 +8,13 @@ The session's work (layers with their origins, proposals, settings and the undo 
 Widgets hold stable codes (``"demo"``, ``"gcj02"``) and translate only in ``format_func``.
 
 Tests and scripts drive the app by widget keys. The sections below the map (``exp_edit``,
-``exp_roads``, ``exp_health``, ``exp_plan``, ``exp_export``, ``exp_summary``) are worked out
-only while open: open one first, as a person does (``at.session_state["exp_edit"] = True``
-with AppTest). What the map's tools store: a click or a drawn point ``last_click`` (lon, lat),
+``exp_roads``, ``exp_health``, ``exp_plan``, ``exp_export``, ``exp_summary``) and the
+sidebar's own-layers section (``exp_layers``: ``coords``, ``up_<layer>``,
+``layer_path_<layer>``, ``how_<layer>``, ``apply_layers``) are worked out only while open:
+open one first, as a person does (``at.session_state["exp_layers"] = True`` with AppTest).
+Their choices are kept while they are closed. Of a kind's two thresholds only the one in use
+is drawn (``threshold_km_<kind>`` or ``threshold_min_<kind>``, by
+``threshold_unit_<kind>``). What the map's tools store: a click or a drawn point ``last_click`` (lon, lat),
 a drawn line or area ``drawn_shape`` (a shapely geometry, lon/lat).
 """
 
