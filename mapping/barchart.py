@@ -57,9 +57,7 @@ def bar_chart_html(
             + esc(f"{name}: {number}", quote=True)
             + '" style="display:flex;align-items:center;gap:6px;margin:1px 0;">'
             '<span class="gm-bar-name" style="flex:0 0 7.5em;overflow:hidden;'
-            'text-overflow:ellipsis;white-space:nowrap;text-align:right;">'
-            + esc(name)
-            + "</span>"
+            'text-overflow:ellipsis;white-space:nowrap;text-align:right;">' + esc(name) + "</span>"
             '<span style="flex:1 1 auto;position:relative;height:1.05em;">'
             f'<span class="gm-bar" data-value="{number}" style="position:absolute;left:0;'
             f"top:0;bottom:0;width:{pct(value)};"

@@ -555,8 +555,9 @@ def build_map_model(
         # households without coordinates sit on their village's point: a dot there would
         # look like a surveyed position; they are counted at the village instead
         at_village = (drawn["located"] == "village").to_numpy(dtype=bool)
-        placed = drawn.loc[at_village, "village_id"].astype(str).value_counts()
-        drawn = drawn[~at_village]
+        if at_village.any():  # else the same frame: the map's household layer is reused
+            placed = drawn.loc[at_village, "village_id"].astype(str).value_counts()
+            drawn = drawn[~at_village]
     if privacy == "full":
         households = drawn
     else:

@@ -76,7 +76,9 @@ def test_a_limit_beyond_every_bar_stretches_the_scale_and_no_limit_draws_no_line
     p = parse(bar_chart_html(["a"], [1.0], [False], limit=10.0, value_label="km", limit_label="t"))
     bar = next(a for _, a in p.elements if a.get("class") == "gm-bar")
     assert style_of(bar)["width"] == f"{100 / 10.5:.2f}%"
-    none = parse(bar_chart_html(["a"], [1.0], [False], limit=None, value_label="km", limit_label="t"))
+    none = parse(
+        bar_chart_html(["a"], [1.0], [False], limit=None, value_label="km", limit_label="t")
+    )
     assert not [a for _, a in none.elements if a.get("class") == "gm-bar-limit"]
     empty = parse(bar_chart_html([], [], [], limit=5.0, value_label="km", limit_label="t"))
     assert not [a for _, a in empty.elements if a.get("class") == "gm-bar"]
@@ -85,8 +87,12 @@ def test_a_limit_beyond_every_bar_stretches_the_scale_and_no_limit_draws_no_line
 def test_names_from_files_come_out_as_the_same_text_and_nothing_else():
     names = [p for p in PAYLOADS]
     html = bar_chart_html(
-        names, list(range(1, len(names) + 1)), [True] * len(names), limit=2.0,
-        value_label=PAYLOADS[6], limit_label=PAYLOADS[7],
+        names,
+        list(range(1, len(names) + 1)),
+        [True] * len(names),
+        limit=2.0,
+        value_label=PAYLOADS[6],
+        limit_label=PAYLOADS[7],
     )
     p = parse(html)
     assert p.texts["gm-bar-name"] == names  # exactly, in order
@@ -103,7 +109,11 @@ def test_in_a_browser_the_bars_measure_what_they_say(tmp_path):
     browser.require_chromium()
     names = ["{{7*7}}", '"><img src=x onerror="document.title=\'pwned\'">', "希乐图村"]
     fragment = bar_chart_html(
-        names, [10.0, 5.0, 2.5], [True, True, False], limit=5.0, value_label="km",
+        names,
+        [10.0, 5.0, 2.5],
+        [True, True, False],
+        limit=5.0,
+        value_label="km",
         limit_label="threshold",
     )
     page = tmp_path / "chart.html"

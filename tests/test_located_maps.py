@@ -68,3 +68,23 @@ def test_a_committee_map_shows_no_household_and_no_ring(outputs):
     html = (outputs["committee"] / "map.html").read_text(encoding="utf-8")
     assert household_features(html) == []
     assert "gm-placed" not in html
+
+
+def test_a_map_drawn_again_reuses_its_household_layer(monkeypatch):
+    """The app redraws its map on every click: when no household is placed at its village
+    (all ``located = gps``), the households frame is passed on as it is, so its 20,000-point
+    layer is built once, not on every rerun."""
+    import mapping.maps as maps
+    from mapping.analysis import run_analysis
+    from mapping.scenario import load_demo
+    from mapping.settings import AnalysisSettings
+
+    analysis = run_analysis(load_demo(), AnalysisSettings())
+    assert "located" in analysis.households and (analysis.households["located"] == "gps").all()
+    built = []
+    real = maps._household_layer
+    monkeypatch.setattr(maps, "_household_layer", lambda *a, **k: built.append(1) or real(*a, **k))
+    first = maps.render_map_html(maps.draw_map(analysis, lang="zh", privacy="full"))
+    second = maps.render_map_html(maps.draw_map(analysis, lang="zh", privacy="full"))
+    assert len(built) == 1
+    assert first.count("gm-household") == second.count("gm-household") > 0

@@ -128,9 +128,7 @@ def test_routes_after_a_proposal_lead_to_it(demo):
     assert pd.notna(route["service_name"])
 
 
-def test_the_geopackage_holds_village_routes_and_household_routes_only_in_full_mode(
-    demo, tmp_path
-):
+def test_the_geopackage_holds_village_routes_and_household_routes_only_in_full_mode(demo, tmp_path):
     import pyogrio
 
     from mapping.export import write_geopackage
