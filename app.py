@@ -1521,7 +1521,9 @@ def render_settings() -> AnalysisSettings:
                 key=min_key,
             )  # fmt: skip
             minutes[kind] = float(st.session_state[min_key])
-        thresholds[kind] = float(st.session_state[km_key]) * 1000
+        # the work's value when the widget was never drawn nor set (sync_widgets sets it)
+        km = st.session_state.get(km_key, current.threshold_m(kind) / 1000)
+        thresholds[kind] = float(km) * 1000
     settings = AnalysisSettings(
         mode=mode,
         thresholds_m=thresholds,
