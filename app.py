@@ -2656,21 +2656,25 @@ def village_rows_shown(analysis: Analysis, kind: str) -> pd.DataFrame:
 
 
 def render_table(shown: pd.DataFrame) -> None:
-    """The village table, across the page (the sentence that says why needs the width)."""
+    """The village table, across the page (the sentence that says why needs the width):
+    plain HTML (:func:`mapping.barchart.table_html` says why not ``st.dataframe``), in the
+    page's order (flagged first); the CSV is in the export section."""
+    from mapping.barchart import table_html
+
     st.subheader(t("app.table"))
-    st.dataframe(
-        shown,
-        hide_index=True,
-        key="village_table",
-        height=380,
-        column_config={
-            t("app.col.village"): st.column_config.TextColumn(width=110),
-            t("app.col.dist"): st.column_config.NumberColumn(width=100),
-            t("app.col.time"): st.column_config.NumberColumn(width=90, format="%d"),
-            t("app.col.flag"): st.column_config.CheckboxColumn(width=60),
-            t("app.col.households"): st.column_config.NumberColumn(width=70),
-            t("app.col.reason"): st.column_config.TextColumn(width="large"),
-        },
+    flag = t("app.col.flag")
+    st.html(
+        table_html(
+            shown,
+            decimals={
+                t("app.col.dist"): (1, 3),  # as many as agree with the flag
+                t("app.col.time"): 0,
+                t("app.col.households"): 0,
+            },
+            flags=(flag,),
+            wrap=(t("app.col.reason"),),
+            highlight=flag,
+        )
     )
 
 

@@ -1,4 +1,4 @@
-"""The app's "farthest villages" chart as plain HTML: horizontal bars and a threshold line.
+"""The app's "farthest villages" chart and village table as plain HTML.
 
 Why not Vega-Lite (``st.vega_lite_chart``) or Altair: the page then loads Vega's 1.5 MB of
 JavaScript, and parsing it holds the browser's main thread for most of a second while the map
@@ -82,3 +82,76 @@ def bar_chart_html(
     out.append(f'<div class="gm-bar-axis" style="color:#555;margin-top:2px;">{caption}</div>')
     out.append("</div>")
     return "".join(out)
+
+
+def table_html(
+    frame,
+    *,
+    decimals: dict[str, int | tuple[int, int]],
+    flags: Sequence[str] = (),
+    wrap: Sequence[str] = (),
+    highlight: str | None = None,
+    max_height_px: int = 380,
+) -> str:
+    """``frame`` as an HTML table in a scroll box with a header that stays in view.
+
+    Why not ``st.dataframe``: its grid's JavaScript (about 1.3 MB with Arrow's formatting)
+    is parsed while the map waits to be drawn; on a new session's first page the table cost
+    0.45 s of the first map (``benchmarks/app_browser.py``). Columns in ``decimals`` are
+    numbers shown with that many decimals, or ``(fewest, most)``: as many as the value has
+    within those (a distance rounded to agree with its flag, 3.004, keeps its digits); ``flags`` are booleans shown as a tick; ``wrap``
+    columns wrap their text (the others stay on one line); rows where ``highlight`` is true
+    are tinted. Each number and flag cell carries its value in ``data-v`` (``"1"``/``"0"``,
+    or the number as Python writes it; empty when missing) for scripts and tests. Every text
+    is escaped.
+    """
+    esc = html.escape
+    cols = [str(c) for c in frame.columns]
+    head = "".join(
+        '<th style="position:sticky;top:0;background:#f0f2f6;text-align:left;'
+        'padding:4px 8px;white-space:nowrap;border-bottom:1px solid #ccc;">' + esc(c) + "</th>"
+        for c in cols
+    )
+    marks = frame[highlight].tolist() if highlight is not None else [False] * len(frame)
+    columns = [frame[c].tolist() for c in frame.columns]
+    body = []
+    for i, mark in enumerate(marks):
+        cells = []
+        for name, values in zip(cols, columns, strict=True):
+            value = values[i]
+            missing = value is None or (isinstance(value, float) and math.isnan(value))
+            style = "padding:3px 8px;border-bottom:1px solid #eee;vertical-align:top;"
+            if name in decimals or name in flags:
+                if missing:
+                    raw, text = "", ""
+                elif name in flags:
+                    raw, text = ("1", "✔") if bool(value) else ("0", "")
+                else:
+                    raw, text = repr(float(value)), _number(float(value), decimals[name])
+                style += "text-align:right;white-space:nowrap;"
+                cells.append(f'<td data-v="{raw}" style="{style}">{text}</td>')
+            else:
+                style += (
+                    "white-space:normal;min-width:18em;" if name in wrap else "white-space:nowrap;"
+                )
+                cells.append(f'<td style="{style}">{"" if missing else esc(str(value))}</td>')
+        tint = ' style="background:#fdecea;"' if bool(mark) else ""
+        body.append(f"<tr{tint}>{''.join(cells)}</tr>")
+    return (
+        f'<div class="gm-table-wrap" style="max-height:{int(max_height_px)}px;overflow:auto;'
+        'width:100%;border:1px solid #ddd;border-radius:4px;">'
+        '<table class="gm-table" style="border-collapse:collapse;width:100%;font-size:0.85rem;">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _number(value: float, spec: int | tuple[int, int]) -> str:
+    """``value`` with ``spec`` decimals, or ``(fewest, most)``: trailing zeros dropped down to
+    the fewest."""
+    if isinstance(spec, int):
+        return f"{value:.{spec}f}"
+    fewest, most = spec
+    text = f"{value:.{most}f}"
+    while most > fewest and text.endswith("0"):
+        text, most = text[:-1], most - 1
+    return text

@@ -49,11 +49,16 @@ def metrics(at) -> dict[str, str]:
 
 
 def village_rows(at):
-    """The village table (the one frame with a village-name and a flag column)."""
-    frames = [d.value for d in at.dataframe]
-    return next(
-        f for f in frames if {"村庄", "Village"} & set(f.columns) and {"超标", "Beyond"} & set(f)
-    )
+    """The village table (an HTML table, :func:`mapping.barchart.table_html`) as a frame:
+    numbers as floats, the flag column as booleans."""
+    from tests.test_barchart import read_table_html
+
+    tables = [h.proto.body for h in at.get("html") if 'class="gm-table"' in h.proto.body]
+    assert len(tables) == 1, len(tables)
+    frame = read_table_html(tables[0])
+    flag = next(c for c in ("超标", "Beyond") if c in frame.columns)
+    frame[flag] = frame[flag].astype(bool)
+    return frame
 
 
 def test_opens_on_the_demo_in_chinese_with_the_far_village_flagged(app):

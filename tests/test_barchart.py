@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from mapping.barchart import FLAGGED, WITHIN, bar_chart_html
+from mapping.barchart import FLAGGED, WITHIN, bar_chart_html, table_html
 from tests import browser
 from tests.test_template_injection import PAYLOADS
 
@@ -148,3 +148,111 @@ def test_in_a_browser_the_bars_measure_what_they_say(tmp_path):
         assert math.isclose(width, track * km / 10.5, abs_tol=1.0)  # in pixels, to a pixel
     for left in out["line"]:  # the 5 km line is as far along as the 5 km bar is long
         assert math.isclose(left, out["bars"][1][1], abs_tol=1.0)
+
+
+def read_table_html(fragment: str):
+    """The frame an HTML table of :func:`table_html` shows: numbers and flags from their
+    ``data-v`` (floats, booleans, NaN/None when empty), text as shown."""
+    import pandas as pd
+
+    class _Table(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.header: list[str] = []
+            self.rows: list[list] = []
+            self.cell: list[str] | None = None
+            self.value: str | None = None
+            self.in_head = False
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "thead":
+                self.in_head = True
+            elif tag == "tr" and not self.in_head:
+                self.rows.append([])
+            elif tag in ("th", "td"):
+                self.cell, self.value = [], a.get("data-v")
+
+        def handle_endtag(self, tag):
+            if tag == "thead":
+                self.in_head = False
+            elif tag in ("th", "td") and self.cell is not None:
+                text = "".join(self.cell)
+                if tag == "th":
+                    self.header.append(text)
+                elif self.value is None:
+                    self.rows[-1].append(text)
+                else:
+                    self.rows[-1].append(None if self.value == "" else float(self.value))
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell.append(data)
+
+    p = _Table()
+    p.feed(fragment)
+    frame = pd.DataFrame(p.rows, columns=p.header)
+    return frame
+
+
+def test_a_table_shows_its_frame_and_reads_back_exactly():
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "村庄": ["{{7*7}}", '<img src=x onerror="x">', "希乐图村"],
+            "距离": [3.004, 12.35, float("nan")],
+            "分钟": [10.0, 61.0, None],
+            "超标": [True, True, False],
+            "说明": ["far</td><td>x", "", "ok"],
+        }
+    )
+    html = table_html(
+        frame,
+        decimals={"距离": (1, 3), "分钟": 0},
+        flags=("超标",),
+        wrap=("说明",),
+        highlight="超标",
+    )
+    p = parse(html)
+    assert {tag for tag, _ in p.elements} <= {"div", "table", "thead", "tbody", "tr", "th", "td"}
+    back = read_table_html(html)
+    assert list(back.columns) == list(frame.columns)
+    assert back["村庄"].tolist() == frame["村庄"].tolist()
+    assert back["说明"].tolist() == frame["说明"].tolist()
+    assert back["距离"].tolist()[:2] == [3.004, 12.35] and pd.isna(back["距离"].iloc[2])
+    assert back["超标"].tolist() == [1.0, 1.0, 0.0]
+    shown = [a for tag, a in p.elements if tag == "td" and "data-v" in a]
+    texts = _texts_of_cells(html)
+    # 3.004 keeps its digits (it is beyond 3 km), 12.35 keeps two, 10 minutes none
+    assert texts[0][1:4] == ["3.004", "10", "✔"] and texts[1][1:3] == ["12.35", "61"]
+    assert texts[2][1:4] == ["", "", ""]
+    assert len(shown) == 9
+    tinted = [a for tag, a in p.elements if tag == "tr" and "style" in a]
+    assert len(tinted) == 2  # the two flagged rows
+
+
+def _texts_of_cells(fragment: str) -> list[list[str]]:
+    rows: list[list[str]] = []
+
+    class _P(HTMLParser):
+        cell: list[str] | None = None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                rows.append([])
+            elif tag == "td":
+                self.cell = []
+
+        def handle_endtag(self, tag):
+            if tag == "td" and self.cell is not None:
+                rows[-1].append("".join(self.cell))
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell.append(data)
+
+    _P(convert_charrefs=True).feed(fragment)
+    return [r for r in rows if r]
