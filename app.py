@@ -14,8 +14,8 @@ sidebar's own-layers section (``exp_layers``: ``coords``, ``up_<layer>``,
 open one first, as a person does (``at.session_state["exp_layers"] = True`` with AppTest).
 Their choices are kept while they are closed. Of a kind's two thresholds only the one in use
 is drawn (``threshold_km_<kind>`` or ``threshold_min_<kind>``, by
-``threshold_unit_<kind>``). What the map's tools store: a click or a drawn point ``last_click`` (lon, lat),
-a drawn line or area ``drawn_shape`` (a shapely geometry, lon/lat).
+``threshold_unit_<kind>``). What the map's tools store: a click or a drawn point
+``last_click`` (lon, lat), a drawn line or area ``drawn_shape`` (a shapely geometry, lon/lat).
 """
 
 from __future__ import annotations
@@ -2663,8 +2663,9 @@ def render_table(shown: pd.DataFrame) -> None:
 
     st.subheader(t("app.table"))
     flag = t("app.col.flag")
-    st.html(
-        table_html(
+
+    def make() -> str:
+        return table_html(
             shown,
             decimals={
                 t("app.col.dist"): (1, 3),  # as many as agree with the flag
@@ -2675,7 +2676,9 @@ def render_table(shown: pd.DataFrame) -> None:
             wrap=(t("app.col.reason"),),
             highlight=flag,
         )
-    )
+
+    # made once per table (``shown`` is itself made once per analysis and language)
+    st.html(session_memo("village_table_html", shown, None, make))
 
 
 def render_chart(shown: pd.DataFrame, limit_km: float | None, kind: str) -> None:

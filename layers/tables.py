@@ -25,6 +25,7 @@ No other exception escapes :func:`read_table` for a bad file.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
@@ -878,7 +879,7 @@ def read_table(
     label = layer_label or path.name
     choice = normalize_choice(coords, AUTO)
     kind = _check_file(path, label)
-    try:
+    with _library_errors(path, label):
         if kind in _ZIPPED and zipfile.is_zipfile(path):
             _check_zip(path, label)
         read_as, notes = _read_as(path, kind, label, choice)
@@ -896,12 +897,6 @@ def read_table(
             gdf = _read_xlsx(path, opts)
         else:
             gdf = _read_geodata(path, kind, opts, layer)
-    except GapMapperError:
-        raise
-    except (MemoryError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # a reader library choked on a damaged file: say so, with why
-        raise _not_readable(label, library_detail(exc, path, label)) from exc
     if gdf.attrs.get(SURVEY_ATTR) and read_as.reason == "default":
         read_as = ReadAs(read_as.system, read_as.declared, "survey", label)
     set_read_as(gdf, read_as)
@@ -965,6 +960,18 @@ class TablePreview:
     metadata: tuple[str, ...]
 
 
+@contextlib.contextmanager
+def _library_errors(path: Path, label: str) -> Iterator[None]:
+    """Inside: a reader library that chokes on a damaged file becomes a message saying so,
+    with why; our own errors and running out of memory pass as they are."""
+    try:
+        yield
+    except (GapMapperError, MemoryError):
+        raise
+    except Exception as exc:
+        raise _not_readable(label, library_detail(exc, path, label)) from exc
+
+
 def read_preview(
     path: str | Path, *, layer_label: str | None = None, max_rows: int = 200
 ) -> TablePreview:
@@ -977,7 +984,7 @@ def read_preview(
     path = Path(path)
     label = layer_label or path.name
     kind = _check_file(path, label)
-    try:
+    with _library_errors(path, label):
         if kind in _ZIPPED and zipfile.is_zipfile(path):
             _check_zip(path, label)
         sheet = None
@@ -993,12 +1000,6 @@ def read_preview(
                 for values in gdf[attrs].head(max_rows).itertuples(index=False)
             ]
             return TablePreview([str(c) for c in attrs], rows, None, True, None, ())
-    except GapMapperError:
-        raise
-    except (MemoryError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # a reader library choked on a damaged file: say so, with why
-        raise _not_readable(label, library_detail(exc, path, label)) from exc
     records = [(row, cells) for row, cells in records if any(c.strip() for c in cells)]
     if not records:
         raise NoDataError("error.tables.empty_file", file=label)

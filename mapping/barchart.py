@@ -84,6 +84,20 @@ def bar_chart_html(
     return "".join(out)
 
 
+#: The village table's look, once per table (a style attribute on each of 12,000 cells made a
+#: 2,000-village table 1.8 MB; classes keep it to a third of that).
+_TABLE_CSS = (
+    ".gm-table{border-collapse:collapse;width:100%;font-size:0.85rem}"
+    ".gm-table th{position:sticky;top:0;background:#f0f2f6;text-align:left;padding:4px 8px;"
+    "white-space:nowrap;border-bottom:1px solid #ccc}"
+    ".gm-table td{padding:3px 8px;border-bottom:1px solid #eee;vertical-align:top;"
+    "white-space:nowrap}"
+    ".gm-table td.n{text-align:right}"
+    ".gm-table td.w{white-space:normal;min-width:18em}"
+    ".gm-table tr.f{background:#fdecea}"
+)
+
+
 def table_html(
     frame,
     *,
@@ -99,19 +113,15 @@ def table_html(
     is parsed while the map waits to be drawn; on a new session's first page the table cost
     0.45 s of the first map (``benchmarks/app_browser.py``). Columns in ``decimals`` are
     numbers shown with that many decimals, or ``(fewest, most)``: as many as the value has
-    within those (a distance rounded to agree with its flag, 3.004, keeps its digits); ``flags`` are booleans shown as a tick; ``wrap``
-    columns wrap their text (the others stay on one line); rows where ``highlight`` is true
-    are tinted. Each number and flag cell carries its value in ``data-v`` (``"1"``/``"0"``,
-    or the number as Python writes it; empty when missing) for scripts and tests. Every text
-    is escaped.
+    within those (a distance rounded to agree with its flag, 3.004, keeps its digits);
+    ``flags`` are booleans shown as a tick; ``wrap`` columns wrap their text (the others stay
+    on one line); rows where ``highlight`` is true are tinted (class ``f``). Each number and
+    flag cell (class ``n``) carries its value in ``data-v`` (``"1"``/``"0"``, or the number as
+    Python writes it; empty when missing) for scripts and tests. Every text is escaped.
     """
     esc = html.escape
     cols = [str(c) for c in frame.columns]
-    head = "".join(
-        '<th style="position:sticky;top:0;background:#f0f2f6;text-align:left;'
-        'padding:4px 8px;white-space:nowrap;border-bottom:1px solid #ccc;">' + esc(c) + "</th>"
-        for c in cols
-    )
+    head = "".join(f"<th>{esc(c)}</th>" for c in cols)
     marks = frame[highlight].tolist() if highlight is not None else [False] * len(frame)
     columns = [frame[c].tolist() for c in frame.columns]
     body = []
@@ -120,7 +130,6 @@ def table_html(
         for name, values in zip(cols, columns, strict=True):
             value = values[i]
             missing = value is None or (isinstance(value, float) and math.isnan(value))
-            style = "padding:3px 8px;border-bottom:1px solid #eee;vertical-align:top;"
             if name in decimals or name in flags:
                 if missing:
                     raw, text = "", ""
@@ -128,20 +137,18 @@ def table_html(
                     raw, text = ("1", "✔") if bool(value) else ("0", "")
                 else:
                     raw, text = repr(float(value)), _number(float(value), decimals[name])
-                style += "text-align:right;white-space:nowrap;"
-                cells.append(f'<td data-v="{raw}" style="{style}">{text}</td>')
+                cells.append(f'<td class="n" data-v="{raw}">{text}</td>')
             else:
-                style += (
-                    "white-space:normal;min-width:18em;" if name in wrap else "white-space:nowrap;"
-                )
-                cells.append(f'<td style="{style}">{"" if missing else esc(str(value))}</td>')
-        tint = ' style="background:#fdecea;"' if bool(mark) else ""
-        body.append(f"<tr{tint}>{''.join(cells)}</tr>")
+                wraps = ' class="w"' if name in wrap else ""
+                cells.append(f"<td{wraps}>{'' if missing else esc(str(value))}</td>")
+        row = '<tr class="f">' if bool(mark) else "<tr>"
+        body.append(row + "".join(cells) + "</tr>")
     return (
+        f"<style>{_TABLE_CSS}</style>"
         f'<div class="gm-table-wrap" style="max-height:{int(max_height_px)}px;overflow:auto;'
         'width:100%;border:1px solid #ddd;border-radius:4px;">'
-        '<table class="gm-table" style="border-collapse:collapse;width:100%;font-size:0.85rem;">'
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        f'<table class="gm-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
 

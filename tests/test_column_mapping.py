@@ -23,7 +23,7 @@ from layers.columns import (
     remember_columns,
     role_label,
 )
-from layers.errors import GapMapperError, InputError, SettingsError
+from layers.errors import InputError, SettingsError
 from layers.households import read_households
 from layers.schema import notes_of
 from layers.services import read_services
@@ -31,6 +31,7 @@ from layers.tables import ColumnMapping, read_table
 from layers.villages import read_villages
 from mapping.cli import main
 from tests.conftest import FIXTURES
+from tests.test_survey_exports import refused
 
 UNKNOWN = (
     "户编码,所在嘎查,东经度数,北纬度数,孩子个数,备注\n"
@@ -43,23 +44,6 @@ UNKNOWN = (
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.write_bytes(text.encode(encoding))
     return path
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
-
-
-def refused(exc_type, key: str, call, folder: Path, *parts: str) -> GapMapperError:
-    before = snapshot(folder)
-    with pytest.raises(exc_type) as info:
-        call()
-    err = info.value
-    assert err.key == key, str(err)
-    for part in parts:
-        assert part in str(err), f"{part!r} not in {str(err)!r}"
-    assert "{" not in err.message("zh") and "{" not in err.message("en")
-    assert snapshot(folder) == before
-    return err
 
 
 # --------------------------------------------------------------------------------------------
